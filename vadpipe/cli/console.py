@@ -1,0 +1,46 @@
+"""Shared rich consoles: tables and summaries on stdout, progress and errors on stderr."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+out_console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def warn(message: str) -> None:
+    """One line on stderr for a bad input that the batch skips."""
+    err_console.print(f"[yellow]vadpipe: warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+
+
+def print_json(obj) -> None:
+    """Machine output: exactly one JSON document on stdout."""
+    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def progress(*, quiet: bool = False) -> Progress | contextlib.nullcontext:
+    """A progress bar on stderr, silent when stderr is not a terminal or `quiet` is set."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=quiet or not err_console.is_terminal,
+        transient=False,
+    )
