@@ -1,0 +1,71 @@
+"""The anomaly scorer: LA-Net -> MLP -> causal conv -> sigmoid (paper §2.3, eq. 5)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vadpipe.model.config import ScorerConfig
+from vadpipe.model.lanet import LocalityAwareAttention
+
+
+class ScorerOutput(NamedTuple):
+    scores: torch.Tensor  # (B, T) anomaly scores in [0, 1]
+    embeddings: torch.Tensor  # (B, T, mlp_dims[-1]) the robust representation X^F used by DDL
+
+
+class AnomalyScorer(nn.Module):
+    """LA-Net + two-layer MLP (GELU, dropout) + causal 1-D conv with one output channel."""
+
+    def __init__(self, cfg: ScorerConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.lanet = LocalityAwareAttention(cfg)
+        layers: list[nn.Module] = []
+        width = cfg.feature_dim
+        for dim in cfg.mlp_dims:
+            layers += [nn.Linear(width, dim), nn.GELU(), nn.Dropout(cfg.dropout)]
+            width = dim
+        self.mlp = nn.Sequential(*layers)
+        self.causal_conv = nn.Conv1d(width, 1, kernel_size=cfg.conv_kernel)
+        self.apply(_xavier_init)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> ScorerOutput:
+        """
+        Args:
+            x: (B, T, D) features of one crop per bag.
+            mask: (B, T) bool, True for real snippets (None: all real).
+        """
+        embeddings = self.mlp(self.lanet(x, mask))  # (B, T, F)
+        return ScorerOutput(self.scores_from_embeddings(embeddings), embeddings)
+
+    def scores_from_embeddings(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """Causal conv + sigmoid (eq. 5): (B, T, F) -> (B, T)."""
+        # Left-pad K-1 zeros so score t sees embeddings t-K+1 .. t only.
+        padded = F.pad(embeddings.transpose(1, 2), (self.cfg.conv_kernel - 1, 0))  # (B, F, T+K-1)
+        return torch.sigmoid(self.causal_conv(padded)).squeeze(1)  # (B, T)
+
+    @torch.inference_mode()
+    def score_video(self, features: torch.Tensor) -> torch.Tensor:
+        """Scores of one video, averaged over crops.
+
+        Args:
+            features: (T, C, D) or (T, D).
+        Returns:
+            (T,) scores.
+        """
+        if features.dim() == 2:
+            features = features[:, None, :]
+        crops_first = features.permute(1, 0, 2)  # (C, T, D): each crop is one sequence
+        return self(crops_first).scores.mean(dim=0)
+
+
+def _xavier_init(module: nn.Module) -> None:
+    # The authors' public code initialises every linear / conv weight with Xavier-uniform.
+    if isinstance(module, (nn.Linear, nn.Conv1d)):
+        nn.init.xavier_uniform_(module.weight)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
