@@ -49,18 +49,27 @@ class AnomalyScorer(nn.Module):
         return torch.sigmoid(self.causal_conv(padded)).squeeze(1)  # (B, T)
 
     @torch.inference_mode()
-    def score_video(self, features: torch.Tensor) -> torch.Tensor:
-        """Scores of one video, averaged over crops.
+    def score_video(self, features: torch.Tensor, max_positions: int = 65_536) -> torch.Tensor:
+        """Scores of one whole video, averaged over crops (each crop is one sequence).
 
         Args:
-            features: (T, C, D) or (T, D).
+            features: (T, C, D) or (T, D), on any device (moved to the model's).
+            max_positions: crops are batched so that a batch holds at most this many snippets
+                (bounded memory for hour-long videos).
         Returns:
-            (T,) scores.
+            (T,) scores on the model's device.
         """
         if features.dim() == 2:
             features = features[:, None, :]
-        crops_first = features.permute(1, 0, 2)  # (C, T, D): each crop is one sequence
-        return self(crops_first).scores.mean(dim=0)
+        device = next(self.parameters()).device
+        t, c, _ = features.shape
+        per_batch = max(1, max_positions // max(t, 1))
+        total = torch.zeros(t, device=device)
+        for start in range(0, c, per_batch):
+            chunk = features[:, start : start + per_batch].permute(1, 0, 2)  # (c', T, D)
+            chunk = chunk.to(device, dtype=torch.float32, non_blocking=True)
+            total += self(chunk).scores.sum(dim=0)
+        return total / c
 
 
 def _xavier_init(module: nn.Module) -> None:

@@ -1,0 +1,54 @@
+"""Options and helpers shared by several commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from vadpipe.cli.console import warn
+from vadpipe.errors import InputError
+from vadpipe.features.formats import FeatureVideo, load_feature_set
+
+DEVICE_HELP = "auto (GPU when present, the LOCAL_RANK one under torchrun), cpu, cuda or cuda:N."
+
+LabelsOpt = typer.Option(None, "--labels", help="CSV `video,label` (0/1 or normal/abnormal) overriding other labels.")
+AbnormalFirstOpt = typer.Option(
+    None, "--abnormal-first", help="List files: the first N lines are abnormal (RTFM lists: 810 train, 140 test)."
+)
+FeaturesRootOpt = typer.Option(
+    None, "--features-root", help="Folder to find the .npy files in when a list names paths that do not exist here."
+)
+
+
+def read_feature_set(
+    source: Path, *, labels: Path | None, abnormal_first: int | None, features_root: Path | None,
+    expected_dim: int | None = None, need_labels: bool = False,
+) -> tuple[list[FeatureVideo], int]:
+    """Load and validate a feature set; bad videos are reported (one line each) and left out.
+
+    Returns:
+        (good videos, number of inputs left out)
+    """
+    videos, problems = load_feature_set(
+        source, labels_csv=labels, abnormal_first=abnormal_first, features_root=features_root
+    )
+    for line in problems:
+        warn(line)
+    good: list[FeatureVideo] = []
+    for video in videos:
+        try:
+            video.validate(expected_dim)
+            if need_labels and video.label is None:
+                raise InputError(
+                    f"{video.files[0]}: no label for {video.id}; give --labels CSV, --abnormal-first N, "
+                    "or put the files under normal/ and abnormal/ folders"
+                )
+        except InputError as exc:
+            warn(str(exc))
+            problems.append(str(exc))
+            continue
+        good.append(video)
+    if not good:
+        raise InputError(f"{source}: no usable feature files; see the lines above")
+    return good, len(problems)

@@ -1,0 +1,70 @@
+"""`vadpipe evaluate`: frame-level AUC / AP of a trained run on test features."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from vadpipe.atomic import atomic_path
+from vadpipe.cli.common import DEVICE_HELP, AbnormalFirstOpt, FeaturesRootOpt, LabelsOpt, read_feature_set
+from vadpipe.cli.console import err_console, out_console, print_json, warn
+from vadpipe.devices import resolve_device
+from vadpipe.eval.evaluate import evaluate
+from vadpipe.eval.groundtruth import load_ground_truth
+from vadpipe.model.checkpoint import load_run
+
+
+def evaluate_command(
+    features: Path = typer.Argument(..., help="Test features: a vadpipe store folder, a list file or a folder of .npy."),
+    model: Path = typer.Option(..., "--model", "-m", help="Run folder written by `vadpipe train`."),
+    gt: Path = typer.Option(..., "--gt", help="Ground truth: UCF-Crime Temporal_Anomaly_Annotation .txt, "
+                            "XD-Violence annotations.txt, or a concatenated frame-level .npy in list order."),
+    labels: Path | None = LabelsOpt,
+    abnormal_first: int | None = AbnormalFirstOpt,
+    features_root: Path | None = FeaturesRootOpt,
+    per_video: Path | None = typer.Option(None, "--per-video", help="Write per-video scores and AUC to this CSV."),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON document on stdout."),
+) -> None:
+    """Frame-level ROC AUC and AP, the way the papers compute them (scores repeated 16x per frame)."""
+    scorer, config = load_run(model, resolve_device(device))
+    videos, skipped = read_feature_set(
+        features, labels=labels, abnormal_first=abnormal_first, features_root=features_root,
+        expected_dim=config.scorer.feature_dim,
+    )
+    order = [(v.id, v.frames or 16 * v.validate()[0]) for v in videos]
+    result = evaluate(scorer, videos, load_ground_truth(gt, video_order=order), per_video_auc=per_video is not None)
+    for line in result.problems:
+        warn(line)
+    for note in result.notes:
+        err_console.print(f"note: {note}", highlight=False)
+    if per_video is not None:
+        _write_per_video(per_video, result.videos)
+    summary = {"model": str(model), "ground_truth": str(gt), **result.summary()}
+    if json_out:
+        print_json(summary)
+    else:
+        table = Table(title=f"frame-level metrics ({len(result.videos)} videos, {result.frames:,} frames)")
+        for name in ("auc", "ap", "pr_auc"):
+            table.add_column({"auc": "ROC AUC", "ap": "AP", "pr_auc": "PR-curve area"}[name], justify="right")
+        table.add_row(*(f"{result.metrics[k] * 100:.2f}%" if result.metrics[k] is not None else "n/a"
+                        for k in ("auc", "ap", "pr_auc")))
+        out_console.print(table)
+    if skipped or result.problems:
+        raise typer.Exit(1)
+
+
+def _write_per_video(path: Path, videos) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["video", "label", "snippets", "frames", "abnormal_frames", "max_score", "mean_score", "auc"])
+        for v in videos:
+            writer.writerow([v.id, "" if v.label is None else v.label, v.snippets, v.frames, v.abnormal_frames,
+                             f"{v.max_score:.6f}", f"{v.mean_score:.6f}", "" if v.auc is None else f"{v.auc:.6f}"])
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate_command)

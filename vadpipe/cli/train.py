@@ -1,0 +1,167 @@
+"""`vadpipe train`: LA-Net + DDL on extracted features."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import typer
+
+from vadpipe.cli.common import (
+    DEVICE_HELP,
+    AbnormalFirstOpt,
+    FeaturesRootOpt,
+    LabelsOpt,
+    read_feature_set,
+)
+from vadpipe.cli.console import err_console, print_json, progress, warn
+from vadpipe.devices import resolve_device
+from vadpipe.errors import UsageError
+from vadpipe.eval.groundtruth import load_ground_truth
+from vadpipe.model.checkpoint import CONFIG_NAME, FeatureSpec, RunConfig, read_run_config
+from vadpipe.model.config import PRESETS, get_preset
+from vadpipe.train.data import BagSet
+from vadpipe.train.loop import Validation, train
+
+
+def _preset_help(field: str, section: str) -> str:
+    values = ", ".join(f"{n}: {getattr(getattr(p, section), field)}" for n, p in PRESETS.items())
+    return f"default from the preset ({values})"
+
+
+def train_command(
+    features: Path = typer.Argument(..., help="Training features: a vadpipe store folder, an RTFM/XD/ten-crop "
+                                    "list file, or a folder of .npy files."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder to write (config.json, model.safetensors, ...)."),
+    preset: str = typer.Option("ucf", help="Hyperparameters of the paper: ucf (UCF-Crime) or xd (XD-Violence)."),
+    labels: Path | None = LabelsOpt,
+    abnormal_first: int | None = AbnormalFirstOpt,
+    features_root: Path | None = FeaturesRootOpt,
+    val: Path | None = typer.Option(None, help="Validation features (same kinds as FEATURES)."),
+    val_gt: Path | None = typer.Option(None, "--val-gt", help="Ground truth of --val (UCF/XD annotation .txt or "
+                                       "concatenated .npy): keeps the best epoch and picks the threshold."),
+    epochs: int | None = typer.Option(None, help="Epochs; " + _preset_help("epochs", "train")),
+    batch_size: int | None = typer.Option(None, help="Bags per batch; " + _preset_help("batch_size", "train")),
+    lr: float | None = typer.Option(None, help="Adam learning rate (cosine decay); " + _preset_help("lr", "train")),
+    weight_decay: float | None = typer.Option(None, help="Adam weight decay; default 0."),
+    seq_len: int | None = typer.Option(None, help="Snippets per training bag; " + _preset_help("seq_len", "train")),
+    seed: int | None = typer.Option(None, help="Random seed; default 0."),
+    heads: int | None = typer.Option(None, help="Attention heads k; " + _preset_help("heads", "scorer")),
+    hidden_dim: int | None = typer.Option(None, help="Attention width D_h; " + _preset_help("hidden_dim", "scorer")),
+    sigma: float | None = typer.Option(None, help="Locality prior sigma; " + _preset_help("sigma", "scorer")),
+    conv_kernel: int | None = typer.Option(None, help="Causal conv kernel K; " + _preset_help("conv_kernel", "scorer")),
+    dropout: float | None = typer.Option(None, help="MLP dropout; default 0.1."),
+    lambda_dr: float | None = typer.Option(None, help="Weight of the ranking loss; " + _preset_help("lambda_dr", "loss")),
+    lambda_da: float | None = typer.Option(None, help="Weight of the alignment loss; " + _preset_help("lambda_da", "loss")),
+    margin: float | None = typer.Option(None, help="Ranking margin zeta; default 0."),
+    no_prior: bool = typer.Option(False, "--no-prior", help="Ablation: LA-Net without the locality prior G."),
+    no_dr: bool = typer.Option(False, "--no-dr", help="Ablation: without the dynamics ranking loss."),
+    no_da: bool = typer.Option(False, "--no-da", help="Ablation: without the dynamics alignment loss."),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
+    workers: int = typer.Option(0, help="DataLoader worker processes reading the features."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the killed or finished run in --out."),
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout at the end."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or per-epoch lines."),
+) -> None:
+    """Train LA-Net + DDL on weakly labelled features (each crop of each video is one bag)."""
+    if (val is None) != (val_gt is None):
+        raise UsageError("--val and --val-gt go together")
+    if resume:
+        config = read_run_config(out)
+    else:
+        config = _config_from_options(preset, locals())
+    videos, skipped = read_feature_set(
+        features, labels=labels, abnormal_first=abnormal_first, features_root=features_root,
+        expected_dim=config.scorer.feature_dim if resume else None, need_labels=True,
+    )
+    if not resume:
+        _fit_features(config, videos, preset)
+    validation = None
+    if val is not None:
+        val_videos, val_skipped = read_feature_set(
+            val, labels=None, abnormal_first=None, features_root=features_root,
+            expected_dim=config.scorer.feature_dim,
+        )
+        skipped += val_skipped
+        order = [(v.id, v.frames or 16 * v.validate()[0]) for v in val_videos]
+        validation = Validation(val_videos, load_ground_truth(val_gt, video_order=order))
+    dataset = BagSet(videos, config.train.seq_len)
+    torch_device = resolve_device(device)
+    if not quiet:
+        n_pos = int(dataset.labels.sum())
+        err_console.print(
+            f"training on {len(videos)} videos = {len(dataset)} bags ({n_pos} abnormal, {len(dataset) - n_pos} "
+            f"normal), {config.scorer.feature_dim}-d, device {torch_device}, run folder {out}"
+        )
+    with progress(quiet=quiet) as bar:
+        task = bar.add_task("epoch", total=None, info="")
+
+        def on_step(step: int, steps: int, parts: dict) -> None:
+            bar.update(task, completed=step, total=steps, info=f"loss {parts['total']:.4f}")
+
+        def on_epoch(record: dict) -> None:
+            if quiet:
+                return
+            val_part = "".join(f"  val {k[4:]} {v:.4f}" for k, v in record.items()
+                               if k.startswith("val_") and v is not None)
+            parts = " ".join(f"{k[5:]} {v:.4f}" for k, v in record.items() if k.startswith("loss_") and k != "loss_total")
+            bar.console.print(
+                f"epoch {record['epoch']}/{config.train.epochs}  loss {record['loss_total']:.4f} ({parts})"
+                f"{val_part}  lr {record['lr']:.2e}  {record['seconds']:.1f}s"
+            )
+
+        final = train(out, config, dataset, validation=validation, resume=resume, device=torch_device,
+                      workers=workers, on_step=on_step, on_epoch=on_epoch)
+    summary = {
+        "run": str(out), "epochs": final.epochs_done, "best_epoch": final.best_epoch,
+        "metric": final.metric, "best_metric": final.best_metric, "threshold": final.threshold,
+        "videos": len(videos), "bags": len(dataset), "skipped_inputs": skipped,
+    }
+    if json_out:
+        print_json(summary)
+    elif not quiet:
+        err_console.print(f"done: {out / CONFIG_NAME} and model.safetensors written")
+    if skipped:
+        warn(f"{skipped} input(s) were left out (see the lines above)")
+        raise typer.Exit(1)
+
+
+def _config_from_options(preset_name: str, opts: dict) -> RunConfig:
+    """The preset with every option the user gave on top of it."""
+    preset = get_preset(preset_name)
+    train_cfg = dataclasses.replace(preset.train, **_given(opts, "epochs", "batch_size", "lr", "weight_decay",
+                                                          "seq_len", "seed"))
+    scorer = dataclasses.replace(preset.scorer, **_given(opts, "heads", "hidden_dim", "sigma", "conv_kernel",
+                                                        "dropout"), use_prior=not opts["no_prior"])
+    loss = dataclasses.replace(preset.loss, **_given(opts, "lambda_dr", "lambda_da", "margin"),
+                               use_dr=not opts["no_dr"], use_da=not opts["no_da"])
+    for name, value in (("epochs", train_cfg.epochs), ("batch_size", train_cfg.batch_size),
+                        ("seq_len", train_cfg.seq_len), ("heads", scorer.heads), ("conv_kernel", scorer.conv_kernel)):
+        if value < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    if scorer.hidden_dim % scorer.heads:
+        raise UsageError(f"--hidden-dim {scorer.hidden_dim} must be divisible by --heads {scorer.heads}")
+    return RunConfig(scorer=scorer, loss=loss, train=train_cfg, features=FeatureSpec(dim=scorer.feature_dim),
+                     preset=preset_name, metric=preset.metric)
+
+
+def _given(opts: dict, *names: str) -> dict:
+    return {n: opts[n] for n in names if opts[n] is not None}
+
+
+def _fit_features(config: RunConfig, videos, preset: str) -> None:
+    """Take the feature dim from the data, and what the extraction recorded (backbone, crops, ...)."""
+    t, crops, dim = videos[0].validate()
+    if dim != config.scorer.feature_dim:
+        warn(f"features are {dim}-d; the {preset} preset was tuned for {config.scorer.feature_dim}-d features")
+        config.scorer.feature_dim = dim
+    meta = videos[0].meta
+    config.features = FeatureSpec(
+        dim=dim, crops=crops, backbone=meta.get("backbone"), tail=meta.get("tail"),
+        resize_short=meta.get("resize_short"), crop_size=meta.get("crop_size"),
+        random_init=bool(meta.get("random_init", False)), backbone_seed=meta.get("backbone_seed"),
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train_command)

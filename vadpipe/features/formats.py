@@ -1,0 +1,217 @@
+"""Reading feature sets in vadpipe's own layout and in the public layouts other projects use.
+
+A feature set is a list of :class:`FeatureVideo`, each with one or more crops:
+
+- vadpipe store: a folder with ``index.jsonl``; each ``.npy`` is (T, C, D).
+- RTFM UCF-Crime list: lines naming ``<name>_i3d.npy`` files, each (T, 10, 2048).
+- XD-Violence list: lines naming ``<name>__0.npy`` … ``__4.npy``, each (T, 1024), ``__0`` the centre.
+- ten-crop list: ``<name>.npy`` (centre) and ``<name>__1.npy`` … ``__9.npy``, each (T, D).
+- a plain folder of ``.npy`` files in any of those layouts (grouped by name).
+
+Labels come, in this order, from a ``video,label`` CSV, the store index, ``abnormal_first``
+(the first N lines of a list are abnormal, RTFM style), a parent folder called
+``normal``/``abnormal``, or the public naming conventions (XD: ``_label_A`` is normal;
+UCF-Crime: ``Normal_Videos…`` is normal, the 13 crime classes are abnormal).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vadpipe.errors import InputError
+from vadpipe.features.store import INDEX_NAME, check_finite, open_features, read_index
+
+UCF_ANOMALY_CLASSES = (
+    "Abuse", "Arrest", "Arson", "Assault", "Burglary", "Explosion", "Fighting", "RoadAccidents",
+    "Robbery", "Shooting", "Shoplifting", "Stealing", "Vandalism",
+)
+_CROP_FILE = re.compile(r"^(?P<base>.+?)(?:__(?P<crop>\d+))?\.npy$")
+
+
+@dataclass
+class FeatureVideo:
+    """One video's features, possibly spread over one file per crop."""
+
+    id: str  # e.g. "Abuse001_x264"
+    files: list[Path]  # one (T, C, D) / (T, D) file, or one (T, D) file per crop, crop order
+    label: int | None = None
+    frames: int | None = None  # decoded frame count N when known (vadpipe stores)
+    fps: float | None = None
+    meta: dict = field(default_factory=dict)  # the store's index record, when there is one
+
+    def open(self) -> list[np.ndarray]:
+        """Memory-mapped crops, each (T, D)."""
+        arrays = [open_features(f) for f in self.files]
+        if len(arrays) == 1 and arrays[0].ndim == 3:
+            return [arrays[0][:, c] for c in range(arrays[0].shape[1])]
+        for f, a in zip(self.files, arrays, strict=True):
+            if a.ndim != 2:
+                raise InputError(f"{f}: one-file-per-crop features must be (T, D), found {a.shape}")
+        return arrays
+
+    def validate(self, expected_dim: int | None = None) -> tuple[int, int, int]:
+        """Check every crop is finite and of one shape; returns (T, C, D).
+
+        Raises:
+            InputError: naming the file and the problem.
+        """
+        crops = self.open()
+        t, d = crops[0].shape
+        files = self.files if len(self.files) == len(crops) else self.files * len(crops)
+        for f, a in zip(files, crops, strict=True):
+            if a.shape != (t, d):
+                raise InputError(f"{f}: crop shape {a.shape} differs from {(t, d)} of the other crops")
+            check_finite(f, a)
+        if expected_dim is not None and d != expected_dim:
+            raise InputError(
+                f"{self.files[0]}: features are {d}-d but the model expects {expected_dim}-d; "
+                "use features from the backbone the model was trained on (or a matching --preset/--feature-dim)"
+            )
+        return t, len(crops), d
+
+    def load(self) -> np.ndarray:
+        """All crops in memory as float32 (T, C, D)."""
+        return np.stack([np.asarray(c, dtype=np.float32) for c in self.open()], axis=1)
+
+
+def load_feature_set(
+    source: str | Path,
+    *,
+    labels_csv: str | Path | None = None,
+    abnormal_first: int | None = None,
+    features_root: str | Path | None = None,
+) -> tuple[list[FeatureVideo], list[str]]:
+    """Read a feature set from a store folder, a list file or a folder of ``.npy`` files.
+
+    Args:
+        source: the folder or list file.
+        labels_csv: optional ``video,label`` CSV (label 0/1 or normal/abnormal).
+        abnormal_first: the first N lines of a list file are abnormal (RTFM lists: 810 / 140).
+        features_root: folder to look in when a list names paths that do not exist here
+            (public lists carry their authors' absolute paths).
+    Returns:
+        (videos, problems): ``problems`` holds one line per input that was skipped.
+    """
+    source = Path(source)
+    problems: list[str] = []
+    if source.is_dir() and (source / INDEX_NAME).is_file():
+        videos = _from_store(source, problems)
+    elif source.is_dir():
+        videos = _group_files(sorted(source.rglob("*.npy")), None)
+        if not videos:
+            raise InputError(f"{source}: no .npy feature files in this folder; run `vadpipe extract` first")
+    elif source.is_file():
+        videos = _from_list(source, abnormal_first, features_root, problems)
+    else:
+        raise InputError(f"{source}: no such feature folder or list file")
+    overrides = _read_labels_csv(Path(labels_csv)) if labels_csv else {}
+    for v in videos:
+        label = overrides.get(v.id, overrides.get(v.files[0].stem))
+        if label is None:
+            label = v.label if v.label is not None else infer_label(v.id, v.files[0])
+        v.label = label
+    return videos, problems
+
+
+def infer_label(video_id: str, path: Path | None = None) -> int | None:
+    """Label from the public naming conventions or a ``normal``/``abnormal`` parent folder."""
+    if path is not None:
+        for part in reversed(path.parent.parts):
+            low = part.lower()
+            if low in ("normal", "normals", "negative"):
+                return 0
+            if low in ("abnormal", "anomaly", "anomalous", "positive", "violent"):
+                return 1
+    if "_label_" in video_id:
+        return 0 if "_label_A" in video_id else 1  # XD-Violence
+    if video_id.lower().startswith("normal"):
+        return 0  # UCF-Crime Normal_Videos...
+    if video_id.startswith(UCF_ANOMALY_CLASSES):
+        return 1
+    return None
+
+
+def _from_store(store: Path, problems: list[str]) -> list[FeatureVideo]:
+    videos = []
+    for rec in read_index(store):
+        if rec.get("status", "ok") != "ok":
+            problems.append(f"{rec.get('video', rec['id'])}: extraction failed ({rec.get('error', '?')}); skipped")
+            continue
+        label = rec.get("label")
+        videos.append(FeatureVideo(
+            id=str(rec["id"]),
+            files=[store / rec["features"]],
+            label=None if label is None else int(label),
+            frames=rec.get("frames"),
+            fps=rec.get("fps"),
+            meta=rec,
+        ))
+    return videos
+
+
+def _resolve(line: str, list_dir: Path, root: Path | None) -> Path | None:
+    path = Path(line)
+    candidates = [path, list_dir / path]
+    if root is not None:
+        candidates += [root / path.name, root / path]
+    candidates.append(list_dir / path.name)
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def _from_list(list_file: Path, abnormal_first, root, problems) -> list[FeatureVideo]:
+    lines = [ln.strip() for ln in list_file.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    if not lines:
+        raise InputError(f"{list_file}: the list is empty")
+    root = Path(root) if root else None
+    resolved, abnormal_ids = [], set()
+    for i, line in enumerate(lines):
+        path = _resolve(line, list_file.parent, root)
+        name = Path(line).name
+        if path is None:
+            problems.append(f"{list_file}:{i + 1}: {line} not found; fix the path or pass --features-root DIR")
+            continue
+        resolved.append(path)
+        if abnormal_first is not None and i < abnormal_first:
+            abnormal_ids.add(_video_id(name))
+    videos = _group_files(resolved, list_file)
+    if abnormal_first is not None:
+        for v in videos:
+            v.label = 1 if v.id in abnormal_ids else 0
+    return videos
+
+
+def _video_id(file_name: str) -> str:
+    m = _CROP_FILE.match(file_name)
+    base = m.group("base") if m else Path(file_name).stem
+    return base[: -len("_i3d")] if base.endswith("_i3d") else base
+
+
+def _group_files(paths: list[Path], origin: Path | None) -> list[FeatureVideo]:
+    """Group per-crop files (``X.npy``, ``X__1.npy`` … or ``X__0.npy`` …) into videos, in first-seen order."""
+    groups: dict[tuple[Path, str], dict[int, Path]] = {}
+    for p in paths:
+        m = _CROP_FILE.match(p.name)
+        crop = int(m.group("crop")) if m and m.group("crop") is not None else 0
+        groups.setdefault((p.parent, _video_id(p.name)), {})[crop] = p
+    return [FeatureVideo(id=vid, files=[crops[c] for c in sorted(crops)]) for (_, vid), crops in groups.items()]
+
+
+def _read_labels_csv(path: Path) -> dict[str, int]:
+    if not path.is_file():
+        raise InputError(f"{path}: labels CSV not found")
+    words = {"0": 0, "1": 1, "normal": 0, "abnormal": 1, "anomaly": 1, "false": 0, "true": 1}
+    labels = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for row_no, row in enumerate(csv.reader(f), start=1):
+            if not row or row[0].strip().lower() in ("video", "id", "name"):
+                continue
+            if len(row) < 2 or row[1].strip().lower() not in words:
+                raise InputError(f"{path}:{row_no}: expected `video,label` with label 0/1 or normal/abnormal")
+            labels[Path(row[0].strip()).stem if row[0].strip().endswith((".mp4", ".avi", ".npy"))
+                   else row[0].strip()] = words[row[1].strip().lower()]
+    return labels

@@ -1,0 +1,168 @@
+"""The training loop: Adam + cosine decay over balanced bag batches, one checkpoint per epoch.
+
+Everything random in epoch e is seeded from (seed, e) alone, so a run resumed from
+``last.ckpt`` reproduces the uninterrupted run exactly on the CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vadpipe.atomic import atomic_path, write_json, write_text
+from vadpipe.errors import InputError, UsageError, VadpipeError
+from vadpipe.eval.evaluate import evaluate
+from vadpipe.eval.groundtruth import GroundTruth
+from vadpipe.eval.metrics import best_f1_threshold
+from vadpipe.features.formats import FeatureVideo
+from vadpipe.model.checkpoint import CONFIG_NAME, RunConfig, save_run
+from vadpipe.model.losses import total_loss
+from vadpipe.model.scorer import AnomalyScorer
+from vadpipe.train.data import collate_bags, epoch_batches
+
+CKPT_NAME = "last.ckpt"
+METRICS_NAME = "metrics.jsonl"
+
+
+@dataclasses.dataclass
+class Validation:
+    videos: list[FeatureVideo]
+    ground_truth: GroundTruth
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return seed * 1_000_003 + epoch
+
+
+def train(
+    run_dir: str | Path,
+    config: RunConfig,
+    dataset: torch.utils.data.Dataset,
+    *,
+    validation: Validation | None = None,
+    resume: bool = False,
+    device: torch.device | str = "cpu",
+    workers: int = 0,
+    on_step: Callable[[int, int, dict], None] | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> RunConfig:
+    """Train a scorer into ``run_dir`` and return the final run config.
+
+    Args:
+        dataset: a :class:`BagSet` (or any dataset with ``labels`` and ``(bag, seed)`` items).
+        validation: test-style videos and their ground truth; the best epoch by
+            ``config.metric`` is kept and the interval threshold is chosen on it.
+        resume: continue from ``run_dir/last.ckpt``.
+        on_step(step, steps_per_epoch, parts), on_epoch(record): progress hooks for the CLI.
+    """
+    run_dir = Path(run_dir)
+    ckpt_path = run_dir / CKPT_NAME
+    if ckpt_path.exists() and not resume:
+        raise UsageError(f"{run_dir} already holds a run; pass --resume to continue it, or choose a new --out")
+    labels = np.asarray(dataset.labels)
+    if not ((labels == 0).any() and (labels == 1).any()):
+        raise InputError("training needs both abnormal (label 1) and normal (label 0) videos; check the labels")
+    tc = config.train
+    device = torch.device(device)
+    torch.manual_seed(tc.seed)  # initial weights
+    model = AnomalyScorer(config.scorer).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    steps_per_epoch = len(epoch_batches(labels, tc.batch_size, 0, tc.balanced))
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, tc.epochs * steps_per_epoch))
+    history: list[dict] = []
+    start_epoch = 0
+    if resume:
+        if not ckpt_path.exists():
+            raise UsageError(f"{ckpt_path}: nothing to resume; start the run without --resume")
+        state = _load_checkpoint(ckpt_path)
+        config = RunConfig.from_dict(state["config"])
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        history, start_epoch = list(state["history"]), int(state["epoch"])
+        tc = config.train
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    for epoch in range(start_epoch, tc.epochs):
+        started = time.perf_counter()
+        torch.manual_seed(_epoch_seed(tc.seed, epoch))  # dropout
+        batches = epoch_batches(labels, tc.batch_size, _epoch_seed(tc.seed, epoch), tc.balanced)
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_sampler=batches, collate_fn=collate_bags, num_workers=workers,
+            pin_memory=device.type == "cuda", persistent_workers=False,
+        )
+        model.train()
+        sums: dict[str, float] = {}
+        for step, (feats, mask, y) in enumerate(loader):
+            feats = feats.to(device, non_blocking=True)  # (B, L, D)
+            mask, y = mask.to(device), y.to(device)
+            out = model(feats, mask)
+            loss, parts = total_loss(out.scores, out.embeddings, mask, y, config.loss)
+            if not math.isfinite(parts["total"]):
+                raise VadpipeError(f"training diverged at epoch {epoch + 1} (loss {parts['total']}); lower --lr")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + v
+            if on_step:
+                on_step(step + 1, len(batches), parts)
+        record = {"epoch": epoch + 1, **{f"loss_{k}": v / len(batches) for k, v in sums.items()},
+                  "lr": scheduler.get_last_lr()[0]}
+        config.epochs_done = epoch + 1
+        keep = validation is None
+        if validation is not None:
+            model.eval()
+            result = evaluate(model, validation.videos, validation.ground_truth)
+            record.update({f"val_{k}": v for k, v in result.metrics.items()})
+            value = result.metrics.get(config.metric)
+            if value is not None and (config.best_metric is None or value > config.best_metric):
+                keep = True
+                config.best_epoch, config.best_metric = epoch + 1, value
+                config.threshold, f1 = best_f1_threshold(result.scores, result.labels)
+                config.threshold_source = f"max frame F1 ({f1:.3f}) on validation, epoch {epoch + 1}"
+        record["seconds"] = time.perf_counter() - started
+        history.append(record)
+        if keep:
+            if validation is None:
+                config.best_epoch = epoch + 1
+            save_run(run_dir, model, config)
+        else:
+            write_json(run_dir / CONFIG_NAME, config.to_dict())
+        _save_checkpoint(ckpt_path, model, optimizer, scheduler, epoch + 1, history, config)
+        write_text(run_dir / METRICS_NAME, "".join(_json_line(r) for r in history))
+        if on_epoch:
+            on_epoch(record)
+    return config
+
+
+def _json_line(record: dict) -> str:
+    return json.dumps(record) + "\n"
+
+
+def _save_checkpoint(path: Path, model, optimizer, scheduler, epoch: int, history: list, config: RunConfig) -> None:
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "epoch": epoch,
+        "history": history,
+        "config": config.to_dict(),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _load_checkpoint(path: Path) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a torn or foreign file: say so in one line
+        raise VadpipeError(f"{path}: cannot be read ({str(exc).splitlines()[0]}); start a new run") from None
