@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import sys
 
-import click
 import typer
 
 from vadpipe.cli.console import err_console
@@ -63,24 +62,18 @@ for _name in COMMAND_MODULES:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; every expected error is one line on stderr, never a traceback."""
+    """Run the CLI and return its exit code: 0 all good, 1 some input failed, 2 usage error.
+
+    Every expected error is one line on stderr, never a traceback.
+    """
     try:
-        result = app(args=argv, prog_name="vadpipe", standalone_mode=False)
-        return int(result or 0)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
-        err_console.print("vadpipe: aborted")
-        return 130
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+        app(args=argv, prog_name="vadpipe", standalone_mode=True)
+    except SystemExit as exc:  # Typer's own exit: usage errors (2), --help / --version (0), typer.Exit(n)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except VadpipeError as exc:
         err_console.print(f"[red]vadpipe: error:[/red] {exc}", highlight=False, soft_wrap=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        err_console.print("vadpipe: interrupted; finished outputs are kept, rerun to resume")
-        return 130
+    return 0
 
 
 def run() -> None:

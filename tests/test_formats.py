@@ -1,0 +1,96 @@
+"""Reading the public feature layouts and labels."""
+
+import numpy as np
+import pytest
+
+from vadpipe.errors import InputError
+from vadpipe.features.formats import infer_label, load_feature_set
+
+
+def _save(path, shape, value=0.0):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, np.full(shape, value, dtype=np.float32))
+    return path
+
+
+def test_rtfm_list_one_file_per_video_with_ten_crops(tmp_path):
+    names = ["Abuse001_x264", "Arrest002_x264", "Normal_Videos001_x264"]
+    for i, n in enumerate(names):
+        _save(tmp_path / "feats" / f"{n}_i3d.npy", (5 + i, 10, 8), i)
+    listing = tmp_path / "ucf-i3d.list"
+    # Public lists carry their authors' absolute paths: --features-root finds them here.
+    listing.write_text("".join(f"/home/someone/UCF/{n}_i3d.npy\n" for n in names))
+    videos, problems = load_feature_set(listing, features_root=tmp_path / "feats", abnormal_first=2)
+    assert problems == []
+    assert [v.id for v in videos] == names
+    assert [v.label for v in videos] == [1, 1, 0]
+    t, c, d = videos[1].validate(8)
+    assert (t, c, d) == (6, 10, 8)
+    assert videos[2].load().shape == (7, 10, 8) and videos[2].load()[0, 0, 0] == 2
+
+
+def test_xd_list_groups_five_crop_files_and_labels_by_name(tmp_path):
+    lines = []
+    for name in ["v=abc__#1_label_B1-0-0", "Movie.2001__#00-01_label_A"]:
+        for c in range(5):
+            lines.append(str(_save(tmp_path / f"{name}__{c}.npy", (4, 16), c)))
+    listing = tmp_path / "rgb.list"
+    listing.write_text("\n".join(lines) + "\n")
+    videos, _ = load_feature_set(listing)
+    assert [v.id for v in videos] == ["v=abc__#1_label_B1-0-0", "Movie.2001__#00-01_label_A"]
+    assert [v.label for v in videos] == [1, 0]
+    feats = videos[0].load()
+    assert feats.shape == (4, 5, 16)
+    assert feats[0, :, 0].tolist() == [0, 1, 2, 3, 4]  # crop order follows __0 .. __4
+
+
+def test_ten_crop_one_file_per_crop_puts_the_plain_file_first(tmp_path):
+    _save(tmp_path / "Abuse001_x264.npy", (3, 8), 0)
+    for c in range(1, 10):
+        _save(tmp_path / f"Abuse001_x264__{c}.npy", (3, 8), c)
+    videos, _ = load_feature_set(tmp_path)  # a plain folder of .npy
+    assert len(videos) == 1 and videos[0].validate() == (3, 10, 8)
+    assert videos[0].load()[0, :, 0].tolist() == list(range(10))
+
+
+def test_list_naming_absent_files_reports_each_and_keeps_the_rest(tmp_path):
+    _save(tmp_path / "Abuse001_x264_i3d.npy", (3, 10, 8))
+    listing = tmp_path / "l.list"
+    listing.write_text("Abuse001_x264_i3d.npy\nmissing_i3d.npy\n")
+    videos, problems = load_feature_set(listing)
+    assert [v.id for v in videos] == ["Abuse001_x264"]
+    assert len(problems) == 1 and "missing_i3d.npy not found" in problems[0] and "l.list:2" in problems[0]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (np.zeros((0, 10, 8), np.float32), "T >= 1"),
+        (np.full((3, 10, 8), np.nan, np.float32), "NaN or Inf"),
+        (np.zeros((3, 10, 8), np.int64), "expected float32"),
+        (np.zeros((3, 10, 4), np.float32), "expects 8-d"),
+    ],
+)
+def test_bad_feature_files_raise_one_clear_line(tmp_path, content, message):
+    np.save(tmp_path / "Abuse001_x264_i3d.npy", content)
+    videos, _ = load_feature_set(tmp_path)
+    with pytest.raises(InputError, match=message) as err:
+        videos[0].validate(8)
+    assert "Abuse001_x264_i3d.npy" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_labels_from_csv_override_names(tmp_path):
+    _save(tmp_path / "a" / "clip1.npy", (3, 1, 4))
+    _save(tmp_path / "a" / "clip2.npy", (3, 1, 4))
+    (tmp_path / "labels.csv").write_text("video,label\nclip1.mp4,abnormal\nclip2,0\n")
+    videos, _ = load_feature_set(tmp_path / "a", labels_csv=tmp_path / "labels.csv")
+    assert {v.id: v.label for v in videos} == {"clip1": 1, "clip2": 0}
+
+
+def test_infer_label_rules(tmp_path):
+    assert infer_label("Normal_Videos_003_x264") == 0
+    assert infer_label("Shoplifting010_x264") == 1
+    assert infer_label("x_label_A") == 0 and infer_label("x_label_G-0-0") == 1
+    assert infer_label("clip", tmp_path / "abnormal" / "clip.npy") == 1
+    assert infer_label("clip", tmp_path / "normal" / "clip.npy") == 0
+    assert infer_label("clip") is None
