@@ -56,7 +56,8 @@ def test_lanet_matches_equations_1_to_4_written_in_numpy():
     att = LocalityAwareAttention(cfg).double()
     x = torch.randn(7, 6, dtype=torch.float64)
     got = att(x[None])[0].detach().numpy()
-    np.testing.assert_allclose(got, _numpy_lanet(x.numpy(), cfg, att), rtol=1e-6, atol=1e-7)  # the prior kernel is built in float32
+    # rtol 1e-6: the prior kernel is built in float32
+    np.testing.assert_allclose(got, _numpy_lanet(x.numpy(), cfg, att), rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("use_prior", [True, False])

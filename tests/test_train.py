@@ -100,7 +100,8 @@ def test_resume_after_kill_reproduces_the_uninterrupted_run(task, tmp_path):
         train(tmp_path / "killed", _config(epochs=3), bags, on_epoch=kill_after_second_epoch)
     assert json.loads((tmp_path / "killed" / "config.json").read_text())["epochs_done"] == 2
     train(tmp_path / "killed", _config(epochs=3), bags, resume=True)
-    full, resumed = load_file(tmp_path / "full" / "model.safetensors"), load_file(tmp_path / "killed" / "model.safetensors")
+    full = load_file(tmp_path / "full" / "model.safetensors")
+    resumed = load_file(tmp_path / "killed" / "model.safetensors")
     for key in full:
         torch.testing.assert_close(full[key], resumed[key], rtol=0, atol=0)
     lines = (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()

@@ -18,7 +18,9 @@ from vadpipe.model.checkpoint import load_run
 
 
 def evaluate_command(
-    features: Path = typer.Argument(..., help="Test features: a vadpipe store folder, a list file or a folder of .npy."),
+    features: Path = typer.Argument(
+        ..., help="Test features: a vadpipe store folder, a list file or a folder of .npy."
+    ),
     model: Path = typer.Option(..., "--model", "-m", help="Run folder written by `vadpipe train`."),
     gt: Path = typer.Option(..., "--gt", help="Ground truth: UCF-Crime Temporal_Anomaly_Annotation .txt, "
                             "XD-Violence annotations.txt, or a concatenated frame-level .npy in list order."),

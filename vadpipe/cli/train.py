@@ -51,8 +51,12 @@ def train_command(
     sigma: float | None = typer.Option(None, help="Locality prior sigma; " + _preset_help("sigma", "scorer")),
     conv_kernel: int | None = typer.Option(None, help="Causal conv kernel K; " + _preset_help("conv_kernel", "scorer")),
     dropout: float | None = typer.Option(None, help="MLP dropout; default 0.1."),
-    lambda_dr: float | None = typer.Option(None, help="Weight of the ranking loss; " + _preset_help("lambda_dr", "loss")),
-    lambda_da: float | None = typer.Option(None, help="Weight of the alignment loss; " + _preset_help("lambda_da", "loss")),
+    lambda_dr: float | None = typer.Option(
+        None, help="Weight of the ranking loss; " + _preset_help("lambda_dr", "loss")
+    ),
+    lambda_da: float | None = typer.Option(
+        None, help="Weight of the alignment loss; " + _preset_help("lambda_da", "loss")
+    ),
     margin: float | None = typer.Option(None, help="Ranking margin zeta; default 0."),
     no_prior: bool = typer.Option(False, "--no-prior", help="Ablation: LA-Net without the locality prior G."),
     no_dr: bool = typer.Option(False, "--no-dr", help="Ablation: without the dynamics ranking loss."),
@@ -104,7 +108,8 @@ def train_command(
                 return
             val_part = "".join(f"  val {k[4:]} {v:.4f}" for k, v in record.items()
                                if k.startswith("val_") and v is not None)
-            parts = " ".join(f"{k[5:]} {v:.4f}" for k, v in record.items() if k.startswith("loss_") and k != "loss_total")
+            parts = " ".join(f"{k[5:]} {v:.4f}" for k, v in record.items()
+                             if k.startswith("loss_") and k != "loss_total")
             bar.console.print(
                 f"epoch {record['epoch']}/{config.train.epochs}  loss {record['loss_total']:.4f} ({parts})"
                 f"{val_part}  lr {record['lr']:.2e}  {record['seconds']:.1f}s"
