@@ -1,0 +1,64 @@
+"""Score outputs per video: ``<stem>.scores.csv``, ``<stem>.json`` and ``<stem>.png`` (written atomically)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from vadpipe.atomic import atomic_path, write_json
+from vadpipe.infer.intervals import Interval
+
+
+def write_scores_csv(path: Path, curve: np.ndarray, fps: float, smoothed: np.ndarray | None = None) -> None:
+    """One row per decoded frame: frame, time_s, score (and smoothed when smoothing was asked for)."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["frame", "time_s", "score"] + (["smoothed"] if smoothed is not None else []))
+        for frame, score in enumerate(curve):
+            row = [frame, f"{frame / fps:.3f}", f"{score:.6f}"]
+            if smoothed is not None:
+                row.append(f"{smoothed[frame]:.6f}")
+            writer.writerow(row)
+
+
+def write_report_json(path: Path, report: dict) -> None:
+    write_json(path, report)
+
+
+def plot_curve(path: Path, curve: np.ndarray, fps: float, intervals: list[Interval], threshold: float, *,
+               title: str, truth: np.ndarray | None = None, smoothed: np.ndarray | None = None) -> None:
+    """The curve over time (seconds) with detected intervals shaded and the threshold drawn.
+
+    Args:
+        truth: optional (N,) 0/1 frame labels, drawn as a band under the curve (demo / evaluation).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    times = np.arange(len(curve)) / fps
+    fig, ax = plt.subplots(figsize=(10, 3.2), dpi=110)
+    for i, iv in enumerate(intervals):
+        ax.axvspan(iv.start_s, iv.end_s, color="tab:red", alpha=0.18, lw=0,
+                   label="detected interval" if i == 0 else None)
+    if truth is not None and truth.any():
+        ax.fill_between(times, -0.06, -0.02, where=truth.astype(bool), color="black", step="post",
+                        label="ground truth")
+    ax.plot(times, curve, color="tab:blue", lw=1.3, label="anomaly score")
+    if smoothed is not None:
+        ax.plot(times, smoothed, color="tab:purple", lw=1.0, ls="-", alpha=0.8, label="smoothed")
+    ax.axhline(threshold, color="tab:red", ls="--", lw=1, label=f"threshold {threshold:.2f}")
+    ax.set_xlim(0, max(times[-1] if len(times) else 0, 1 / fps))
+    ax.set_ylim(-0.08, 1.02)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("anomaly score")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.25)
+    ax.legend(loc="upper right", fontsize=8, framealpha=0.85)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
