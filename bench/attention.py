@@ -71,7 +71,8 @@ def main() -> None:
     args = parser.parse_args()
     budget = 0.7 * available_bytes() if args.device == "cpu" else float("inf")
     print(f"LA-Net forward, UCF-Crime preset (D=2048, D_h=512, 4 heads), batch 1, device {args.device}")
-    print(f"{'T':>7} | {'linear s':>9} {'linear MB':>10} | {'dense s':>9} {'dense MB':>10} | {'time x':>7} {'mem x':>7}")
+    print(f"{'T':>7} | {'linear s':>9} {'linear MB':>10} | {'dense s':>9} {'dense MB':>10} | "
+          f"{'time x':>7} {'mem x':>7}")
     for t in args.lengths:
         lin = run(t, "linear", args.device, args.threads)
         if dense_bytes(t) > budget:
