@@ -112,3 +112,12 @@ def test_total_loss_honours_ablation_switches():
     assert loss.item() == pytest.approx(parts["mil"] + 2 * parts["dr"] + 3 * parts["da"], rel=1e-5)
     loss, parts = total_loss(scores, emb, mask, labels, LossConfig(use_dr=False, use_da=False))
     assert set(parts) == {"mil", "total"} and loss.item() == pytest.approx(parts["mil"])
+
+
+def test_alignment_gradient_stays_finite_with_identical_padded_embeddings():
+    scores = torch.tensor([[0.1, 0.7, 0.3, 0.3, 0.3]], requires_grad=True)
+    emb = torch.tensor([[[1.0, 2.0], [0.5, -1.0], [3.0, 3.0], [1e-3, 1e-3], [1e-3, 1e-3]]], requires_grad=True)
+    mask = torch.tensor([[True, True, True, False, False]])
+    dynamics_alignment_loss(scores, emb, mask).backward()
+    assert torch.isfinite(scores.grad).all() and torch.isfinite(emb.grad).all()
+    assert emb.grad[0, 3:].abs().sum() == 0  # padding gets no gradient

@@ -21,6 +21,7 @@ from vadpipe.eval.groundtruth import load_ground_truth
 from vadpipe.model.checkpoint import CONFIG_NAME, FeatureSpec, RunConfig, read_run_config
 from vadpipe.model.config import PRESETS, get_preset
 from vadpipe.train.data import BagSet
+from vadpipe.train.distributed import init_distributed, shutdown_distributed
 from vadpipe.train.loop import Validation, train
 
 
@@ -91,11 +92,15 @@ def train_command(
         validation = Validation(val_videos, load_ground_truth(val_gt, video_order=order))
     dataset = BagSet(videos, config.train.seq_len)
     torch_device = resolve_device(device)
+    dist = init_distributed(torch_device)  # a no-op unless started by torchrun
+    quiet = quiet or not dist.is_main
+    json_out = json_out and dist.is_main
     if not quiet:
         n_pos = int(dataset.labels.sum())
         err_console.print(
             f"training on {len(videos)} videos = {len(dataset)} bags ({n_pos} abnormal, {len(dataset) - n_pos} "
             f"normal), {config.scorer.feature_dim}-d, device {torch_device}, run folder {out}"
+            + (f", {dist.world_size} processes" if dist.world_size > 1 else "")
         )
     with progress(quiet=quiet) as bar:
         task = bar.add_task("epoch", total=None, info="")
@@ -115,8 +120,11 @@ def train_command(
                 f"{val_part}  lr {record['lr']:.2e}  {record['seconds']:.1f}s"
             )
 
-        final = train(out, config, dataset, validation=validation, resume=resume, device=torch_device,
-                      workers=workers, on_step=on_step, on_epoch=on_epoch)
+        try:
+            final = train(out, config, dataset, validation=validation, resume=resume, device=torch_device,
+                          workers=workers, on_step=on_step, on_epoch=on_epoch, dist=dist)
+        finally:
+            shutdown_distributed()
     summary = {
         "run": str(out), "epochs": final.epochs_done, "best_epoch": final.best_epoch,
         "metric": final.metric, "best_metric": final.best_metric, "threshold": final.threshold,

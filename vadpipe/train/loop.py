@@ -26,6 +26,7 @@ from vadpipe.model.checkpoint import CONFIG_NAME, RunConfig, save_run
 from vadpipe.model.losses import total_loss
 from vadpipe.model.scorer import AnomalyScorer
 from vadpipe.train.data import collate_bags, epoch_batches
+from vadpipe.train.distributed import DistContext
 
 CKPT_NAME = "last.ckpt"
 METRICS_NAME = "metrics.jsonl"
@@ -52,6 +53,7 @@ def train(
     workers: int = 0,
     on_step: Callable[[int, int, dict], None] | None = None,
     on_epoch: Callable[[dict], None] | None = None,
+    dist: DistContext | None = None,
 ) -> RunConfig:
     """Train a scorer into ``run_dir`` and return the final run config.
 
@@ -61,7 +63,10 @@ def train(
             ``config.metric`` is kept and the interval threshold is chosen on it.
         resume: continue from ``run_dir/last.ckpt``.
         on_step(step, steps_per_epoch, parts), on_epoch(record): progress hooks for the CLI.
+        dist: this process's place under torchrun; each process trains on its share of
+            every global batch (DDP), and rank 0 alone writes the run folder.
     """
+    dist = dist or DistContext()
     run_dir = Path(run_dir)
     ckpt_path = run_dir / CKPT_NAME
     if ckpt_path.exists() and not resume:
@@ -71,7 +76,9 @@ def train(
         raise InputError("training needs both abnormal (label 1) and normal (label 0) videos; check the labels")
     tc = config.train
     device = torch.device(device)
-    torch.manual_seed(tc.seed)  # initial weights
+    if tc.batch_size < dist.world_size:
+        raise UsageError(f"--batch-size {tc.batch_size} is smaller than the {dist.world_size} processes")
+    torch.manual_seed(tc.seed)  # initial weights, the same in every process
     model = AnomalyScorer(config.scorer).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     steps_per_epoch = len(epoch_batches(labels, tc.batch_size, 0, tc.balanced))
@@ -89,22 +96,26 @@ def train(
         history, start_epoch = list(state["history"]), int(state["epoch"])
         tc = config.train
     run_dir.mkdir(parents=True, exist_ok=True)
+    net = model
+    if dist.world_size > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
 
     for epoch in range(start_epoch, tc.epochs):
         started = time.perf_counter()
-        torch.manual_seed(_epoch_seed(tc.seed, epoch))  # dropout
+        torch.manual_seed(_epoch_seed(tc.seed, epoch) + dist.rank)  # dropout, offset by rank
         batches = epoch_batches(labels, tc.batch_size, _epoch_seed(tc.seed, epoch), tc.balanced)
+        shares = [batch[dist.rank :: dist.world_size] for batch in batches]  # this process's bags
         loader = torch.utils.data.DataLoader(
-            dataset, batch_sampler=batches, collate_fn=collate_bags, num_workers=workers,
+            dataset, batch_sampler=shares, collate_fn=collate_bags, num_workers=workers,
             pin_memory=device.type == "cuda", persistent_workers=False,
         )
-        model.train()
+        net.train()
         sums: dict[str, float] = {}
         for step, (feats, mask, y) in enumerate(loader):
             feats = feats.to(device, non_blocking=True)  # (B, L, D)
             mask, y = mask.to(device), y.to(device)
-            out = model(feats, mask)
-            loss, parts = total_loss(out.scores, out.embeddings, mask, y, config.loss)
+            out = net(feats, mask)
+            loss, parts = total_loss(out.scores, out.embeddings, mask, y, config.loss, dist)
             if not math.isfinite(parts["total"]):
                 raise VadpipeError(f"training diverged at epoch {epoch + 1} (loss {parts['total']}); lower --lr")
             optimizer.zero_grad(set_to_none=True)
@@ -119,7 +130,7 @@ def train(
                   "lr": scheduler.get_last_lr()[0]}
         config.epochs_done = epoch + 1
         keep = validation is None
-        if validation is not None:
+        if validation is not None and dist.is_main:
             model.eval()
             result = evaluate(model, validation.videos, validation.ground_truth)
             record.update({f"val_{k}": v for k, v in result.metrics.items()})
@@ -131,16 +142,18 @@ def train(
                 config.threshold_source = f"max frame F1 ({f1:.3f}) on validation, epoch {epoch + 1}"
         record["seconds"] = time.perf_counter() - started
         history.append(record)
-        if keep:
-            if validation is None:
-                config.best_epoch = epoch + 1
-            save_run(run_dir, model, config)
-        else:
-            write_json(run_dir / CONFIG_NAME, config.to_dict())
-        _save_checkpoint(ckpt_path, model, optimizer, scheduler, epoch + 1, history, config)
-        write_text(run_dir / METRICS_NAME, "".join(_json_line(r) for r in history))
-        if on_epoch:
-            on_epoch(record)
+        if dist.is_main:
+            if keep:
+                if validation is None:
+                    config.best_epoch = epoch + 1
+                save_run(run_dir, model, config)
+            else:
+                write_json(run_dir / CONFIG_NAME, config.to_dict())
+            _save_checkpoint(ckpt_path, model, optimizer, scheduler, epoch + 1, history, config)
+            write_text(run_dir / METRICS_NAME, "".join(_json_line(r) for r in history))
+            if on_epoch:
+                on_epoch(record)
+        dist.barrier()  # nobody starts the next epoch before its checkpoint exists
     return config
 
 
