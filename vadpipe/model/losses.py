@@ -117,7 +117,7 @@ def dynamics_alignment_loss(
     valid = _pair_mask(mask)  # (B, T-1)
     # 1 - cos can round to just below 0 (identical padded embeddings): clamp, and keep padded
     # pairs out of the log so no NaN reaches the gradient through the masked branch.
-    feature_dyn = torch.where(valid, feature_dynamics(embeddings).clamp(min=0), torch.ones_like(valid, dtype=scores.dtype))
+    feature_dyn = torch.where(valid, feature_dynamics(embeddings).clamp(min=0), torch.ones_like(scores[:, 1:]))
     terms = -score_dynamics(scores) * torch.log(feature_dyn + eps)  # (B, T-1)
     total = torch.where(valid, terms, torch.zeros_like(terms)).sum()
     return total / (denominator if denominator is not None else valid.sum().clamp(min=1))
