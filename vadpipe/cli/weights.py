@@ -1,0 +1,75 @@
+"""`vadpipe weights list | download | import`: the backbone checkpoints vadpipe knows and caches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from vadpipe.cli.console import out_console, print_json
+from vadpipe.weights import cache_dir, cached_path, download, entries, import_weights, read_metadata
+
+weights_app = typer.Typer(
+    help="Backbone checkpoints: list the known ones, download or import them into the cache "
+    "($VADPIPE_HOME/weights, else the user cache dir).",
+    no_args_is_help=True,
+)
+
+
+@weights_app.command("list")
+def list_command(
+    json_out: bool = typer.Option(False, "--json", help="Print the registry as one JSON document on stdout."),
+) -> None:
+    """Known checkpoints, which backbone each fits, and whether it is cached."""
+    rows = [
+        {
+            "name": e.name, "backbone": e.backbone, "feature_dim": e.feature_dim, "cached": cached_path(e).is_file(),
+            "path": str(cached_path(e)), "file_name": e.file_name, "sha256_known": e.sha256 is not None,
+            "sha256": e.sha256, "url": e.url, "urls": list(e.urls), "license": e.license, "notes": e.notes,
+        }
+        for e in entries().values()
+    ]
+    if json_out:
+        print_json({"cache_dir": str(cache_dir()), "weights": rows})
+        return
+    table = Table(title=f"backbone weights (cache: {cache_dir()})")
+    for column in ("name", "backbone", "dim", "cached", "sha256 known"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("url", overflow="fold")
+    for r in rows:
+        table.add_row(
+            r["name"], r["backbone"], str(r["feature_dim"]), "yes" if r["cached"] else "no",
+            "yes" if r["sha256_known"] else "no", r["url"] or "none: use `vadpipe weights import`",
+        )
+    out_console.print(table)
+
+
+@weights_app.command("download")
+def download_command(
+    name: str = typer.Argument(..., help="Registry name (see `vadpipe weights list`)."),
+    url: str | None = typer.Option(None, "--url", help="Download from this mirror instead of the registry's URL."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Download a checkpoint (resuming a partial one), verify it and cache it as .safetensors."""
+    path = download(name, url=url, quiet=quiet)
+    _report(name, path)
+
+
+@weights_app.command("import")
+def import_command(
+    name: str = typer.Argument(..., help="Registry name (see `vadpipe weights list`)."),
+    file: Path = typer.Argument(..., help="The checkpoint file (.pth / .pyth / .pt / .safetensors)."),
+) -> None:
+    """Verify a checkpoint you already have (sha256 where known, strict load) and cache it as .safetensors."""
+    _report(name, import_weights(name, file))
+
+
+def _report(name: str, path: Path) -> None:
+    meta = read_metadata(path)
+    source = f"{meta.get('source_file', '?')} (sha256 {meta.get('source_sha256', '?')})"
+    out_console.print(f"{name}: {source} checked and cached as {path}", soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(weights_app, name="weights")
