@@ -1,0 +1,291 @@
+"""Weights: registry, cache location, resumable sha256-checked download, import, resolve, CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import torch
+
+import vadpipe.weights.registry as weights_registry
+from tests.helpers.checkpoints import WRITERS, source_features
+from vadpipe.backbones.registry import BACKBONES, build_backbone
+from vadpipe.cli.app import main
+from vadpipe.errors import UsageError, VadpipeError
+from vadpipe.weights import (
+    cache_dir,
+    cached_path,
+    download,
+    entries,
+    fetch,
+    get_entry,
+    import_weights,
+    read_metadata,
+    resolve_weights,
+)
+from vadpipe.weights.fetch import TransferError
+
+PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
+
+
+class _Server:
+    """A local HTTP server for one payload that honours ``Range: bytes=N-``.
+
+    ``cut_first`` makes the first full response stop halfway (a dropped connection);
+    ``ignore_range`` answers every request with the whole file (200).
+    """
+
+    def __init__(self, payload: bytes, *, cut_first: bool = False, ignore_range: bool = False):
+        self.payload, self.cut_first, self.ignore_range = payload, cut_first, ignore_range
+        self.ranges: list[str | None] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                rng = self.headers.get("Range")
+                server.ranges.append(rng)
+                start = int(rng.removeprefix("bytes=").rstrip("-")) if rng and not server.ignore_range else 0
+                body = server.payload[start:]
+                self.send_response(206 if start else 200)
+                if start:
+                    self.send_header("Content-Range", f"bytes {start}-{len(server.payload) - 1}/{len(server.payload)}")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if server.cut_first and len(server.ranges) == 1:
+                    body = body[: len(body) // 2]
+                    self.close_connection = True
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/file.bin"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(payload: bytes = PAYLOAD, **kwargs) -> _Server:
+        servers.append(_Server(payload, **kwargs))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.close()
+
+
+@pytest.fixture
+def dead_url():
+    """A URL on a local port nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/file.bin"
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture(scope="module")
+def inception(tmp_path_factory):
+    """(piergiaj-layout checkpoint, its source model) for the smallest backbone."""
+    file_name, write = WRITERS["inception_i3d"]
+    path = tmp_path_factory.mktemp("inception") / file_name
+    return path, write(path)
+
+
+def _with_sha(monkeypatch, name: str, sha256: str) -> None:
+    patched = {**entries(), name: dataclasses.replace(get_entry(name), sha256=sha256)}
+    monkeypatch.setattr(weights_registry, "entries", lambda: patched)
+
+
+# --- registry and cache ---------------------------------------------------------------------------------------------
+
+
+def test_registry_json_is_valid_and_every_backbone_default_exists():
+    raw = json.loads((Path(weights_registry.__file__).parent / "registry.json").read_text())
+    names = [e["name"] for e in raw["weights"]]
+    assert len(names) == len(set(names))
+    for e in raw["weights"]:
+        assert set(e) == {f.name for f in dataclasses.fields(weights_registry.WeightsEntry)}
+        assert e["sha256"] is None or (len(e["sha256"]) == 64 and int(e["sha256"], 16) >= 0)
+        assert all(u.startswith("https://") for u in e["urls"])
+        assert e["backbone"] in BACKBONES and e["feature_dim"] == BACKBONES[e["backbone"]].feature_dim
+    for spec in BACKBONES.values():
+        assert get_entry(spec.weights).backbone == spec.name
+    assert get_entry("i3d_r50_kinetics400").url.endswith("/pytorchvideo/model_zoo/kinetics/I3D_8x8_R50.pyth")
+    assert get_entry("resnet3d_i3d_r50_kinetics").url is None  # no public URL: imported
+
+
+def test_cache_dir_follows_vadpipe_home_else_user_cache(home, monkeypatch):
+    assert cache_dir() == home / "weights"
+    monkeypatch.delenv("VADPIPE_HOME")
+    import platformdirs
+
+    assert cache_dir() == Path(platformdirs.user_cache_dir("vadpipe")) / "weights"
+
+
+def test_unknown_weights_name_is_a_usage_error():
+    with pytest.raises(UsageError, match="known: i3d_r50_kinetics400"):
+        get_entry("nope")
+
+
+# --- fetch ----------------------------------------------------------------------------------------------------------
+
+
+def test_fetch_downloads_and_checks_sha256(serve, tmp_path):
+    server = serve()
+    path, digest = fetch(server.url, tmp_path / "f.bin", sha256=hashlib.sha256(PAYLOAD).hexdigest())
+    assert path.read_bytes() == PAYLOAD and digest == hashlib.sha256(PAYLOAD).hexdigest()
+    assert not (tmp_path / "f.bin.part").exists() and server.ranges == [None]
+
+
+def test_fetch_with_wrong_sha256_deletes_the_file_and_refuses(serve, tmp_path):
+    server = serve()
+    with pytest.raises(VadpipeError, match="does not match the registry's 0000") as info:
+        fetch(server.url, tmp_path / "f.bin", sha256="0" * 64)
+    assert "\n" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fetch_resumes_a_cut_transfer_with_a_range_request(serve, tmp_path):
+    server = serve(cut_first=True)
+    path, digest = fetch(server.url, tmp_path / "f.bin", sha256=hashlib.sha256(PAYLOAD).hexdigest())
+    assert path.read_bytes() == PAYLOAD
+    assert server.ranges == [None, f"bytes={len(PAYLOAD) // 2}-"]
+
+
+def test_fetch_resumes_a_part_file_left_by_a_killed_run(serve, tmp_path):
+    (tmp_path / "f.bin.part").write_bytes(PAYLOAD[:1000])
+    server = serve()
+    path, _ = fetch(server.url, tmp_path / "f.bin")
+    assert path.read_bytes() == PAYLOAD and server.ranges == ["bytes=1000-"]
+
+
+def test_fetch_starts_over_when_the_server_ignores_range(serve, tmp_path):
+    (tmp_path / "f.bin.part").write_bytes(b"x" * 1000)
+    server = serve(ignore_range=True)
+    path, _ = fetch(server.url, tmp_path / "f.bin")
+    assert path.read_bytes() == PAYLOAD
+
+
+def test_fetch_with_server_down_is_one_line_naming_the_url(dead_url, tmp_path):
+    with pytest.raises(TransferError) as info:
+        fetch(dead_url, tmp_path / "f.bin", attempts=2)
+    message = str(info.value)
+    assert dead_url in message and "cannot reach it" in message and "\n" not in message
+
+
+# --- download / import / resolve ------------------------------------------------------------------------------------
+
+
+def test_download_verifies_converts_and_becomes_the_default(serve, inception, monkeypatch):
+    path, source = inception
+    data = path.read_bytes()
+    _with_sha(monkeypatch, "inception_i3d_rgb_imagenet", hashlib.sha256(data).hexdigest())
+    server = serve(data)
+    out = download("inception_i3d_rgb_imagenet", url=server.url, quiet=True)
+    assert out == cached_path(get_entry("inception_i3d_rgb_imagenet")) and out.suffix == ".safetensors"
+    assert read_metadata(out)["source_sha256"] == hashlib.sha256(data).hexdigest()
+    assert not (cache_dir() / "downloads" / "rgb_imagenet.pt").exists()  # only the safetensors copy stays
+    model = build_backbone("inception_i3d")  # weights=None -> the cached entry
+    assert model.random_init is False
+    x = torch.randn(1, 3, 16, 32, 32)
+    with torch.inference_mode():
+        torch.testing.assert_close(model(x), source_features("inception_i3d", source, x))
+
+
+def test_download_with_wrong_registry_hash_is_refused(serve, inception, monkeypatch):
+    _with_sha(monkeypatch, "inception_i3d_rgb_imagenet", "f" * 64)
+    server = serve(inception[0].read_bytes())
+    with pytest.raises(VadpipeError, match="does not match"):
+        download("inception_i3d_rgb_imagenet", url=server.url, quiet=True)
+    assert not cached_path(get_entry("inception_i3d_rgb_imagenet")).exists()
+    assert not any((cache_dir() / "downloads").iterdir())
+
+
+def test_download_with_network_down_suggests_import(dead_url):
+    with pytest.raises(VadpipeError) as info:
+        download("inception_i3d_rgb_imagenet", url=dead_url, quiet=True)
+    message = str(info.value)
+    assert dead_url in message and "`vadpipe weights import inception_i3d_rgb_imagenet FILE`" in message
+
+
+def test_import_converts_to_safetensors(inception):
+    out = import_weights("inception_i3d_rgb_imagenet", inception[0])
+    assert resolve_weights("inception_i3d") == out and read_metadata(out)["source_file"] == "rgb_imagenet.pt"
+
+
+def test_import_with_wrong_hash_keeps_the_users_file(inception, monkeypatch):
+    _with_sha(monkeypatch, "inception_i3d_rgb_imagenet", "a" * 64)
+    with pytest.raises(VadpipeError, match="does not match"):
+        import_weights("inception_i3d_rgb_imagenet", inception[0])
+    assert inception[0].is_file() and resolve_weights("inception_i3d") is None
+
+
+def test_import_of_a_checkpoint_for_another_backbone_is_refused(inception):
+    with pytest.raises(VadpipeError, match="does not fit backbone resnet3d: missing keys: conv1.weight"):
+        import_weights("resnet3d_i3d_r50_kinetics", inception[0])
+    assert resolve_weights("resnet3d") is None
+
+
+def test_resolve_weights_override_rules(inception, tmp_path):
+    assert resolve_weights("inception_i3d", inception[0]) == inception[0]
+    with pytest.raises(UsageError, match="expected a .pth / .pyth / .pt / .safetensors"):
+        resolve_weights("inception_i3d", tmp_path / "w.bin")
+    with pytest.raises(VadpipeError, match="weights file not found"):
+        resolve_weights("inception_i3d", tmp_path / "absent.pt")
+    with pytest.raises(UsageError, match="are for backbone i3d_r50, not inception_i3d"):
+        resolve_weights("inception_i3d", "i3d_r50_kinetics400")
+    with pytest.raises(VadpipeError, match="vadpipe weights download inception_i3d_rgb_imagenet"):
+        resolve_weights("inception_i3d", "inception_i3d_rgb_imagenet")
+
+
+# --- CLI ------------------------------------------------------------------------------------------------------------
+
+
+def test_cli_list_json_with_empty_home(capsys, home):
+    assert main(["weights", "list", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["cache_dir"] == str(home / "weights")
+    rows = {r["name"]: r for r in doc["weights"]}
+    assert set(rows) == set(entries()) and not any(r["cached"] for r in rows.values())
+    assert rows["inception_i3d_rgb_imagenet"]["sha256_known"] is False
+    assert not os.path.exists(home)  # listing creates nothing
+
+
+def test_cli_import_then_list_shows_cached(capsys, inception):
+    assert main(["weights", "import", "inception_i3d_rgb_imagenet", str(inception[0])]) == 0
+    assert "checked and cached as" in capsys.readouterr().out
+    assert main(["weights", "list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["weights"]}
+    assert rows["inception_i3d_rgb_imagenet"]["cached"] and not rows["i3d_r50_kinetics400"]["cached"]
+    assert main(["weights", "list"]) == 0
+    assert "inception_i3d_rgb_imagenet" in capsys.readouterr().out
+
+
+def test_cli_download_errors_are_one_line(capsys, dead_url):
+    assert main(["weights", "download", "inception_i3d_rgb_imagenet", "--url", dead_url, "-q"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("vadpipe: error: download of") and "\n" not in err
+    assert main(["weights", "download", "no_such_weights"]) == 2
+    assert main(["weights", "download", "resnet3d_i3d_r50_kinetics"]) == 1
+    assert "vadpipe weights import resnet3d_i3d_r50_kinetics FILE" in capsys.readouterr().err
