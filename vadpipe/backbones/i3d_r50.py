@@ -5,6 +5,8 @@ hub entry `i3d_r50`, so the state-dict keys are exactly those of the model zoo f
 (`blocks.0.conv.weight` ... `blocks.6.proj.weight`). Only the head changes: its
 fixed (4, 7, 7) average pool assumes 8-frame 224x224 clips, so it becomes a global
 average pool, and the 2048-d pooled feature (before the projection) is returned.
+(On 16-frame clips the original head would average 5 overlapping (4, 7, 7) windows,
+weighting the middle frames more; the global mean weights all positions equally.)
 """
 
 from __future__ import annotations
