@@ -174,3 +174,11 @@ def test_allow_random_is_seeded_flagged_and_leaves_global_rng_alone():
     w = "Mixed_4b.b1b.conv3d.weight"
     assert torch.equal(a.state_dict()[w], b.state_dict()[w]) and not torch.equal(a.state_dict()[w], c.state_dict()[w])
     assert not any(p.requires_grad for p in a.parameters())
+
+
+def test_random_init_ignores_available_weights_to_rebuild_a_random_backbone(inception_file):
+    trained_on_random = build_backbone("inception_i3d", allow_random=True, seed=3)
+    rebuilt = build_backbone("inception_i3d", weights=inception_file, random_init=True, seed=3)
+    assert rebuilt.random_init
+    w = "Mixed_4b.b1b.conv3d.weight"
+    assert torch.equal(rebuilt.state_dict()[w], trained_on_random.state_dict()[w])

@@ -104,6 +104,7 @@ def build_backbone(
     *,
     weights: str | os.PathLike | None = None,
     allow_random: bool = False,
+    random_init: bool = False,
     seed: int = 0,
     device: str | torch.device = "cpu",
 ) -> nn.Module:
@@ -115,6 +116,8 @@ def build_backbone(
             checkpoint of the spec's default registry entry (`vadpipe weights download NAME`).
         allow_random: when no weights are cached, build a random-init model (seeded with ``seed``)
             instead of failing; the module's ``random_init`` is then True.
+        random_init: build the seeded random-init model even when weights are cached (rebuilds
+            exactly the backbone a run trained on random-init features, e.g. the offline demo).
         device: where the module lives.
 
     Returns:
@@ -128,8 +131,8 @@ def build_backbone(
     from vadpipe.weights import get_entry, load_into, missing_weights_message, resolve_weights
 
     spec = get_spec(name)
-    path = resolve_weights(name, weights)
-    if path is None and not allow_random:
+    path = None if random_init else resolve_weights(name, weights)
+    if path is None and not (allow_random or random_init):
         raise VadpipeError(missing_weights_message(get_entry(spec.weights)))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
