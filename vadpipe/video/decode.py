@@ -1,0 +1,267 @@
+"""Decoding a video with PyAV into upright RGB frames, with its exact frame count, fps and timestamps.
+
+Every container and codec the bundled FFmpeg reads is accepted (mp4/H.264, avi/MPEG-4,
+mkv, webm/VP9, mov, mpg, wmv, flv, ts, ...); any pixel format (gray, 10-bit, odd sizes)
+is converted to RGB24 by swscale. Frames are streamed, never held whole.
+
+- **Rotation**: the display matrix (``frame.rotation``, counter-clockwise degrees in
+  PyAV >= 13; the old ``rotate`` tag otherwise) is applied, so frames come out upright.
+- **Frame rate**: ``fps`` is the stream's average rate. Timestamps are recorded and a
+  variable frame rate is *detected and reported*, never silently resampled; passing
+  ``fps=`` resamples on purpose (the frame on screen at each tick ``k / fps``).
+- **Truncation**: a file that decodes fewer frames than its container declares (or
+  covers less time than its header says) is refused rather than silently shortened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vadpipe.errors import InputError
+
+av.logging.set_level(None)  # FFmpeg's own log lines would break the one-line-per-problem output
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
+# Containers whose header states the duration (not estimated from the bit rate).
+_RELIABLE_DURATION = ("mov", "mp4", "matroska", "webm", "avi", "asf", "flv")
+_REENCODE = "re-encode it (ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4) or remove it from the inputs"
+
+
+@dataclass
+class VideoInfo:
+    """What decoding found out about a video. ``frames`` is exact once decoding has finished.
+
+    ``frames``/``fps`` describe the frames handed on (after resampling when ``fps=`` was
+    asked for); ``decoded_frames`` is what the file itself held.
+    """
+
+    path: str
+    frames: int
+    fps: float
+    width: int  # upright (after rotation)
+    height: int
+    rotation: int  # counter-clockwise degrees the stored picture was turned to be upright
+    variable_frame_rate: bool
+    duration_s: float
+    codec: str
+    pix_fmt: str
+    decoded_frames: int = 0
+    source_fps: float | None = None  # set when resampled
+    timestamps: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)  # (frames,) seconds
+
+    def to_record(self) -> dict:
+        """The JSON-friendly fields (no path, no timestamps)."""
+        rec = asdict(self)
+        for key in ("path", "timestamps"):
+            rec.pop(key)
+        rec["fps"] = round(rec["fps"], 6)
+        rec["duration_s"] = round(rec["duration_s"], 6)
+        if rec["source_fps"] is None:
+            rec.pop("source_fps")
+        return rec
+
+
+def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """Turn a stored (H, W, 3) picture counter-clockwise by ``rotation`` degrees."""
+    k = round(rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(image, k)) if k else image
+
+
+def _rotation_of(frame: av.VideoFrame, stream) -> int:
+    rotation = getattr(frame, "rotation", None)  # the display matrix, PyAV >= 13
+    if rotation is None:
+        tag = stream.metadata.get("rotate")  # old FFmpeg: clockwise degrees
+        rotation = -int(float(tag)) if tag else 0
+    return int(rotation)
+
+
+class VideoReader:
+    """Streams the upright RGB frames of one video file.
+
+    Iterating yields ``(H, W, 3)`` uint8 arrays; once the iteration has ended, :attr:`info`
+    holds the exact frame count, timestamps and whether the frame rate varies.
+
+    Args:
+        path: the video file.
+        fps: resample to this rate by timestamp (``None``: every decoded frame).
+
+    Raises:
+        InputError: (when opening or while iterating) an empty, unreadable, audio-only,
+            truncated or undecodable file, with one line naming the file and what to do.
+    """
+
+    def __init__(self, path: str | Path, *, fps: float | None = None):
+        self.path = Path(path)
+        self.target_fps = fps
+        if fps is not None and not fps > 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: no such video file; check the path")
+        if self.path.stat().st_size == 0:
+            raise InputError(f"{self.path}: empty file (0 bytes); copy it again or remove it from the inputs")
+        try:
+            self._container = av.open(str(self.path), mode="r")
+        except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+            raise InputError(
+                f"{self.path}: FFmpeg cannot read this file ({_reason(exc)}): not a video, or truncated/corrupt; "
+                f"download it again or {_REENCODE}"
+            ) from None
+        if not self._container.streams.video:
+            self._container.close()
+            raise InputError(f"{self.path}: no video stream (audio only?); remove it from the inputs")
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"  # FFmpeg frame+slice threads; PyAV decodes without the GIL
+        ctx = self._stream.codec_context
+        rate = self._stream.average_rate or self._stream.guessed_rate or self._stream.base_rate
+        self.info = VideoInfo(
+            path=str(self.path), frames=max(0, self._stream.frames), fps=float(rate or 0.0),
+            width=ctx.width, height=ctx.height, rotation=0, variable_frame_rate=False,
+            duration_s=(self._container.duration or 0) / 1e6, codec=ctx.name,
+            pix_fmt=ctx.pix_fmt or (self._stream.format.name if self._stream.format else "?"),
+        )
+        if self.info.frames == 0 and self.info.duration_s and self.info.fps:
+            self.info.frames = round(self.info.duration_s * self.info.fps)  # an estimate until decoded
+
+    def estimated_frames(self) -> int:
+        """Frames to expect (exact after iteration; before it, from the container header)."""
+        if self.target_fps and self.info.duration_s and not self.info.decoded_frames:
+            return round(self.info.duration_s * self.target_fps)
+        return self.info.frames
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        frames = self._decoded()
+        if self.target_fps is None:
+            yield from (image for image, _ in frames)
+        else:
+            yield from self._resampled(frames)
+
+    def _decoded(self) -> Iterator[tuple[np.ndarray, float]]:
+        """(upright frame, time in seconds) for every decoded frame; fills :attr:`info` at the end."""
+        times: list[float] = []
+        size = None  # stored (width, height) of the first frame; later frames are scaled to it
+        rotation = 0
+        n = 0
+        try:
+            for frame in self._container.decode(self._stream):
+                if size is None:
+                    size = (frame.width, frame.height)
+                    rotation = _rotation_of(frame, self._stream)
+                if (frame.width, frame.height) == size:
+                    image = frame.to_ndarray(format="rgb24")  # (H, W, 3)
+                else:  # the stream changes resolution midway: keep one size for the whole video
+                    image = frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
+                t = frame.time
+                times.append(float(t) if t is not None else (times[-1] + 1 / (self.info.fps or 25) if times else 0.0))
+                n += 1
+                yield _upright(image, rotation), times[-1]
+        except (av.FFmpegError, OSError, ValueError, RuntimeError) as exc:
+            raise InputError(
+                f"{self.path}: decoding stopped after {n} frames ({_reason(exc)}); the file looks truncated "
+                f"or corrupt; download it again or {_REENCODE}"
+            ) from None
+        if n == 0:
+            raise InputError(f"{self.path}: no frame could be decoded; {_REENCODE}")
+        self._finish(np.asarray(times), size, rotation)
+
+    def _finish(self, times: np.ndarray, size: tuple[int, int], rotation: int) -> None:
+        info = self.info
+        n = times.size
+        tick = float(self._stream.time_base) if self._stream.time_base else 0.0
+        deltas = np.diff(times)
+        step = float(np.median(deltas)) if deltas.size else (1 / info.fps if info.fps else 0.0)
+        if deltas.size and step > 0:
+            # Timestamps quantised to the time base (33/34 ms at 30 fps in mkv) are still constant rate.
+            info.variable_frame_rate = bool(np.any(np.abs(deltas - step) > max(2 * tick, 0.1 * step)))
+        last = float(deltas[-1]) if info.variable_frame_rate else step  # how long the last frame shows
+        covered = float(times[-1] - times[0]) + last if n > 1 else step
+        if info.variable_frame_rate and covered > 0:
+            info.fps = n / covered  # the average rate
+        elif not info.fps and step > 0:
+            info.fps = 1 / step
+        self._check_truncated(n, covered, step)
+        width, height = size
+        info.rotation = rotation
+        info.width, info.height = (height, width) if round(rotation / 90) % 2 else (width, height)
+        info.decoded_frames = info.frames = n
+        info.duration_s = covered if covered > 0 else n / (info.fps or 25)
+        info.timestamps = times
+
+    def _check_truncated(self, n: int, covered: float, step: float) -> None:
+        declared_frames = max(0, self._stream.frames)
+        declared_s = (self._container.duration or 0) / 1e6
+        checks = []
+        if declared_frames:
+            checks.append(n < declared_frames - max(2, 0.01 * declared_frames))
+        if declared_s and any(name in self._container.format.name for name in _RELIABLE_DURATION):
+            checks.append(covered < declared_s - max(2 * step, 0.01 * declared_s))
+        if checks and all(checks):  # both signals must agree where both exist (edit lists shift one of them)
+            what = f"{declared_frames} frames" if declared_frames else f"{declared_s:.2f} s"
+            raise InputError(
+                f"{self.path}: truncated: the container declares {what} but only {n} frames ({covered:.2f} s) "
+                f"decode; download it again or {_REENCODE}"
+            )
+
+    def _resampled(self, frames: Iterator[tuple[np.ndarray, float]]) -> Iterator[np.ndarray]:
+        """The frame on screen at each tick ``t0 + k / fps``: the latest one whose time is <= the tick."""
+        period = 1 / self.target_fps
+        # Containers round timestamps to their time base (1 ms in mkv): a frame up to half a tick late still counts.
+        tick = float(self._stream.time_base) if self._stream.time_base else 0.0
+        rate = float(self._stream.average_rate or self._stream.guessed_rate or 0) or 1e6
+        eps = min(0.5 * tick, 0.25 / rate) + 1e-6
+        k, t0, held = 0, None, None
+        ticks: list[float] = []
+        for image, t in frames:
+            if t0 is None:
+                t0 = t
+            while held is not None and t0 + k * period < t - eps:
+                ticks.append(t0 + k * period)
+                k += 1
+                yield held
+            held = image
+        end = t0 + self.info.duration_s  # the last frame stays on screen for one frame interval
+        while held is not None and (t0 + k * period < end - eps or k == 0):
+            ticks.append(t0 + k * period)
+            k += 1
+            yield held
+        self.info.source_fps = self.info.fps
+        self.info.fps = float(self.target_fps)
+        self.info.frames = k
+        self.info.timestamps = np.asarray(ticks)
+
+
+def _reason(exc: Exception) -> str:
+    return str(getattr(exc, "strerror", None) or exc or type(exc).__name__).strip()
+
+
+def read_video(path: str | Path, *, fps: float | None = None) -> tuple[np.ndarray, VideoInfo]:
+    """All upright RGB frames of a (small) video in memory: ``(N, H, W, 3)`` uint8, and its info.
+
+    For tests and short clips; the extraction pipeline streams with :class:`VideoReader`.
+    """
+    with VideoReader(path, fps=fps) as reader:
+        frames = list(reader)
+        return np.stack(frames), reader.info
+
+
+def probe_frames(path: str | Path) -> int:
+    """Frames a video is expected to hold, from its header (0 when unknown); decodes nothing."""
+    try:
+        with VideoReader(path) as reader:
+            return reader.estimated_frames()
+    except InputError:
+        return 0
+
