@@ -87,3 +87,107 @@ def check_finite(path: str | os.PathLike, arr: np.ndarray) -> None:
     for start in range(0, arr.shape[0], step):
         if not np.isfinite(arr[start : start + step]).all():
             raise InputError(f"{path}: features contain NaN or Inf; re-extract this video")
+
+
+# --- Index parts: one per `vadpipe extract` shard, merged into index.jsonl ---------------------------------
+#
+# Every extract run appends to its own part, ``index.part-{i}-of-{n}.jsonl`` (``0-of-1`` when not
+# sharded), and holds an exclusive ``flock`` on ``.index.part-{i}-of-{n}.lock`` while it runs. A merge
+# (under ``.index.lock``) folds ``index.jsonl`` and every part whose writer is gone into one
+# ``index.jsonl``, one record per id, sorted by id, written atomically; only then are the merged parts
+# deleted. Merging is idempotent, so the last shard to finish, or any later run, can do it; a killed
+# writer's lock is released by the kernel, so its part is merged by the next run.
+
+PART_GLOB = "index.part-*-of-*.jsonl"
+
+
+def index_part_name(shard: int, shards: int) -> str:
+    """File name of the index part written by shard ``shard`` of ``shards``."""
+    return f"index.part-{shard}-of-{shards}.jsonl"
+
+
+def _records_of(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    return read_index(path.parent, path.name)
+
+
+def read_index_view(store: str | os.PathLike) -> dict[str, dict]:
+    """The latest record per id, from ``index.jsonl`` and every part (finished or still being written)."""
+    store = Path(store)
+    records = {str(r["id"]): r for r in _records_of(store / INDEX_NAME)}
+    for part in sorted(store.glob(PART_GLOB)):
+        records.update((str(r["id"]), r) for r in _records_of(part))
+    return records
+
+
+def _lock(path: Path, *, blocking: bool):
+    """An open file holding an exclusive flock on ``path``, or None if another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): runs must not overlap there
+        return open(path, "a")  # noqa: SIM115
+    f = open(path, "a")  # noqa: SIM115
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except OSError:
+        f.close()
+        return None
+    return f
+
+
+def lock_index_part(store: str | os.PathLike, shard: int, shards: int, *, wait_s: float = 10.0):
+    """Claim the index part of one shard for this process; returns a handle to ``close()`` when done.
+
+    Raises:
+        VadpipeError: another live process is writing the same shard into this store.
+    """
+    import time
+
+    from vadpipe.errors import VadpipeError
+
+    store = Path(store)
+    store.mkdir(parents=True, exist_ok=True)
+    path = store / f".{index_part_name(shard, shards)[:-len('.jsonl')]}.lock"
+    deadline = time.monotonic() + wait_s
+    while (handle := _lock(path, blocking=False)) is None:
+        if time.monotonic() > deadline:
+            raise VadpipeError(
+                f"{store}: another `vadpipe extract` is writing shard {shard}/{shards} here; "
+                "wait for it or give a different --out"
+            )
+        time.sleep(0.2)
+    return handle
+
+
+def merge_index_parts(store: str | os.PathLike) -> list[dict]:
+    """Fold every finished part into ``index.jsonl`` (see above); returns the merged records.
+
+    Parts still held by a running writer are left for a later merge.
+    """
+    from vadpipe.atomic import write_text
+
+    store = Path(store)
+    store.mkdir(parents=True, exist_ok=True)
+    guard = _lock(store / ".index.lock", blocking=True)
+    held = []
+    try:
+        records = {str(r["id"]): r for r in _records_of(store / INDEX_NAME)}
+        merged = []
+        for part in sorted(store.glob(PART_GLOB)):
+            handle = _lock(store / f".{part.name[:-len('.jsonl')]}.lock", blocking=False)
+            if handle is None:
+                continue  # its writer is still running
+            held.append(handle)
+            records.update((str(r["id"]), r) for r in _records_of(part))
+            merged.append(part)
+        ordered = [records[k] for k in sorted(records)]
+        if merged or not (store / INDEX_NAME).is_file():
+            write_text(store / INDEX_NAME, "".join(json.dumps(r, sort_keys=False) + "\n" for r in ordered))
+        for part in merged:
+            part.unlink(missing_ok=True)
+        return ordered
+    finally:
+        for handle in held:
+            handle.close()
+        guard.close()

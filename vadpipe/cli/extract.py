@@ -1,0 +1,125 @@
+"""`vadpipe extract`: videos -> one (T, C, D) feature file per video + index.jsonl (resumable, shardable)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from vadpipe.cli.common import DEVICE_HELP
+from vadpipe.cli.console import err_console, out_console, print_json, progress, warn
+from vadpipe.features.extract import ExtractObserver, run_extract
+from vadpipe.video.decode import VIDEO_EXTENSIONS
+
+
+class _RichObserver(ExtractObserver):
+    """Two bars on stderr: videos, and the snippets of the video in hand (with snippets/s)."""
+
+    def __init__(self, bars):
+        self.bars = bars
+        self.videos = self.snippets = None
+        self.started = time.perf_counter()
+        self.total_snippets = 0
+
+    def planned(self, todo: int, skipped: int, failed: int) -> None:
+        self.videos = self.bars.add_task("videos", total=todo, info=f"{skipped} already done")
+        self.snippets = self.bars.add_task("snippets", total=None, info="")
+
+    def video_started(self, job, snippets: int) -> None:
+        self.bars.reset(self.snippets, total=snippets or None, info=job.id)
+
+    def snippets_done(self, n: int) -> None:
+        self.total_snippets += n
+        rate = self.total_snippets / max(1e-9, time.perf_counter() - self.started)
+        self.bars.advance(self.snippets, n)
+        self.bars.update(self.videos, info=f"{rate:.1f} snippets/s")
+
+    def video_finished(self, job, record: dict) -> None:
+        if record["status"] != "ok":
+            warn(record["error"])
+        if self.videos is not None:
+            self.bars.advance(self.videos, 1)
+
+    def note(self, message: str) -> None:
+        warn(message)
+
+
+def extract_command(
+    inputs: list[Path] = typer.Argument(
+        ..., help=f"Video files, folders (searched recursively for {' '.join(VIDEO_EXTENSIONS)}) "
+        "or .txt/.list files naming one video per line.", show_default=False,
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder: <out>/<path below the input folder>.npy "
+                             "+ index.jsonl."),
+    backbone: str = typer.Option("resnet3d", help="Backbone: resnet3d (RTFM, 2048-d), i3d_r50 (pytorchvideo, "
+                                 "2048-d) or inception_i3d (XD-Violence, 1024-d)."),
+    crops: int | None = typer.Option(None, help="1 (centre), 5 (centre + corners) or 10 (and their flips). "
+                                     "Default: 10, or 5 for --layout xd / inception_i3d."),
+    tail: str = typer.Option("pad", help="Last partial snippet: pad (loop its frames; T = ceil(N/16)) "
+                             "or drop (T = floor(N/16); videos under 16 frames fail)."),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Snippets per forward pass "
+                                          "(each is C clips). Default: ~32 clips on a GPU, ~4 on a CPU."),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
+    dtype: str = typer.Option("float32", help="Stored feature type: float32 or float16."),
+    layout: str = typer.Option("vadpipe", help="vadpipe: <name>.npy (T, C, D); rtfm: <name>_i3d.npy (T, C, D) "
+                               "+ rtfm.list; xd: <name>__0..__C-1.npy (T, D) + xd.list."),
+    weights: Path | None = typer.Option(None, help="Backbone checkpoint file (default: the cached one of "
+                                        "`vadpipe weights download`)."),
+    random_init: bool = typer.Option(False, "--random-init", help="Allow a random-init backbone when no "
+                                     "weights are cached (tests, timing); recorded in the index."),
+    fps: float | None = typer.Option(None, help="Resample every video to this frame rate (by timestamp) "
+                                     "before cutting snippets. Default: every decoded frame."),
+    resize_short: int | None = typer.Option(None, "--resize-short", min=8, help="Override the backbone's "
+                                            "shorter-side resize (256)."),
+    crop_size: int | None = typer.Option(None, "--crop-size", min=8, help="Override the crop size (224)."),
+    labels: Path | None = typer.Option(None, help="CSV `video,label` (0/1 or normal/abnormal) recorded in the "
+                                       "index and used to order list files; otherwise labels come from "
+                                       "normal/ and abnormal/ folders."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Extract again even videos already done."),
+    shard: str | None = typer.Option(None, help="Do shard i of n (i/n, from 0) of the sorted videos. "
+                                     "Default: RANK/WORLD_SIZE under torchrun, else 0/1."),
+    workers: int | None = typer.Option(None, min=1, help="Decoding threads (default: 1 on a CPU, 4 on a GPU)."),
+    amp: bool = typer.Option(True, "--amp/--no-amp", help="float16 autocast on CUDA (no effect on a CPU)."),
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout (and nothing else)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summary table "
+                               "(bad videos are still reported, one line each)."),
+) -> None:
+    """Extract I3D features: one (T, C, D) .npy per video (T = snippets of 16 frames, C = crops).
+
+    Resumable (videos already done are skipped; kill it and run it again) and shardable
+    (--shard i/n, or torchrun). Exit code 1 if any video failed, after doing all the others.
+    """
+    with progress(quiet=quiet) as bars:
+        observer = _RichObserver(bars)
+        summary = run_extract(
+            inputs, out, backbone_name=backbone, crops=crops, tail=tail, batch_size=batch_size, device=device,
+            dtype=dtype, layout=layout, overwrite=overwrite, shard=shard, weights=weights, random_init=random_init,
+            fps=fps, resize_short=resize_short, crop_size=crop_size, labels=labels, workers=workers,
+            amp=None if amp else False, observer=observer,
+        )
+    if json_out:
+        print_json(summary.to_json())
+    elif not quiet:
+        _print_table(summary)
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+def _print_table(summary) -> None:
+    s = summary.settings
+    title = (f"vadpipe extract -> {summary.out} ({s.backbone}{' RANDOM-INIT' if summary.random_init else ''}, "
+             f"{s.crops} crops, tail {s.tail}, {s.layout} layout, shard {summary.shard[0]}/{summary.shard[1]})")
+    table = Table(title=title)
+    for name in ("videos", "done", "skipped", "failed", "snippets", "snippets/s"):
+        table.add_column(name, justify="right")
+    rate = f"{summary.snippets / summary.seconds:.1f}" if summary.seconds > 0 else "-"
+    table.add_row(*map(str, (summary.videos, summary.done, summary.skipped, summary.failed, summary.snippets)), rate)
+    out_console.print(table)
+    if summary.list_file is not None:
+        err_console.print(f"list file: {summary.list_file}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("extract")(extract_command)
