@@ -36,18 +36,21 @@ def write_video(
     rotation: int = 0,
     pts_ms: list[int] | None = None,
     options: dict | None = None,
+    container_options: dict | None = None,
 ) -> Path:
     """Encode ``(N, H, W, 3)`` uint8 RGB frames; the container comes from the file extension.
 
     Args:
         rotation: display-matrix rotation (counter-clockwise degrees) written into the stream.
         pts_ms: explicit presentation times in milliseconds (variable frame rate; use .mkv).
-        options: encoder options (e.g. ``{"qp": "0"}`` for lossless x264).
+        options: encoder options (default for x264: ``{"preset": "ultrafast", "qp": "0"}``, lossless).
+        container_options: muxer options (e.g. ``{"movflags": "faststart"}``: mp4 index first).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     opts = {"preset": "ultrafast", "qp": "0"} if codec == "libx264" and options is None else (options or {})
-    with av.open(str(path), mode="w", format=CONTAINER_FORMAT.get(path.suffix.lower())) as container:
+    fmt = CONTAINER_FORMAT.get(path.suffix.lower())
+    with av.open(str(path), mode="w", format=fmt, options=container_options or {}) as container:
         stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = pix_fmt

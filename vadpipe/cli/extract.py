@@ -114,7 +114,7 @@ def _print_table(summary) -> None:
     table = Table(title=title)
     for name in ("videos", "done", "skipped", "failed", "snippets", "snippets/s"):
         table.add_column(name, justify="right")
-    rate = f"{summary.snippets / summary.seconds:.1f}" if summary.seconds > 0 else "-"
+    rate = f"{summary.snippets / summary.seconds:.1f}" if summary.snippets and summary.seconds > 0 else "-"
     table.add_row(*map(str, (summary.videos, summary.done, summary.skipped, summary.failed, summary.snippets)), rate)
     out_console.print(table)
     if summary.list_file is not None:

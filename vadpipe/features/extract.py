@@ -211,9 +211,10 @@ class ExtractSettings:
         """The settings as written into every index record (unset sizes left out)."""
         rec = {"backbone": self.backbone, "crops": self.crops, "tail": self.tail, "dtype": self.dtype,
                "layout": self.layout}
-        for key in ("fps", "resize_short", "crop_size"):
-            if getattr(self, key) is not None:
-                rec[key] = getattr(self, key)
+        for key, value in (("resample_fps", self.fps), ("resize_short", self.resize_short),
+                           ("crop_size", self.crop_size)):
+            if value is not None:
+                rec[key] = value
         return rec
 
     def made(self, record: dict, *, allow_random: bool) -> bool:
@@ -221,7 +222,7 @@ class ExtractSettings:
         mine = self.record_fields()
         theirs = {"dtype": "float32", "layout": "vadpipe", **{k: record.get(k) for k in record}}
         same = all(theirs.get(k) == v for k, v in mine.items()) and all(
-            theirs.get(k) is None for k in ("fps", "resize_short", "crop_size") if k not in mine
+            theirs.get(k) is None for k in ("resample_fps", "resize_short", "crop_size") if k not in mine
         )
         return record.get("status") == "ok" and same and (allow_random or not record.get("random_init"))
 

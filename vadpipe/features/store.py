@@ -157,6 +157,12 @@ def lock_index_part(store: str | os.PathLike, shard: int, shards: int, *, wait_s
                 "wait for it or give a different --out"
             )
         time.sleep(0.2)
+    part = store / index_part_name(shard, shards)
+    if part.is_file() and part.stat().st_size:
+        with open(part, "rb+") as f:  # a kill mid-line left a torn last line: end it, so the next record
+            f.seek(-1, os.SEEK_END)  # starts on a line of its own instead of being glued to the torn one
+            if f.read(1) != b"\n":
+                f.write(b"\n")
     return handle
 
 
