@@ -97,3 +97,18 @@ def test_real_backbones_give_t_c_d_features(tmp_path, name, dim):
     feats, info = extract_video(path, model, crops=5, batch_size=2, resize_short=24, crop_size=16)
     assert feats.shape == (2, 5, dim) and np.isfinite(feats).all()
     assert not np.allclose(feats[0, 0], feats[0, 1])  # crops differ
+
+
+def test_preprocessing_on_the_device_gives_the_same_features(tmp_path):
+    path = write_video(tmp_path / "v.mp4", random_frames(40, 24, 32))
+    model = FrameMeans()
+    a, _ = extract_video(path, model, crops=5)
+    (b,) = [r.features for r in extract_videos([path], model, crops=5, preprocess_on_device=True)]
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)  # the CUDA path's order of work, run on the CPU
+
+
+def test_fps_resampling_happens_before_snippets(tmp_path):
+    path = write_video(tmp_path / "v.mkv", index_frames(64), fps=30)
+    feats, info = extract_video(path, FrameMeans(), crops=1, fps=15)
+    assert (info.frames, info.fps, feats.shape[0]) == (32, 15.0, 2)
+    np.testing.assert_allclose(feats[0, 0], _grey_mean(np.arange(0, 32, 2)), atol=2.0)

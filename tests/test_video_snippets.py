@@ -137,3 +137,17 @@ def test_prefetcher_threads_stop_when_the_consumer_leaves_early():
             break
     time.sleep(0.3)
     assert threading.active_count() <= before
+
+
+def test_inputs_mirror_folders_give_unique_ids_and_skip_hidden_files(tmp_path):
+    from vadpipe.video.inputs import collect_videos
+
+    for rel in ("a/x.mp4", "b/x.MKV", "b/y.avi", ".cache/z.mp4", "a/._x.mp4", "notes.txt"):
+        (tmp_path / "in" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "in" / rel).write_bytes(b"")
+    listing = tmp_path / "list.txt"
+    listing.write_text("in/b/y.avi\n# comment\n\nin/b/y.avi\n")
+    jobs = collect_videos([tmp_path / "in", listing])
+    # x.mp4 and x.MKV share a name, so their ids are their paths; the listed y.avi is the same file: taken once
+    assert [(j.rel, j.id) for j in jobs] == [("a/x", "a/x"), ("b/x", "b/x"), ("b/y", "y")]
+    assert all(j.problem is None for j in jobs) and [j.folder_label for j in jobs] == [None] * 3

@@ -70,6 +70,7 @@ def extract_videos(
     crop_size: int | None = None,
     amp: bool | None = None,
     workers: int = 1,
+    preprocess_on_device: bool | None = None,
     on_start: Callable[[Path, int], None] | None = None,
     on_snippets: Callable[[int], None] | None = None,
 ) -> Iterator[VideoFeatures]:
@@ -87,6 +88,8 @@ def extract_videos(
         resize_short, crop_size: override the backbone's preprocessing sizes.
         amp: float16 autocast (``None``: on for CUDA, off elsewhere).
         workers: decoding threads (videos decoded ahead in parallel).
+        preprocess_on_device: resize/crop/normalise on ``device`` rather than on the decoding
+            thread (``None``: on CUDA, where only uint8 frames then cross PCIe).
         on_start: called with (path, expected snippets) when the backbone reaches a video.
         on_snippets: called with the number of snippets after each forward pass.
 
@@ -97,15 +100,16 @@ def extract_videos(
     prep = backbone.spec.preprocessing
     batch_size = batch_size or default_batch_size(crops, device)
     amp = device.type == "cuda" if amp is None else amp
-    on_gpu = device.type == "cuda"
+    on_device = device.type == "cuda" if preprocess_on_device is None else preprocess_on_device
+    pin = device.type == "cuda"
 
     def produce(path: Path) -> Iterator:
         with VideoReader(path, fps=fps) as reader:
             yield "start", -(-reader.estimated_frames() // SNIPPET_FRAMES)
             for batch in iter_snippet_batches(reader, tail=tail, batch_size=batch_size):
                 x = torch.from_numpy(batch)  # (S, 16, H, W, 3) uint8
-                if on_gpu:  # preprocess on the GPU: only uint8 crosses PCIe
-                    x = x.pin_memory()
+                if on_device:  # preprocessed by the consumer, on the GPU
+                    x = x.pin_memory() if pin else x
                 else:
                     with torch.no_grad():
                         x = preprocess_snippets(x, prep, crops, resize_short=resize_short, crop_size=crop_size)

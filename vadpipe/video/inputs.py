@@ -1,7 +1,8 @@
 """Turning command-line INPUTs (files, folders, list files) into a sorted list of videos to extract.
 
-- a folder: every file below it whose extension is in ``VIDEO_EXTENSIONS`` (any case);
-  its output path mirrors the path below the folder (``clips/a/b.mp4`` -> ``a/b``);
+- a folder: every file below it whose extension is in ``VIDEO_EXTENSIONS`` (any case),
+  hidden files and folders left out; its output path mirrors the path below the folder
+  (``clips/a/b.mp4`` -> ``a/b``);
 - a ``.txt`` / ``.list`` file: one video path per line (``#`` comments and blank lines
   skipped; relative paths are relative to the list's folder and mirrored as written);
 - any other file: a video, whatever its extension (FFmpeg decides); output ``<stem>``.
@@ -70,8 +71,11 @@ def collect_videos(inputs: list[str | Path]) -> list[VideoJob]:
     for given in inputs:
         source = Path(given).expanduser()
         if source.is_dir():
-            for path in sorted(p for p in source.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file()):
+            for path in sorted(source.rglob("*")):
                 rel = PurePosixPath(path.relative_to(source).as_posix())
+                if path.suffix.lower() not in VIDEO_EXTENSIONS or any(p.startswith(".") for p in rel.parts) \
+                        or not path.is_file():
+                    continue  # hidden files (macOS ._ forks, partial downloads) are not videos
                 found.append((path, rel.with_suffix(""), [source.resolve().name, *rel.parent.parts]))
         elif source.is_file() and source.suffix.lower() in LIST_EXTENSIONS:
             found.extend(_from_list(source))
