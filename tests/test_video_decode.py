@@ -162,3 +162,10 @@ def test_complete_videos_are_not_mistaken_for_truncated(tmp_path):
     for ext, codec in FORMATS:
         if encoder_available(codec):
             read_video(write_video(Path(tmp_path) / f"ok.{ext}", random_frames(40, 48, 64), codec=codec))
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mp4"])
+def test_video_shorter_than_its_audio_is_not_truncated(tmp_path, ext):
+    path = write_video(tmp_path / f"v.{ext}", index_frames(25), audio_s=3.0)  # 1 s of picture, 3 s of sound
+    frames, info = read_video(path)
+    assert len(frames) == 25 and info.duration_s == pytest.approx(1.0, abs=0.01)

@@ -37,6 +37,7 @@ def write_video(
     pts_ms: list[int] | None = None,
     options: dict | None = None,
     container_options: dict | None = None,
+    audio_s: float = 0.0,
 ) -> Path:
     """Encode ``(N, H, W, 3)`` uint8 RGB frames; the container comes from the file extension.
 
@@ -45,6 +46,7 @@ def write_video(
         pts_ms: explicit presentation times in milliseconds (variable frame rate; use .mkv).
         options: encoder options (default for x264: ``{"preset": "ultrafast", "qp": "0"}``, lossless).
         container_options: muxer options (e.g. ``{"movflags": "faststart"}``: mp4 index first).
+        audio_s: also write a silent AAC track this many seconds long.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,13 +62,26 @@ def write_video(
             stream.codec_context.time_base = Fraction(1, 1000)
         if rotation:
             stream.set_display_rotation(rotation)
+        audio = container.add_stream("aac", rate=16000) if audio_s else None  # (streams come before packets)
         for i, image in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
             if pts_ms is not None:
                 frame.pts, frame.time_base = pts_ms[i], Fraction(1, 1000)
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
+        if audio is not None:
+            _write_audio(container, audio, audio_s)
     return path
+
+
+def _write_audio(container, stream, seconds: float, rate: int = 16000) -> None:
+    samples = (np.sin(np.linspace(0, 440 * 2 * np.pi * seconds, int(rate * seconds))) * 0.3).astype(np.float32)
+    for start in range(0, samples.size, 1024):
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[None, start : start + 1024]), format="flt",
+                                           layout="mono")
+        frame.sample_rate, frame.pts = rate, start
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode())
 
 
 def index_frames(n: int, height: int = 24, width: int = 32) -> np.ndarray:
@@ -121,15 +136,6 @@ def bad_truncated(path: Path, n: int = 60, keep: float = 0.5) -> Path:
 
 def bad_audio_only(path: Path, seconds: float = 0.5) -> Path:
     """An .mp4 (AAC) with sound and no picture."""
-    rate = 16000
     with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("aac", rate=rate)
-        samples = (np.sin(np.linspace(0, 440 * 2 * np.pi * seconds, int(rate * seconds))) * 0.3).astype(np.float32)
-        for start in range(0, samples.size, 1024):
-            chunk = samples[None, start : start + 1024]
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="flt", layout="mono")
-            frame.sample_rate = rate
-            frame.pts = start
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
+        _write_audio(container, container.add_stream("aac", rate=16000), seconds)
     return path

@@ -8,9 +8,10 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from vadpipe.backbones.registry import BACKBONES
 from vadpipe.cli.common import DEVICE_HELP
 from vadpipe.cli.console import err_console, out_console, print_json, progress, warn
-from vadpipe.features.extract import ExtractObserver, run_extract
+from vadpipe.features.extract import DEFAULT_BACKBONE, ExtractObserver, run_extract
 from vadpipe.video.decode import VIDEO_EXTENSIONS
 
 
@@ -53,8 +54,8 @@ def extract_command(
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: <out>/<path below the input folder>.npy "
                              "+ index.jsonl."),
-    backbone: str = typer.Option("resnet3d", help="Backbone: resnet3d (RTFM, 2048-d), i3d_r50 (pytorchvideo, "
-                                 "2048-d) or inception_i3d (XD-Violence, 1024-d)."),
+    backbone: str = typer.Option(DEFAULT_BACKBONE, help="Backbone: " + ", ".join(
+        f"{spec.name} ({spec.feature_dim}-d)" for spec in BACKBONES.values()) + "."),
     crops: int | None = typer.Option(None, help="1 (centre), 5 (centre + corners) or 10 (and their flips). "
                                      "Default: 10, or 5 for --layout xd / inception_i3d."),
     tail: str = typer.Option("pad", help="Last partial snippet: pad (loop its frames; T = ceil(N/16)) "
@@ -88,8 +89,9 @@ def extract_command(
 ) -> None:
     """Extract I3D features: one (T, C, D) .npy per video (T = snippets of 16 frames, C = crops).
 
-    Resumable (videos already done are skipped; kill it and run it again) and shardable
-    (--shard i/n, or torchrun). Exit code 1 if any video failed, after doing all the others.
+    Resumable: videos already done are skipped, so a killed run is simply run again.
+    Shardable: --shard i/n, or one shard per process under torchrun.
+    Exit code 1 if any video failed (after doing all the others), 2 for a usage error.
     """
     with progress(quiet=quiet) as bars:
         observer = _RichObserver(bars)

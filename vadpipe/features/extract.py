@@ -39,6 +39,7 @@ from vadpipe.video.prefetch import Prefetcher
 from vadpipe.video.snippets import TAIL_POLICIES, iter_snippet_batches
 
 DTYPES = {"float32": np.float32, "float16": np.float16}
+DEFAULT_BACKBONE = "resnet3d"  # the RTFM backbone: features comparable with the public UCF-Crime ones
 
 
 @dataclass
@@ -313,7 +314,7 @@ def run_extract(
     inputs: list[str | Path],
     out: str | Path,
     *,
-    backbone_name: str = "resnet3d",
+    backbone_name: str = DEFAULT_BACKBONE,
     crops: int | None = None,
     tail: str = "pad",
     batch_size: int | None = None,

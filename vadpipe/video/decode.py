@@ -202,11 +202,11 @@ class VideoReader:
 
     def _check_truncated(self, n: int, covered: float, step: float) -> None:
         declared_frames = max(0, self._stream.frames)
-        declared_s = (self._container.duration or 0) / 1e6
+        declared_s = self._declared_duration()
         checks = []
         if declared_frames:
             checks.append(n < declared_frames - max(2, 0.01 * declared_frames))
-        if declared_s and any(name in self._container.format.name for name in _RELIABLE_DURATION):
+        if declared_s:
             checks.append(covered < declared_s - max(2 * step, 0.01 * declared_s))
         if checks and all(checks):  # both signals must agree where both exist (edit lists shift one of them)
             what = f"{declared_frames} frames" if declared_frames else f"{declared_s:.2f} s"
@@ -214,6 +214,23 @@ class VideoReader:
                 f"{self.path}: truncated: the container declares {what} but only {n} frames ({covered:.2f} s) "
                 f"decode; download it again or {_REENCODE}"
             )
+
+    def _declared_duration(self) -> float:
+        """The video stream's duration as its header states it (0 when only estimated or unknown)."""
+        stream, container = self._stream, self._container
+        if not any(name in container.format.name for name in _RELIABLE_DURATION):
+            return 0.0  # mpeg-ps/ts: FFmpeg estimates the duration from the bit rate
+        if stream.duration and stream.time_base:
+            return float(stream.duration * stream.time_base)
+        tag = stream.metadata.get("DURATION")  # matroska/webm: per-track "HH:MM:SS.nnnnnnnnn"
+        if tag:
+            try:
+                h, m, sec = tag.split(":")
+                return int(h) * 3600 + int(m) * 60 + float(sec)
+            except ValueError:
+                return 0.0
+        # The container's duration is the longest stream's: only trust it for a video-only file.
+        return (container.duration or 0) / 1e6 if len(container.streams) == 1 else 0.0
 
     def _resampled(self, frames: Iterator[tuple[np.ndarray, float]]) -> Iterator[np.ndarray]:
         """The frame on screen at each tick ``t0 + k / fps``: the latest one whose time is <= the tick."""
