@@ -29,6 +29,8 @@ class _RichObserver(ExtractObserver):
         self.snippets = self.bars.add_task("snippets", total=None, info="")
 
     def video_started(self, job, snippets: int) -> None:
+        if not self.total_snippets:
+            self.started = time.perf_counter()  # the rate counts from the first video, not the model build
         self.bars.reset(self.snippets, total=snippets or None, info=job.id)
 
     def snippets_done(self, n: int) -> None:
