@@ -83,7 +83,8 @@ def extract_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Extract again even videos already done."),
     shard: str | None = typer.Option(None, help="Do shard i of n (i/n, from 0) of the sorted videos. "
                                      "Default: RANK/WORLD_SIZE under torchrun, else 0/1."),
-    workers: int | None = typer.Option(None, min=1, help="Decoding threads (default: 1 on a CPU, 4 on a GPU)."),
+    workers: int | None = typer.Option(None, min=1, help="Videos decoded at once, each on its own thread "
+                                   "(default: 1 on a CPU, half the cores, 2 to 8, beside a GPU)."),
     amp: bool = typer.Option(True, "--amp/--no-amp", help="float16 autocast on CUDA (no effect on a CPU)."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout (and nothing else)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summary table "

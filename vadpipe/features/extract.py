@@ -52,6 +52,11 @@ class VideoFeatures:
     error: InputError | None = None
 
 
+def default_workers(device: torch.device) -> int:
+    """Decoding threads: 1 on a CPU (the backbone needs the cores), half the cores (2..8) beside a GPU."""
+    return 1 if device.type != "cuda" else max(2, min(8, (os.cpu_count() or 4) // 2))
+
+
 def default_batch_size(crops: int, device: torch.device) -> int:
     """Snippets per forward pass: about 32 clips on a GPU, 4 on a CPU (clips = snippets x crops)."""
     return max(1, (32 if device.type == "cuda" else 4) // crops)
@@ -104,8 +109,10 @@ def extract_videos(
     on_device = device.type == "cuda" if preprocess_on_device is None else preprocess_on_device
     pin = device.type == "cuda"
 
+    decoder_threads = max(1, (os.cpu_count() or 2) // max(1, workers))  # FFmpeg threads per decoding worker
+
     def produce(path: Path) -> Iterator:
-        with VideoReader(path, fps=fps) as reader:
+        with VideoReader(path, fps=fps, threads=decoder_threads) as reader:
             yield "start", -(-reader.estimated_frames() // SNIPPET_FRAMES)
             for batch in iter_snippet_batches(reader, tail=tail, batch_size=batch_size):
                 x = torch.from_numpy(batch)  # (S, 16, H, W, 3) uint8
@@ -394,7 +401,7 @@ def run_extract(
                               "(--random-init); its features are for tests and timing only")
             _extract_jobs(todo, backbone, spec.feature_dim, settings, torch_device, out, part, label_map,
                           summary, observer, batch_size=batch_size, amp=amp,
-                          workers=workers or (4 if torch_device.type == "cuda" else 1))
+                          workers=workers or default_workers(torch_device))
     finally:
         handle.close()
     merged = merge_index_parts(out)
