@@ -112,6 +112,11 @@ def extract_videos(
     decoder_threads = max(1, (os.cpu_count() or 2) // max(1, workers))  # FFmpeg threads per decoding worker
 
     def produce(path: Path) -> Iterator:
+        if not on_device:
+            # This worker's own OpenMP team: one thread, so that its resize/normalise does not
+            # fight the backbone's threads for the cores (torch's thread count is per OS thread
+            # with OpenMP; the main thread keeps its own).
+            torch.set_num_threads(1)
         with VideoReader(path, fps=fps, threads=decoder_threads) as reader:
             yield "start", -(-reader.estimated_frames() // SNIPPET_FRAMES)
             for batch in iter_snippet_batches(reader, tail=tail, batch_size=batch_size):
@@ -133,6 +138,14 @@ def extract_videos(
             y = backbone(x.flatten(0, 1))  # (S*C, D)
         return y.float().view(s, c, -1)  # (S, C, D), still on the device
 
+    main_threads = torch.get_num_threads()  # also pins this thread's own count before the workers set theirs
+    try:
+        yield from _consume(paths, produce, forward, workers, tail, dtype, on_start, on_snippets)
+    finally:
+        torch.set_num_threads(main_threads)  # the workers' set_num_threads(1) also lowered torch's global default
+
+
+def _consume(paths, produce, forward, workers, tail, dtype, on_start, on_snippets) -> Iterator[VideoFeatures]:
     with Prefetcher([Path(p) for p in paths], produce, workers=workers, depth=2) as prefetcher, \
             torch.inference_mode():
         for path, items in prefetcher:
