@@ -102,6 +102,8 @@ def extract_videos(
     A bad video (unreadable, truncated, no frames, shorter than a snippet with ``drop``)
     yields a result whose ``error`` is an :class:`InputError`; other videos go on.
     """
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     device = torch.device(device)
     prep = backbone.spec.preprocessing
     batch_size = batch_size or default_batch_size(crops, device)
