@@ -137,9 +137,25 @@ def build_backbone(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = _constructor(name)()
+        if path is None:
+            _variance_preserving_init(model)
     if path is not None:
         load_into(model, path, backbone=name)
     model.spec = spec
     model.random_init = path is None
     model.requires_grad_(False)
     return model.to(device).eval()
+
+
+def _variance_preserving_init(model: nn.Module) -> None:
+    """He-normal conv weights for a random-init backbone.
+
+    With the layers' default init and BatchNorm in eval mode (running variance 1), the
+    activations of a deep random network shrink layer after layer (Inception I3D ends
+    near 1e-6), too small for LayerNorm downstream to see any difference between snippets.
+    He init keeps them of order one, so a random backbone's features still carry the
+    motion and appearance changes the offline demo relies on.
+    """
+    for module in model.modules():
+        if isinstance(module, nn.Conv3d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")

@@ -1,7 +1,7 @@
 """Synthetic surveillance-like videos for the offline demo, rendered with numpy and encoded by PyAV.
 
 A scene is a fixed textured background (a street seen from above) with a few
-"pedestrians" walking slowly in straight lines, plus sensor noise. An abnormal video
+"pedestrians" walking slowly in straight lines. An abnormal video
 holds one short event, one of:
 
 - ``burst``: a crowd of objects appears and moves fast and erratically, flickering;
@@ -81,7 +81,6 @@ def render_scene(spec: SceneSpec, *, height: int, width: int, seed: int) -> np.n
                     _draw_box(frame, b["y"], b["x"], b["size"], rng.uniform(0, 255, size=3))
             else:  # a large bright object sweeping through
                 _draw_box(frame, intruder_y, progress * width, height // 3, (250, 250, 90))
-        frame += rng.normal(0, 3, size=frame.shape)
         out[f] = np.clip(frame, 0, 255).astype(np.uint8)
     return out
 

@@ -1,0 +1,114 @@
+"""Scoring whole videos (or precomputed features) with a trained run, and writing the per-video outputs.
+
+Flow for one video: decode -> 16-frame snippets -> backbone -> (T, C, D) features ->
+scorer over the whole video at once (linear-memory attention) -> snippet scores averaged
+over crops -> per-frame curve of exactly N values -> intervals -> CSV / JSON / PNG
+(and an overlay video on request).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vadpipe.errors import InputError
+from vadpipe.infer.curve import frame_scores
+from vadpipe.infer.intervals import DEFAULT_THRESHOLD, detect_intervals, smooth_scores
+from vadpipe.infer.report import plot_curve, write_report_json, write_scores_csv
+from vadpipe.model.checkpoint import RunConfig
+from vadpipe.model.scorer import AnomalyScorer
+
+
+@dataclass
+class IntervalOptions:
+    """How the curve becomes intervals (all durations in seconds)."""
+
+    threshold: float | None = None  # None: the run's stored threshold, else 0.5
+    smooth: int = 0  # moving average over this many snippets (0/1: off)
+    min_duration_s: float = 0.0
+    merge_gap_s: float = 0.0
+
+    def resolve_threshold(self, config: RunConfig) -> tuple[float, str]:
+        if self.threshold is not None:
+            return self.threshold, "--threshold"
+        if config.threshold is not None:
+            return config.threshold, config.threshold_source or "run config"
+        return DEFAULT_THRESHOLD, "default 0.5 (the run stores no threshold)"
+
+
+@dataclass
+class VideoScore:
+    """The result for one video, as written to ``<stem>.json``."""
+
+    video: str
+    frames: int
+    fps: float
+    duration_s: float
+    snippets: int
+    max_score: float
+    threshold: float
+    threshold_source: str
+    intervals: list[dict]
+    outputs: dict[str, str] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
+
+
+def snippet_scores(model: AnomalyScorer, features: np.ndarray | torch.Tensor, expected_dim: int,
+                   source: str) -> np.ndarray:
+    """(T,) scores of one video's (T, C, D) or (T, D) features, averaged over crops."""
+    feats = torch.as_tensor(np.asarray(features, dtype=np.float32))
+    if feats.dim() not in (2, 3) or feats.shape[-1] != expected_dim or feats.shape[0] == 0:
+        raise InputError(
+            f"{source}: features of shape {tuple(feats.shape)} do not fit the model, which expects "
+            f"{expected_dim}-d (T, C, {expected_dim}) features; extract them with the backbone the run was trained on"
+        )
+    if not torch.isfinite(feats).all():
+        raise InputError(f"{source}: features contain NaN or Inf; re-extract them")
+    return model.score_video(feats).float().cpu().numpy()
+
+
+def write_video_outputs(
+    out_dir: Path, stem: str, scores: np.ndarray, *, n_frames: int, fps: float, config: RunConfig,
+    options: IntervalOptions, source: str, model_dir: str, metadata: dict | None = None,
+    truth: np.ndarray | None = None,
+) -> VideoScore:
+    """Per-frame curve, intervals and the three files ``<stem>.scores.csv``, ``<stem>.json``, ``<stem>.png``.
+
+    Args:
+        scores: (T,) snippet scores. n_frames: decoded frame count N (the curve has N values).
+        truth: optional (N,) frame labels to draw on the plot.
+    """
+    started = time.perf_counter()
+    curve = frame_scores(scores, n_frames)  # (N,)
+    smoothed = None
+    if options.smooth and options.smooth > 1:
+        smoothed = frame_scores(smooth_scores(scores, options.smooth), n_frames)
+    threshold, threshold_source = options.resolve_threshold(config)
+    intervals = detect_intervals(smoothed if smoothed is not None else curve, fps, threshold=threshold,
+                                 min_duration_s=options.min_duration_s, merge_gap_s=options.merge_gap_s,
+                                 values=curve)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"csv": out_dir / f"{stem}.scores.csv", "json": out_dir / f"{stem}.json", "png": out_dir / f"{stem}.png"}
+    write_scores_csv(paths["csv"], curve, fps, smoothed)
+    plot_curve(paths["png"], curve, fps, intervals, threshold, title=Path(source).name, truth=truth,
+               smoothed=smoothed)
+    result = VideoScore(
+        video=source, frames=int(n_frames), fps=float(fps), duration_s=n_frames / fps, snippets=int(len(scores)),
+        max_score=float(curve.max()), threshold=float(threshold), threshold_source=threshold_source,
+        intervals=[iv.to_dict() for iv in intervals], outputs={k: str(v) for k, v in paths.items()},
+        metadata=metadata or {},
+    )
+    report = {
+        **asdict(result),
+        "model": {"run": model_dir, "preset": config.preset, "features": asdict(config.features)},
+        "interval_options": {"smooth_snippets": options.smooth, "min_duration_s": options.min_duration_s,
+                             "merge_gap_s": options.merge_gap_s},
+    }
+    write_report_json(paths["json"], report)
+    result.timings_s["writing"] = time.perf_counter() - started
+    return result
