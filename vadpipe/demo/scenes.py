@@ -102,7 +102,7 @@ def make_specs(n_normal: int, n_abnormal: int, frames: int, rng: np.random.Gener
     """Scene specs: abnormal ones get one event of 1–2.5 s (at 25 fps) somewhere in the video."""
     specs = []
     for i in range(n_abnormal):
-        length = int(rng.integers(25, 63))
+        length = int(rng.integers(min(25, frames // 4), min(63, frames // 2)))  # 1-2.5 s, shorter in short clips
         start = int(rng.integers(8, frames - length - 8))
         kind = "burst" if i % 2 == 0 else "intrusion"
         specs.append(SceneSpec(f"{prefix}_abnormal_{i:02d}", 1, frames, (start, start + length), kind))

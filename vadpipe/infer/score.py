@@ -61,7 +61,7 @@ class VideoScore:
 def snippet_scores(model: AnomalyScorer, features: np.ndarray | torch.Tensor, expected_dim: int,
                    source: str) -> np.ndarray:
     """(T,) scores of one video's (T, C, D) or (T, D) features, averaged over crops."""
-    feats = torch.as_tensor(np.asarray(features, dtype=np.float32))
+    feats = torch.from_numpy(np.array(features, dtype=np.float32))  # a copy: memory maps are read-only
     if feats.dim() not in (2, 3) or feats.shape[-1] != expected_dim or feats.shape[0] == 0:
         raise InputError(
             f"{source}: features of shape {tuple(feats.shape)} do not fit the model, which expects "
