@@ -8,14 +8,16 @@ from vadpipe.demo.run import DemoSettings, run_demo
 
 def test_reduced_demo_runs_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setenv("VADPIPE_HOME", str(tmp_path / "home"))  # no cached checkpoint
-    settings = DemoSettings(train_normal=3, train_abnormal=3, test_normal=1, test_abnormal=1, frames=48,
-                            height=40, width=48, resize_short=36, crop_size=32, epochs=2, batch_size=4)
+    # 24 short training clips (6 snippets each) at 32x32: about 15 s on 2 cores. The held-out
+    # frame AUC is 0.96 with seed 0 (0.80 and 0.79 with seeds 1 and 2); chance is 0.5.
+    settings = DemoSettings(train_normal=12, train_abnormal=12, test_normal=3, test_abnormal=3, frames=96,
+                            height=48, width=64, resize_short=40, crop_size=32, epochs=60, seed=0)
     result = run_demo(tmp_path, settings, log=lambda _: None)
     assert result.random_init  # no checkpoint is cached in the test environment
-    assert result.frame_auc is not None and 0 <= result.frame_auc <= 1
+    assert result.frame_auc is not None and result.frame_auc >= 0.75, result.frame_auc
     report = json.loads(open(result.outputs["json"]).read())
-    assert report["frames"] == 48 and report["model"]["features"]["random_init"] is True
-    assert len(open(result.outputs["csv"]).read().splitlines()) == 1 + 48
+    assert report["frames"] == 96 and report["model"]["features"]["random_init"] is True
+    assert len(open(result.outputs["csv"]).read().splitlines()) == 1 + 96
 
 
 def test_demo_cli_help_lists_its_options(capsys):

@@ -14,15 +14,16 @@ from vadpipe.devices import resolve_device
 
 def demo_command(
     out: Path = typer.Option(Path("vadpipe-demo"), "--out", "-o", help="Folder for videos, features, run and scores."),
-    epochs: int = typer.Option(30, help="Training epochs."),
-    videos: int = typer.Option(14, help="Training videos per class (normal / abnormal)."),
+    epochs: int = typer.Option(100, min=1, help="Training epochs."),
+    videos: int = typer.Option(20, min=1, help="Training videos per class (normal / abnormal)."),
+    seed: int = typer.Option(0, help="Seed of the scenes, the camera and the training (the backbone's is fixed)."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON document on stdout."),
 ) -> None:
     """Render synthetic videos, extract features, train on video-level labels, score held-out videos."""
     from vadpipe.demo.run import DemoSettings, run_demo
 
-    settings = DemoSettings(train_normal=videos, train_abnormal=videos, epochs=epochs)
+    settings = DemoSettings(train_normal=videos, train_abnormal=videos, epochs=epochs, seed=seed)
     log = (lambda _: None) if json_out else (lambda line: err_console.print(line, highlight=False))
     result = run_demo(out, settings, device=str(resolve_device(device)), log=log)
     if json_out:

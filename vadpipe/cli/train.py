@@ -59,6 +59,8 @@ def train_command(
         None, help="Weight of the alignment loss; " + _preset_help("lambda_da", "loss")
     ),
     margin: float | None = typer.Option(None, help="Ranking margin zeta; default 0."),
+    standardize: bool = typer.Option(False, "--standardize", help="Not in the paper: standardise each feature "
+                                     "dimension with the training set's mean and std (saved with the model)."),
     no_prior: bool = typer.Option(False, "--no-prior", help="Ablation: LA-Net without the locality prior G."),
     no_dr: bool = typer.Option(False, "--no-dr", help="Ablation: without the dynamics ranking loss."),
     no_da: bool = typer.Option(False, "--no-da", help="Ablation: without the dynamics alignment loss."),
@@ -145,7 +147,8 @@ def _config_from_options(preset_name: str, opts: dict) -> RunConfig:
     train_cfg = dataclasses.replace(preset.train, **_given(opts, "epochs", "batch_size", "lr", "weight_decay",
                                                           "seq_len", "seed"))
     scorer = dataclasses.replace(preset.scorer, **_given(opts, "heads", "hidden_dim", "sigma", "conv_kernel",
-                                                        "dropout"), use_prior=not opts["no_prior"])
+                                                        "dropout"), use_prior=not opts["no_prior"],
+                                 standardize=opts["standardize"])
     loss = dataclasses.replace(preset.loss, **_given(opts, "lambda_dr", "lambda_da", "margin"),
                                use_dr=not opts["no_dr"], use_da=not opts["no_da"])
     for name, value in (("epochs", train_cfg.epochs), ("batch_size", train_cfg.batch_size),

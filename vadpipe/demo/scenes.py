@@ -1,7 +1,8 @@
 """Synthetic surveillance-like videos for the offline demo, rendered with numpy and encoded by PyAV.
 
-A scene is a fixed textured background (a street seen from above) with a few
-"pedestrians" walking slowly in straight lines. An abnormal video
+A scene is what one fixed surveillance camera sees: the same textured background (a
+street seen from above) in every video, with a few "pedestrians" walking slowly in
+straight lines, different in each video. An abnormal video
 holds one short event, one of:
 
 - ``burst``: a crowd of objects appears and moves fast and erratically, flickering;
@@ -52,10 +53,10 @@ def _draw_box(frame: np.ndarray, cy: float, cx: float, size: int, colour) -> Non
     frame[ys, xs] = colour
 
 
-def render_scene(spec: SceneSpec, *, height: int, width: int, seed: int) -> np.ndarray:
-    """(N, H, W, 3) uint8 frames of one scene."""
+def render_scene(spec: SceneSpec, *, height: int, width: int, seed: int, camera_seed: int = 0) -> np.ndarray:
+    """(N, H, W, 3) uint8 frames of one scene; ``camera_seed`` picks the background, ``seed`` the rest."""
+    background = _background(np.random.default_rng(camera_seed), height, width)
     rng = np.random.default_rng(seed)
-    background = _background(rng, height, width)
     walkers = [
         dict(y=rng.uniform(0.2, 0.8) * height, x=rng.uniform(0, width), vy=rng.normal(0, 0.1),
              vx=rng.choice([-1, 1]) * rng.uniform(0.3, 0.8), size=int(rng.integers(4, 7)),

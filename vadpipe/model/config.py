@@ -24,6 +24,10 @@ class ScorerConfig:
     mlp_dims: tuple[int, ...] = (512, 128)
     dropout: float = 0.1
     conv_kernel: int = 10  # K of the causal conv (K-1 zeros padded on the left)
+    # Not in the paper: subtract the training set's per-dimension feature mean and divide by its
+    # std before LA-Net (buffers saved with the model). Off by default; the demo turns it on, as
+    # random-init backbone features share one large component that hides what differs.
+    standardize: bool = False
 
     def __post_init__(self) -> None:
         self.mlp_dims = tuple(int(d) for d in self.mlp_dims)

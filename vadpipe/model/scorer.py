@@ -32,6 +32,16 @@ class AnomalyScorer(nn.Module):
         self.mlp = nn.Sequential(*layers)
         self.causal_conv = nn.Conv1d(width, 1, kernel_size=cfg.conv_kernel)
         self.apply(_xavier_init)
+        if cfg.standardize:  # set from the training features by set_feature_statistics
+            self.register_buffer("input_mean", torch.zeros(cfg.feature_dim))
+            self.register_buffer("input_std", torch.ones(cfg.feature_dim))
+
+    def set_feature_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Per-dimension (D,) mean and std of the training features (``cfg.standardize`` only)."""
+        if not self.cfg.standardize:
+            raise ValueError("this scorer was built without standardize=True")
+        self.input_mean.copy_(mean)
+        self.input_std.copy_(std)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> ScorerOutput:
         """
@@ -39,6 +49,10 @@ class AnomalyScorer(nn.Module):
             x: (B, T, D) features of one crop per bag.
             mask: (B, T) bool, True for real snippets (None: all real).
         """
+        if self.cfg.standardize:
+            x = (x - self.input_mean) / self.input_std
+            if mask is not None:
+                x = x * mask[..., None].to(x.dtype)  # padding stays zero
         embeddings = self.mlp(self.lanet(x, mask))  # (B, T, F)
         return ScorerOutput(self.scores_from_embeddings(embeddings), embeddings)
 

@@ -51,6 +51,27 @@ class BagSet(torch.utils.data.Dataset):
         return feats, len(idx), int(self.labels[bag])
 
 
+def feature_statistics(dataset: BagSet, floor: float = 1e-2) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-dimension mean and std (each (D,) float32) over every snippet of every bag.
+
+    Streams the memory maps in float64. A dimension that hardly varies (a dead unit of a
+    backbone) gets its std raised to ``floor`` times the mean std, so that it is not blown up.
+    """
+    total, total_sq, count = 0.0, 0.0, 0
+    for crops in dataset.crops:  # (C, T, D) each
+        for crop in crops:
+            block = np.asarray(crop, dtype=np.float64)  # (T, D)
+            total = total + block.sum(0)
+            total_sq = total_sq + np.square(block).sum(0)
+            count += block.shape[0]
+    if count == 0:
+        raise ValueError("no snippets to take statistics from")
+    mean = total / count
+    std = np.sqrt(np.maximum(total_sq / count - np.square(mean), 0.0))
+    std = np.maximum(std, floor * std.mean() if std.mean() > 0 else 1.0)
+    return torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(std.astype(np.float32))
+
+
 def collate_bags(items) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """-> features (B, L, D), mask (B, L) bool, labels (B,)."""
     feats = torch.from_numpy(np.stack([f for f, _, _ in items]))

@@ -25,7 +25,7 @@ from vadpipe.features.formats import FeatureVideo
 from vadpipe.model.checkpoint import CONFIG_NAME, RunConfig, save_run
 from vadpipe.model.losses import total_loss
 from vadpipe.model.scorer import AnomalyScorer
-from vadpipe.train.data import collate_bags, epoch_batches
+from vadpipe.train.data import collate_bags, epoch_batches, feature_statistics
 from vadpipe.train.distributed import DistContext
 
 CKPT_NAME = "last.ckpt"
@@ -79,7 +79,10 @@ def train(
     if tc.batch_size < dist.world_size:
         raise UsageError(f"--batch-size {tc.batch_size} is smaller than the {dist.world_size} processes")
     torch.manual_seed(tc.seed)  # initial weights, the same in every process
-    model = AnomalyScorer(config.scorer).to(device)
+    model = AnomalyScorer(config.scorer)
+    if config.scorer.standardize and not resume:  # a resumed run restores them with the weights
+        model.set_feature_statistics(*feature_statistics(dataset))
+    model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     steps_per_epoch = len(epoch_batches(labels, tc.batch_size, 0, tc.balanced))
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, tc.epochs * steps_per_epoch))
