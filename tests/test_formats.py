@@ -1,5 +1,7 @@
 """Reading the public feature layouts and labels."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -94,3 +96,17 @@ def test_infer_label_rules(tmp_path):
     assert infer_label("clip", tmp_path / "abnormal" / "clip.npy") == 1
     assert infer_label("clip", tmp_path / "normal" / "clip.npy") == 0
     assert infer_label("clip") is None
+
+
+def test_store_in_the_xd_layout_reads_every_crop_file(tmp_path):
+    # `vadpipe extract --layout xd` records the five per-crop files of a video in its index line.
+    names = [f"v1_label_B1__{c}.npy" for c in range(5)]
+    for c, name in enumerate(names):
+        np.save(tmp_path / name, np.full((3, 4), float(c), dtype=np.float32))
+    record = {"id": "v1_label_B1", "features": names[0], "files": names, "status": "ok", "label": 1,
+              "frames": 48, "fps": 25.0, "snippets": 3, "crops": 5, "dim": 4}
+    (tmp_path / "index.jsonl").write_text(json.dumps(record) + "\n")
+    (video,), problems = load_feature_set(tmp_path)
+    assert problems == [] and video.label == 1
+    features = video.load()  # (T, C, D)
+    assert features.shape == (3, 5, 4) and features[0, :, 0].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]

@@ -145,7 +145,7 @@ def _from_store(store: Path, problems: list[str]) -> list[FeatureVideo]:
         label = rec.get("label")
         videos.append(FeatureVideo(
             id=str(rec["id"]),
-            files=[store / rec["features"]],
+            files=[store / name for name in (rec.get("files") or [rec["features"]])],  # xd: one file per crop
             label=None if label is None else int(label),
             frames=rec.get("frames"),
             fps=rec.get("fps"),
