@@ -9,6 +9,7 @@ the forward passes, so it should be close to 1.
     python bench/extract.py                      # small defaults, ~1 minute on 2 idle CPU cores
     python bench/extract.py --resize-short 128 --crop-size 112  # reduced size: decoding weighs more
     python bench/extract.py --crops 10 --device cuda --videos 20 --frames 480
+    python bench/extract.py --precision bf16     # also prints how far bf16 features are from fp32 ones
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from vadpipe.backbones.preprocess import preprocess_snippets  # noqa: E402
 from vadpipe.backbones.registry import build_backbone  # noqa: E402
 from vadpipe.devices import resolve_device  # noqa: E402
 from vadpipe.features.extract import default_batch_size, default_workers, extract_videos  # noqa: E402
+from vadpipe.features.precision import BF16_MIN_COSINE, PRECISIONS, compare_to_fp32  # noqa: E402
+from vadpipe.features.runner import BackboneRunner  # noqa: E402
 from vadpipe.video.decode import VideoReader  # noqa: E402
 from vadpipe.video.snippets import iter_snippet_batches  # noqa: E402
 
@@ -59,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="snippets per forward (default as extract)")
     parser.add_argument("--workers", type=int, default=None, help="decode threads (default as extract)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help="forward precision, as `vadpipe extract --precision` (auto: bf16 on CUDA, fp32 on a CPU)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads (default: torch's); 1 is steadier on a busy machine")
     parser.add_argument("--repeats", type=int, default=2, help="measure both this many times")
@@ -72,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     model = build_backbone(args.backbone, allow_random=True, device=device)
     prep = model.spec.preprocessing
     sizes = dict(resize_short=args.resize_short, crop_size=args.crop_size)
-    amp = device.type == "cuda"
+    runner = BackboneRunner(model, device, precision=args.precision)  # the forward pass extract makes
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = [write_video(Path(tmp) / f"v{i}.mp4", _scene(args.frames, args.height, args.width, i),
@@ -86,21 +91,21 @@ def main(argv: list[str] | None = None) -> None:
 
         def backbone_only(batches) -> float:
             start = time.perf_counter()
-            with torch.inference_mode(), torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+            with torch.inference_mode():
                 for x in batches:
-                    y = model(x.to(device, non_blocking=True).flatten(0, 1))  # (S*C, D)
-                    y.float().cpu()
+                    runner(x.to(device, non_blocking=True)).cpu()  # (S, C, D)
             return time.perf_counter() - start
 
         def end_to_end(video_paths) -> float:
             start = time.perf_counter()
             for result in extract_videos(video_paths, model, crops=args.crops, batch_size=batch, device=device,
-                                         workers=workers, **sizes):
+                                         workers=workers, precision=args.precision, **sizes):
                 assert result.error is None, result.error
             return time.perf_counter() - start
 
         backbone_only(per_video[0])  # warm-up (allocator, oneDNN / cuDNN kernel choice)
-        all_batches = [x for batches in per_video for x in batches]
+        # Full batches across videos, as extract packs them: the backbone's own best.
+        all_batches = list(torch.cat([x for batches in per_video for x in batches]).split(batch))  # (<=B, C, ...)
         # Alternating which goes first, so that both see the same machine (other processes, clocks).
         forward, pipeline = [], []
         for r in range(args.repeats):
@@ -109,12 +114,15 @@ def main(argv: list[str] | None = None) -> None:
                     forward.append(n_snippets / backbone_only(all_batches))
                 else:
                     pipeline.append(n_snippets / end_to_end(paths))
+        check = None
+        if runner.precision == "bf16":  # the same snippets at fp32 and at bf16 autocast
+            check = compare_to_fp32(model, torch.cat(per_video[0]), "bf16")
 
     f, p = max(forward), max(pipeline)
     pairs = sorted(b / a for a, b in zip(forward, pipeline, strict=True))
     print(f"settings: backbone {args.backbone} (random init), crops {args.crops}, resize {args.resize_short} "
           f"-> crop {args.crop_size}, batch {batch} snippets, {workers} decode thread(s), device {device}, "
-          f"torch threads {torch.get_num_threads()}, amp {amp}")
+          f"torch threads {torch.get_num_threads()}, precision {runner.precision}")
     print(f"input: {args.videos} H.264 videos of {args.frames} frames at {args.width}x{args.height} "
           f"= {n_snippets} snippets; best of {args.repeats}")
     print(f"backbone forward only (preprocessed snippets): {f:8.2f} snippets/s   (runs: "
@@ -123,6 +131,9 @@ def main(argv: list[str] | None = None) -> None:
           f"{', '.join(f'{v:.2f}' for v in pipeline)})")
     print(f"ratio end-to-end / forward-only: {pairs[len(pairs) // 2]:.3f} (median over repeats; best vs best "
           f"{p / f:.3f})")
+    if check is not None:
+        print(f"bf16 vs fp32 cosine per clip ({check.cosines.numel()} clips of the first video): min {check.min:.6f}, "
+              f"mean {check.mean:.6f} (threshold {BF16_MIN_COSINE}: {'ok' if check.ok else 'BELOW'})")
 
 
 if __name__ == "__main__":

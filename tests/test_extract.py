@@ -5,25 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
+from tests.helpers.backbones import FrameMeans
 from tests.helpers.videos import bad_text_as_video, index_frames, random_frames, write_video
 from vadpipe.backbones.preprocess import preprocess_snippets
-from vadpipe.backbones.registry import BackboneSpec, Preprocessing, build_backbone
+from vadpipe.backbones.registry import build_backbone
 from vadpipe.errors import InputError
 from vadpipe.features.extract import extract_video, extract_videos
 from vadpipe.video.decode import read_video
 from vadpipe.video.snippets import iter_snippet_batches
-
-
-class FrameMeans(nn.Module):
-    """A stand-in backbone: (N, 3, 16, h, w) -> (N, 16), the mean of each frame of the clip."""
-
-    spec = BackboneSpec("frame_means", 16, Preprocessing(24, 16, 1.0, 0.0, (0, 0, 0), (1, 1, 1)), "-", "test")
-    random_init = False
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mean(dim=(1, 3, 4))  # (N, 16)
 
 
 def _grey_mean(f: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from rich.table import Table
 from vadpipe.backbones.registry import BACKBONES
 from vadpipe.cli.common import DEVICE_HELP
 from vadpipe.cli.console import err_console, out_console, print_json, progress, warn
+from vadpipe.errors import UsageError
 from vadpipe.features.extract import DEFAULT_BACKBONE, ExtractObserver, run_extract
 from vadpipe.video.decode import VIDEO_EXTENSIONS
 
@@ -85,7 +86,15 @@ def extract_command(
                                      "Default: RANK/WORLD_SIZE under torchrun, else 0/1."),
     workers: int | None = typer.Option(None, min=1, help="Videos decoded at once, each on its own thread "
                                    "(default: 1 on a CPU, half the cores, 2 to 8, beside a GPU)."),
-    amp: bool = typer.Option(True, "--amp/--no-amp", help="float16 autocast on CUDA (no effect on a CPU)."),
+    precision: str = typer.Option("auto", help="Forward-pass precision: auto (bf16 autocast on CUDA, fp32 on a "
+                                  "CPU), fp32, bf16 or fp16 (autocast; also on a CPU when asked). Recorded in the "
+                                  "index; features are stored as --dtype either way."),
+    no_amp: bool = typer.Option(False, "--no-amp", help="Same as --precision fp32 (kept for older scripts)."),
+    channels_last: bool | None = typer.Option(None, "--channels-last/--no-channels-last", show_default=False,
+                                              help="Backbone and inputs in channels_last_3d memory format "
+                                              "(default: on for CUDA, off on a CPU)."),
+    compile_backbone: bool = typer.Option(False, "--compile", help="torch.compile the backbone (the first batch "
+                                          "pays for compiling; padded batches keep one shape)."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout (and nothing else)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summary table "
                                "(bad videos are still reported, one line each)."),
@@ -96,13 +105,17 @@ def extract_command(
     Shardable: --shard i/n, or one shard per process under torchrun.
     Exit code 1 if any video failed (after doing all the others), 2 for a usage error.
     """
+    if no_amp:
+        if precision not in ("auto", "fp32"):
+            raise UsageError(f"--no-amp means --precision fp32; it cannot go with --precision {precision}")
+        precision = "fp32"
     with progress(quiet=quiet) as bars:
         observer = _RichObserver(bars)
         summary = run_extract(
             inputs, out, backbone_name=backbone, crops=crops, tail=tail, batch_size=batch_size, device=device,
             dtype=dtype, layout=layout, overwrite=overwrite, shard=shard, weights=weights, random_init=random_init,
             fps=fps, resize_short=resize_short, crop_size=crop_size, labels=labels, workers=workers,
-            amp=None if amp else False, observer=observer,
+            precision=precision, channels_last=channels_last, compile=compile_backbone, observer=observer,
         )
     if json_out:
         print_json(summary.to_json())
@@ -114,8 +127,10 @@ def extract_command(
 
 def _print_table(summary) -> None:
     s = summary.settings
+    precision = f"precision {summary.precision}, " if summary.precision else ""
     title = (f"vadpipe extract -> {summary.out} ({s.backbone}{' RANDOM-INIT' if summary.random_init else ''}, "
-             f"{s.crops} crops, tail {s.tail}, {s.layout} layout, shard {summary.shard[0]}/{summary.shard[1]})")
+             f"{s.crops} crops, tail {s.tail}, {s.layout} layout, {precision}"
+             f"shard {summary.shard[0]}/{summary.shard[1]})")
     table = Table(title=title)
     for name in ("videos", "done", "skipped", "failed", "snippets", "snippets/s"):
         table.add_column(name, justify="right")

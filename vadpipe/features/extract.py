@@ -7,13 +7,16 @@ One video flows through :func:`extract_videos` like this::
       -> preprocess_snippets                 float (S, C, 3, 16, crop, crop)
            (on the worker thread on a CPU; on the GPU itself when there is one, so that
             only uint8 frames cross PCIe)
-      -> backbone (main thread)              (S*C, D) -> (S, C, D)
+      -> run_packed + BackboneRunner         full batches packed across consecutive videos
+           (main thread)                     (B*C, D) -> (B, C, D), split back per video
       -> concatenated                        (T, C, D) float32
 
 Decoding and preprocessing run ahead of the backbone on ``workers`` threads feeding a
 bounded queue (:class:`vadpipe.video.prefetch.Prefetcher`), so the backbone, not the
-decoder, sets the pace. The whole batch command (inputs, resume, shards, index) is
-:func:`run_extract` at the end of this module.
+decoder, sets the pace. Batches hold snippets of several videos when they are short
+(:mod:`vadpipe.features.batching`); precision, memory format and torch.compile are
+:class:`vadpipe.features.runner.BackboneRunner`'s. The whole batch command (inputs,
+resume, shards, index) is :func:`run_extract` at the end of this module.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ from vadpipe import SNIPPET_FRAMES
 from vadpipe.backbones.preprocess import preprocess_snippets
 from vadpipe.errors import InputError, UsageError
 from vadpipe.features import layouts
+from vadpipe.features.batching import run_packed
+from vadpipe.features.precision import PRECISIONS, resolve_precision
+from vadpipe.features.runner import BackboneRunner
 from vadpipe.features.store import append_index, index_part_name, lock_index_part, merge_index_parts, read_index_view
 from vadpipe.video.decode import VideoInfo, VideoReader
 from vadpipe.video.inputs import VideoJob, collect_videos
@@ -74,7 +80,9 @@ def extract_videos(
     fps: float | None = None,
     resize_short: int | None = None,
     crop_size: int | None = None,
-    amp: bool | None = None,
+    precision: str = "auto",
+    channels_last: bool | None = None,
+    compile: bool = False,
     workers: int = 1,
     preprocess_on_device: bool | None = None,
     on_start: Callable[[Path, int], None] | None = None,
@@ -88,15 +96,21 @@ def extract_videos(
             ``spec`` attribute (:class:`vadpipe.backbones.registry.BackboneSpec`) for preprocessing.
         crops: 1, 5 or 10 (order in :mod:`vadpipe.backbones.preprocess`).
         tail: ``pad`` (loop the last partial snippet) or ``drop`` (see :mod:`vadpipe.video.snippets`).
-        batch_size: snippets per forward pass (``None``: :func:`default_batch_size`).
+        batch_size: snippets per forward pass (``None``: :func:`default_batch_size`); snippets of
+            consecutive videos share a pass (:mod:`vadpipe.features.batching`).
         dtype: ``float32`` or ``float16`` for the returned features.
         fps: resample each video to this rate by timestamp first (``None``: every decoded frame).
         resize_short, crop_size: override the backbone's preprocessing sizes.
-        amp: float16 autocast (``None``: on for CUDA, off elsewhere).
+        precision: ``auto`` (bf16 autocast on CUDA, fp32 on a CPU), ``fp32``, ``bf16`` or ``fp16``
+            (:mod:`vadpipe.features.precision`).
+        channels_last: backbone and inputs in ``torch.channels_last_3d`` (``None``: on CUDA only;
+            converts the backbone's weights in place, which does not change its outputs).
+        compile: ``torch.compile`` the backbone.
         workers: decoding threads (videos decoded ahead in parallel).
         preprocess_on_device: resize/crop/normalise on ``device`` rather than on the decoding
             thread (``None``: on CUDA, where only uint8 frames then cross PCIe).
-        on_start: called with (path, expected snippets) when the backbone reaches a video.
+        on_start: called with (path, expected snippets) when the backbone reaches a video (with
+            packed batches, possibly before the previous video is yielded).
         on_snippets: called with the number of snippets after each forward pass.
 
     A bad video (unreadable, truncated, no frames, shorter than a snippet with ``drop``)
@@ -107,9 +121,9 @@ def extract_videos(
     device = torch.device(device)
     prep = backbone.spec.preprocessing
     batch_size = batch_size or default_batch_size(crops, device)
-    amp = device.type == "cuda" if amp is None else amp
     on_device = device.type == "cuda" if preprocess_on_device is None else preprocess_on_device
     pin = device.type == "cuda"
+    runner = BackboneRunner(backbone, device, precision=precision, channels_last=channels_last, compile=compile)
 
     decoder_threads = max(1, (os.cpu_count() or 2) // max(1, workers))  # FFmpeg threads per decoding worker
 
@@ -131,47 +145,33 @@ def extract_videos(
                 yield "batch", x
             yield "info", reader.info
 
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        x = x.to(device, non_blocking=True)
-        if x.dtype == torch.uint8:
-            x = preprocess_snippets(x, prep, crops, resize_short=resize_short, crop_size=crop_size)
-        s, c = x.shape[:2]  # x: (S, C, 3, 16, crop, crop)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-            y = backbone(x.flatten(0, 1))  # (S*C, D)
-        return y.float().view(s, c, -1)  # (S, C, D), still on the device
+    def prepare(items: Iterable) -> Iterator:
+        for kind, value in items:
+            if kind == "batch":
+                value = value.to(device, non_blocking=True)
+                if value.dtype == torch.uint8:
+                    value = preprocess_snippets(value, prep, crops, resize_short=resize_short, crop_size=crop_size)
+            yield kind, value  # batches: (S, C, 3, 16, crop, crop) on the device
 
     main_threads = torch.get_num_threads()  # also pins this thread's own count before the workers set theirs
     try:
-        yield from _consume(paths, produce, forward, workers, tail, dtype, on_start, on_snippets)
+        yield from _consume(paths, produce, prepare, runner, batch_size, workers, tail, dtype, on_start, on_snippets)
     finally:
         torch.set_num_threads(main_threads)  # the workers' set_num_threads(1) also lowered torch's global default
 
 
-def _consume(paths, produce, forward, workers, tail, dtype, on_start, on_snippets) -> Iterator[VideoFeatures]:
+def _consume(paths, produce, prepare, runner, batch_size, workers, tail, dtype, on_start,
+             on_snippets) -> Iterator[VideoFeatures]:
     with Prefetcher([Path(p) for p in paths], produce, workers=workers, depth=2) as prefetcher, \
             torch.inference_mode():
-        for path, items in prefetcher:
-            result = VideoFeatures(path)
-            chunks: list[np.ndarray] = []
-            pending = None  # the last output, copied to the host only after the next forward is queued
-            try:
-                for kind, value in items:
-                    if kind == "start" and on_start is not None:
-                        on_start(path, value)
-                    elif kind == "batch":
-                        out = forward(value)
-                        if pending is not None:
-                            chunks.append(pending.cpu().numpy())
-                        pending = out
-                        if on_snippets is not None:
-                            on_snippets(out.shape[0])
-                    elif kind == "info":
-                        result.info = value
-                if pending is not None:
-                    chunks.append(pending.cpu().numpy())
-                result.features = _assemble(path, chunks, result.info, tail, dtype)
-            except InputError as exc:
-                result.features, result.error = None, exc
+        videos = ((path, prepare(items)) for path, items in prefetcher)
+        for done in run_packed(videos, runner, batch_size=batch_size, on_start=on_start, on_snippets=on_snippets):
+            result = VideoFeatures(done.path, info=done.info, error=done.error)
+            if result.error is None:
+                try:
+                    result.features = _assemble(done.path, done.chunks, done.info, tail, dtype)
+                except InputError as exc:
+                    result.error = exc
             yield result
 
 
@@ -196,7 +196,7 @@ def extract_video(
     fps: float | None = None,
     resize_short: int | None = None,
     crop_size: int | None = None,
-    amp: bool | None = None,
+    precision: str = "auto",
 ) -> tuple[np.ndarray, VideoInfo]:
     """Features of one video, streamed (the video is never held whole in memory).
 
@@ -211,7 +211,7 @@ def extract_video(
     """
     (result,) = extract_videos(
         [path], backbone, crops=crops, tail=tail, batch_size=batch_size, device=device, dtype=dtype, fps=fps,
-        resize_short=resize_short, crop_size=crop_size, amp=amp,
+        resize_short=resize_short, crop_size=crop_size, precision=precision,
     )
     if result.error is not None:
         raise result.error
@@ -278,6 +278,7 @@ class ExtractSummary:
     snippets: int = 0
     seconds: float = 0.0
     random_init: bool = False
+    precision: str | None = None  # of the forward passes; None when nothing was extracted
     list_file: Path | None = None
 
     @property
@@ -287,6 +288,7 @@ class ExtractSummary:
     def to_json(self) -> dict:
         return {
             "out": str(self.out), **self.settings.record_fields(), "random_init": self.random_init,
+            "precision": self.precision,
             "shard": f"{self.shard[0]}/{self.shard[1]}", "videos": self.videos, "done": self.done,
             "skipped": self.skipped, "failed": self.failed, "snippets": self.snippets,
             "seconds": round(self.seconds, 3),
@@ -352,7 +354,9 @@ def run_extract(
     crop_size: int | None = None,
     labels: str | Path | None = None,
     workers: int | None = None,
-    amp: bool | None = None,
+    precision: str = "auto",
+    channels_last: bool | None = None,
+    compile: bool = False,
     observer: ExtractObserver | None = None,
 ) -> ExtractSummary:
     """Extract features of every video named by ``inputs`` into ``out`` (the `vadpipe extract` command).
@@ -360,8 +364,10 @@ def run_extract(
     Resumable: a video whose index record is ``ok`` for the same settings and whose files
     have the recorded shape is skipped. Every file is written atomically and its index
     record appended only after, so a run killed at any moment and run again ends with the
-    same files as an uninterrupted one. Shard ``i/n`` takes every n-th of the sorted
-    videos, from ``i``, and appends to its own index part; parts are merged into
+    same files as an uninterrupted one. ``precision``, ``channels_last`` and ``compile`` shape
+    the forward pass (see :func:`extract_videos`); the precision used is recorded in each
+    ``ok`` record, but none of the three decides resuming. Shard ``i/n`` takes every n-th of
+    the sorted videos, from ``i``, and appends to its own index part; parts are merged into
     ``index.jsonl`` (one record per id, sorted by id) at the end.
 
     Returns:
@@ -387,6 +393,8 @@ def run_extract(
         raise UsageError(f"--crops {crops}: choose 1, 5 or 10")
     if fps is not None and not fps > 0:
         raise UsageError(f"--fps {fps}: must be positive")
+    if precision not in PRECISIONS:
+        raise UsageError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
     settings = ExtractSettings(backbone_name, crops, tail, dtype, layout, fps, resize_short, crop_size)
     shard_i, shard_n = parse_shard(shard)
     label_map = _labels(labels)
@@ -414,8 +422,9 @@ def run_extract(
             if summary.random_init:
                 observer.note(f"{backbone_name}: no weights found, using a RANDOM-INIT backbone as asked "
                               "(--random-init); its features are for tests and timing only")
+            summary.precision = resolve_precision(precision, torch_device)
             _extract_jobs(todo, backbone, spec.feature_dim, settings, torch_device, out, part, label_map,
-                          summary, observer, batch_size=batch_size, amp=amp,
+                          summary, observer, batch_size=batch_size, channels_last=channels_last, compile=compile,
                           workers=workers or default_workers(torch_device))
     finally:
         handle.close()
@@ -425,7 +434,7 @@ def run_extract(
 
 
 def _extract_jobs(todo, backbone, dim, settings, device, out, part, label_map, summary, observer, *,
-                  batch_size, amp, workers) -> None:
+                  batch_size, channels_last, compile, workers) -> None:
     by_path = {job.video: job for job in todo}
     started = time.perf_counter()
 
@@ -436,7 +445,8 @@ def _extract_jobs(todo, backbone, dim, settings, device, out, part, label_map, s
     results = extract_videos(
         [job.video for job in todo], backbone, crops=settings.crops, tail=settings.tail, batch_size=batch_size,
         device=device, dtype=settings.dtype, fps=settings.fps, resize_short=settings.resize_short,
-        crop_size=settings.crop_size, amp=amp, workers=workers,
+        crop_size=settings.crop_size, precision=summary.precision, channels_last=channels_last, compile=compile,
+        workers=workers,
         on_start=lambda path, n: observer.video_started(by_path[path], n), on_snippets=counted,
     )
     for result in results:
@@ -453,7 +463,8 @@ def _extract_jobs(todo, backbone, dim, settings, device, out, part, label_map, s
             "video": str(job.video), "id": job.id, "features": files[0],
             **({"files": files} if len(files) > 1 else {}),
             "frames": info.frames, "fps": round(info.fps, 6), "snippets": feats.shape[0],
-            "crops": feats.shape[1], "dim": feats.shape[2], **settings.record_fields(), "status": "ok",
+            "crops": feats.shape[1], "dim": feats.shape[2], **settings.record_fields(),
+            "precision": summary.precision, "status": "ok",
             **_label_field(job, label_map), **({"random_init": True} if summary.random_init else {}),
             "video_info": info.to_record(),
         }

@@ -1,0 +1,51 @@
+"""The backbone as `vadpipe extract` runs it: precision, memory format and (optionally) torch.compile.
+
+One place decides how a forward pass is made, so that the extract pipeline and the
+benchmark that measures its ceiling (``bench/extract.py``) run the very same thing.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from vadpipe.features.precision import autocast, resolve_precision
+
+
+class BackboneRunner:
+    """Call with preprocessed snippets ``(B, C, 3, 16, h, w)`` on the device; returns ``(B, C, D)`` float32.
+
+    Args:
+        backbone: a module mapping ``(N, 3, 16, h, w)`` to ``(N, D)``, already on ``device``.
+        device: where the backbone lives.
+        precision: ``auto``, ``fp32``, ``bf16`` or ``fp16`` (:mod:`vadpipe.features.precision`).
+        channels_last: keep the backbone's weights and its inputs in ``torch.channels_last_3d``
+            (``None``: on CUDA, where cuDNN's 3-D convolutions are faster that way; off on a CPU).
+            The weights are converted in place; the features do not change.
+        compile: run the backbone through ``torch.compile`` (the first call of each new input
+            shape pays for compiling; extract's batches all have one shape).
+
+    Attributes:
+        precision: the resolved precision (``auto`` replaced), as recorded in the index.
+        calls: forward passes made so far.
+    """
+
+    def __init__(self, backbone: nn.Module, device: str | torch.device, *, precision: str = "auto",
+                 channels_last: bool | None = None, compile: bool = False):
+        self.device = torch.device(device)
+        self.precision = resolve_precision(precision, self.device)
+        self.channels_last = self.device.type == "cuda" if channels_last is None else channels_last
+        if self.channels_last:
+            backbone.to(memory_format=torch.channels_last_3d)
+        self.module = torch.compile(backbone) if compile else backbone
+        self.calls = 0
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        b, c = x.shape[:2]  # x: (B, C, 3, 16, h, w)
+        clips = x.flatten(0, 1)  # (B*C, 3, 16, h, w)
+        if self.channels_last:
+            clips = clips.contiguous(memory_format=torch.channels_last_3d)
+        with autocast(self.precision, self.device):
+            y = self.module(clips)  # (B*C, D)
+        self.calls += 1
+        return y.float().view(b, c, -1)  # (B, C, D), still on the device
