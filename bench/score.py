@@ -1,0 +1,235 @@
+"""Seconds to score one long video on this machine, split into stages so the bottleneck shows.
+
+The video (default: 10 minutes of 320x240 H.264 at 25 fps = 15,000 frames, a scrolling
+texture with a moving square and noise) is written once with PyAV and cached in the temp
+folder. Each stage is then timed on its own, through the code `vadpipe score` runs:
+
+    decode      VideoReader -> iter_snippet_batches over the whole video (uint8 snippets)
+    preprocess  preprocess_snippets (resize, normalise, crop) on those snippets
+    backbone    the random-init backbone's forward passes (the run's backbone, 1 crop)
+    scorer      LA-Net + DDL (ucf preset, random init) over all T snippets at once
+    writing     write_video_outputs: per-frame curve, intervals, CSV + JSON + PNG
+
+and, unless --no-end-to-end, the whole `vadpipe score VIDEO --model RUN` command in a
+subprocess (the run folder holds the same scorer and names the same backbone), so the
+sum of the stages can be set against what a user waits for. The stages run one after
+another; `vadpipe score` decodes and preprocesses on a worker thread while the backbone
+runs, so its time can be below the sum.
+
+    python bench/score.py                               # the full 10 minutes (~10+ min on 2 CPU cores)
+    python bench/score.py --backbone-snippets 64        # backbone timed on 64 snippets, extrapolated to T
+    python bench/score.py --minutes 1 --resize-short 128 --crop-size 112
+    python bench/score.py --video my.mp4 --no-end-to-end
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from vadpipe.backbones.preprocess import preprocess_snippets  # noqa: E402
+from vadpipe.backbones.registry import BACKBONES, build_backbone  # noqa: E402
+from vadpipe.features.extract import default_batch_size  # noqa: E402
+from vadpipe.infer.score import IntervalOptions, snippet_scores, write_video_outputs  # noqa: E402
+from vadpipe.model.checkpoint import FeatureSpec, RunConfig, save_run  # noqa: E402
+from vadpipe.model.config import get_preset  # noqa: E402
+from vadpipe.model.scorer import AnomalyScorer  # noqa: E402
+from vadpipe.video.decode import VideoReader  # noqa: E402
+from vadpipe.video.snippets import iter_snippet_batches  # noqa: E402
+
+CROPS = 1  # the centre crop: what `vadpipe score --crops 1` runs
+
+
+def _frames(n: int, height: int, width: int, seed: int = 0):
+    """A scrolling coarse texture with a bright square crossing it and per-frame noise (compresses like footage)."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(40, 200, size=(height // 16 + 1, 2 * width // 16 + 1, 3)).astype(np.uint8)
+    texture = np.repeat(np.repeat(coarse, 16, 0), 16, 1)[:height]  # (H, 2W, 3): room to scroll
+    noise = rng.integers(0, 8, size=(32, height, width, 3), dtype=np.uint8)  # a pool, cycled
+    for f in range(n):
+        x0 = f % width
+        frame = texture[:, x0 : x0 + width] + noise[f % len(noise)]
+        x = (4 * f) % (width - 40)
+        frame[height // 3 : height // 3 + 40, x : x + 40] = 240
+        yield frame
+
+
+def make_video(path: Path, frames: int, width: int, height: int, fps: int) -> Path:
+    """Encode the synthetic video frame by frame (never held whole in memory), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".partial.mp4")
+    with av.open(str(tmp), mode="w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "23"}
+        for image in _frames(frames, height, width):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    tmp.replace(path)
+    return path
+
+
+def time_decode(video: Path, batch: int) -> tuple[float, int, int, float]:
+    """(seconds, frames, snippets, fps) of decoding the whole video into uint8 snippet batches."""
+    start = time.perf_counter()
+    snippets = 0
+    with VideoReader(video) as reader:
+        for x in iter_snippet_batches(reader, batch_size=batch):
+            snippets += x.shape[0]
+    return time.perf_counter() - start, reader.info.frames, snippets, reader.info.fps
+
+
+def time_backbone(video: Path, model, batch: int, limit: int | None, sizes: dict):
+    """(preprocess s, backbone s, snippets timed, (n, 1, D) features) over the first ``limit`` snippets (None: all).
+
+    The first batch is run once untimed first (allocator, oneDNN kernel choice), as extract's warm-up.
+    """
+    prep = model.spec.preprocessing
+    pre_s = fwd_s = 0.0
+    done = 0
+    feats = []
+    with VideoReader(video) as reader, torch.inference_mode():
+        for i, frames in enumerate(iter_snippet_batches(reader, batch_size=batch)):
+            if limit is not None and done >= limit:
+                break
+            start = time.perf_counter()
+            x = preprocess_snippets(torch.from_numpy(frames), prep, CROPS, **sizes)  # (S, 1, 3, 16, crop, crop)
+            pre_s += time.perf_counter() - start
+            if i == 0:
+                model(x.flatten(0, 1))  # warm-up, untimed
+            start = time.perf_counter()
+            y = model(x.flatten(0, 1)).float().view(x.shape[0], CROPS, -1)  # (S, 1, D)
+            fwd_s += time.perf_counter() - start
+            done += x.shape[0]
+            feats.append(y.numpy())
+    return pre_s, fwd_s, done, np.concatenate(feats)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=10.0, help="length of the synthetic video")
+    parser.add_argument("--video", type=Path, default=None, help="time this video instead of the synthetic one")
+    parser.add_argument("--width", type=int, default=320)
+    parser.add_argument("--height", type=int, default=240)
+    parser.add_argument("--fps", type=int, default=25)
+    parser.add_argument("--backbone", default="resnet3d", choices=list(BACKBONES))
+    parser.add_argument("--resize-short", type=int, default=None, help="default: the backbone's (256)")
+    parser.add_argument("--crop-size", type=int, default=None, help="default: the backbone's (224)")
+    parser.add_argument("--batch-size", type=int, default=None, help="snippets per forward (default as score)")
+    parser.add_argument("--backbone-snippets", type=int, default=None,
+                        help="time preprocess + backbone on the first N snippets only and extrapolate to T")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads, here and in the `vadpipe score` subprocess (default: torch's)")
+    parser.add_argument("--no-end-to-end", action="store_true", help="skip the `vadpipe score` subprocess")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "vadpipe-bench",
+                        help="where the synthetic video is kept between runs")
+    args = parser.parse_args(argv)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()[0]
+    spec = BACKBONES[args.backbone]
+    resize = args.resize_short or spec.preprocessing.resize_short
+    crop = args.crop_size or spec.preprocessing.crop_size
+    sizes = dict(resize_short=resize, crop_size=crop)
+    device = torch.device("cpu")
+    batch = args.batch_size or default_batch_size(CROPS, device)
+
+    video = args.video
+    if video is None:
+        frames = round(args.minutes * 60 * args.fps)
+        video = args.cache / f"score-{frames}f-{args.width}x{args.height}-{args.fps}fps.mp4"
+        if not video.is_file():
+            start = time.perf_counter()
+            make_video(video, frames, args.width, args.height, args.fps)
+            print(f"wrote {video} ({video.stat().st_size / 2**20:.1f} MB) in {time.perf_counter() - start:.0f} s",
+                  file=sys.stderr)
+
+    model = build_backbone(args.backbone, random_init=True, seed=0, device=device)
+    preset = get_preset("ucf")
+    torch.manual_seed(0)
+    scorer = AnomalyScorer(preset.scorer).eval()
+    config = RunConfig(scorer=preset.scorer, loss=preset.loss, train=preset.train, preset="ucf",
+                       features=FeatureSpec(dim=spec.feature_dim, crops=CROPS, backbone=args.backbone, tail="pad",
+                                            resize_short=resize, crop_size=crop, random_init=True, backbone_seed=0))
+
+    decode_s, n_frames, t, fps = time_decode(video, batch)
+    limit = args.backbone_snippets if args.backbone_snippets and args.backbone_snippets < t else None
+    pre_s, fwd_s, timed, feats = time_backbone(video, model, batch, limit, sizes)
+    scale = t / timed  # 1 unless extrapolated
+    if timed < t:  # the scorer's cost depends on T only: the timed features, repeated to T
+        feats = np.resize(feats, (t, *feats.shape[1:]))  # (T, 1, D)
+
+    with torch.inference_mode():
+        snippet_scores(scorer, feats[:16], spec.feature_dim, "warm-up")
+        start = time.perf_counter()
+        scores = snippet_scores(scorer, feats, spec.feature_dim, str(video))  # (T,)
+        scorer_s = time.perf_counter() - start
+
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        result = write_video_outputs(Path(tmp) / "stages", video.stem, scores, n_frames=n_frames, fps=fps,
+                                     config=config, options=IntervalOptions(), source=str(video), model_dir="bench")
+        writing_s = time.perf_counter() - start
+
+        e2e = None
+        if not args.no_end_to_end:
+            run = Path(tmp) / "run"
+            save_run(run, scorer, config)
+            cmd = [sys.executable, "-m", "vadpipe", "score", str(video), "--model", str(run), "--out",
+                   str(Path(tmp) / "e2e"), "--json", "--batch-size", str(batch)]
+            env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}  # the same threads as the stages
+            start = time.perf_counter()
+            out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)  # cwd: -m vadpipe from here
+            wall = time.perf_counter() - start
+            if out.returncode != 0:
+                sys.exit(f"vadpipe score failed ({out.returncode}): {out.stderr.strip()[-2000:]}")
+            e2e = {"wall": wall, **json.loads(out.stdout)["videos"][0]}
+
+    stages = [("decode", decode_s, False), ("preprocess", pre_s * scale, limit is not None),
+              ("backbone", fwd_s * scale, limit is not None), ("scorer", scorer_s, False),
+              ("writing", writing_s, False)]
+    total = sum(s for _, s, _ in stages)
+    print(f"video: {video.name}, {n_frames} frames at {fps:g} fps ({n_frames / fps / 60:.1f} min), "
+          f"{t} snippets; {args.width}x{args.height}" if args.video is None else
+          f"video: {video}, {n_frames} frames at {fps:g} fps ({n_frames / fps / 60:.1f} min), {t} snippets")
+    print(f"settings: backbone {args.backbone} (random init), crops {CROPS}, resize {resize} -> crop {crop}, "
+          f"batch {batch} snippets, device cpu, torch threads {torch.get_num_threads()}; scorer ucf preset")
+    if limit is not None:
+        print(f"preprocess + backbone timed on the first {timed} of {t} snippets and EXTRAPOLATED x{scale:.2f} (*)")
+    print(f"machine load (1-min average) {load_before:.2f} before, {os.getloadavg()[0]:.2f} after, on "
+          f"{os.cpu_count()} cores: other processes slow OpenMP a lot more than their share; see --threads")
+    print(f"{'stage':<12} {'seconds':>9} {'share':>7} {'per snippet ms':>15}")
+    for name, seconds, extrapolated in stages:
+        print(f"{name:<12} {seconds:>9.2f} {seconds / total:>6.1%} {1000 * seconds / t:>15.2f}"
+              f"{' (*)' if extrapolated else ''}")
+    print(f"{'sum':<12} {total:>9.2f} {1:>6.1%} {1000 * total / t:>15.2f}  "
+          f"= {total / (n_frames / fps):.2f} s per second of video")
+    if e2e is not None:
+        inner = e2e["timings_s"]
+        print(f"end-to-end `vadpipe score` (subprocess wall, measured): {e2e['wall']:.2f} s  "
+              f"[its own timings: decode+backbone {inner['decode_and_backbone']:.2f}, scorer {inner['scorer']:.2f}, "
+              f"writing {inner['writing']:.2f}; the rest is start-up: imports, building the backbone]")
+        inside = inner["decode_and_backbone"] + inner["scorer"] + inner["writing"]
+        print(f"ratio sum of stages / end-to-end: {total / e2e['wall']:.3f} (wall), {total / inside:.3f} (its own "
+              f"timings, start-up left out){' -- sum partly extrapolated' if limit is not None else ''}")
+        if limit is None:
+            print(f"same scores: max {result.max_score:.6f} (stages) vs {e2e['max_score']:.6f} (vadpipe score)")
+
+
+if __name__ == "__main__":
+    main()
