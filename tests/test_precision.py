@@ -132,3 +132,21 @@ def test_compiled_backbone_runs_on_a_cpu_and_matches_eager(tmp_path):
     compiled = [r.features for r in extract_videos(paths, model, compile=True, **kwargs)]
     for a, b in zip(eager, compiled, strict=True):
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-5 * max(1.0, float(np.abs(a).max())))
+
+
+def test_a_compile_failure_is_one_line_saying_to_drop_the_flag(tmp_path, capsys, monkeypatch):
+    from torch._dynamo.exc import TorchDynamoException
+
+    class FailsToCompile(nn.Module):
+        def forward(self, x):
+            raise TorchDynamoException("InvalidCxxCompiler: No working C++ compiler found\nlong details")
+
+    monkeypatch.setattr(torch, "compile", lambda module, **_: FailsToCompile())
+    paths = [write_video(tmp_path / f"v{i}.mp4", random_frames(20, seed=i)) for i in range(2)]
+    tiny = ["--random-init", "--resize-short", "24", "--crop-size", "16", "--crops", "1", "--quiet",
+            "--backbone", "inception_i3d"]
+    assert main(["extract", *map(str, paths), "--out", str(tmp_path / "o"), *tiny, "--compile"]) == 1
+    err = capsys.readouterr().err.strip()
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert "Traceback" not in err and len(errors) == 1
+    assert "rerun without --compile" in errors[0] and "No working C++ compiler" in errors[0]

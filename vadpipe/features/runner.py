@@ -9,7 +9,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vadpipe.errors import VadpipeError
 from vadpipe.features.precision import autocast, resolve_precision
+
+# What torch.compile raises when it cannot compile here (no C/C++ compiler, no Triton, ...).
+try:
+    from torch._dynamo.exc import TorchDynamoException
+    from torch._inductor.exc import InductorError
+    COMPILE_ERRORS: tuple[type[BaseException], ...] = (TorchDynamoException, InductorError)
+except ImportError:  # pragma: no cover - private modules moved in another torch release
+    COMPILE_ERRORS = ()
 
 
 class BackboneRunner:
@@ -37,6 +46,7 @@ class BackboneRunner:
         self.channels_last = self.device.type == "cuda" if channels_last is None else channels_last
         if self.channels_last:
             backbone.to(memory_format=torch.channels_last_3d)
+        self.compiled = compile
         self.module = torch.compile(backbone) if compile else backbone
         self.calls = 0
 
@@ -46,6 +56,13 @@ class BackboneRunner:
         if self.channels_last:
             clips = clips.contiguous(memory_format=torch.channels_last_3d)
         with autocast(self.precision, self.device):
-            y = self.module(clips)  # (B*C, D)
+            try:
+                y = self.module(clips)  # (B*C, D)
+            except COMPILE_ERRORS as error:
+                if not self.compiled:
+                    raise
+                reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                raise VadpipeError(f"--compile: torch.compile failed on this machine ({type(error).__name__}: "
+                                   f"{reason[:200]}); rerun without --compile") from error
         self.calls += 1
         return y.float().view(b, c, -1)  # (B, C, D), still on the device
