@@ -1,6 +1,8 @@
-"""Choosing the torch device from a `--device auto|cpu|cuda[:i]` option."""
+"""Choosing the torch device from a `--device auto|cpu|cuda[:i]` option, and this process's share of the CPU."""
 
 from __future__ import annotations
+
+import os
 
 import torch
 
@@ -9,8 +11,6 @@ from vadpipe.errors import UsageError
 
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` is the GPU of ``LOCAL_RANK`` (torchrun) or cuda:0 when CUDA is available, else the CPU."""
-    import os
-
     name = (name or "auto").lower()
     if name == "auto":
         if torch.cuda.is_available():
@@ -23,3 +23,20 @@ def resolve_device(name: str = "auto") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UsageError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
     return device
+
+
+def cpus_for_this_process() -> int:
+    """CPU cores this process may use: the ones it is allowed to run on, shared evenly among the
+    processes torchrun started on this node (``LOCAL_WORLD_SIZE``), at least 1.
+
+    Sizing FFmpeg's and the decoding workers' threads from this keeps N ranks on one machine
+    from each starting one thread per core (N times oversubscribed)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        local_processes = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    except ValueError:
+        local_processes = 1
+    return max(1, cores // local_processes)

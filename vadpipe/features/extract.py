@@ -33,6 +33,7 @@ from torch import nn
 
 from vadpipe import SNIPPET_FRAMES
 from vadpipe.backbones.preprocess import preprocess_snippets
+from vadpipe.devices import cpus_for_this_process
 from vadpipe.errors import InputError, UsageError
 from vadpipe.features import layouts
 from vadpipe.features.batching import run_packed
@@ -59,8 +60,8 @@ class VideoFeatures:
 
 
 def default_workers(device: torch.device) -> int:
-    """Decoding threads: 1 on a CPU (the backbone needs the cores), half the cores (2..8) beside a GPU."""
-    return 1 if device.type != "cuda" else max(2, min(8, (os.cpu_count() or 4) // 2))
+    """Decoding threads: 1 on a CPU (the backbone needs the cores), half this process's cores (2..8) beside a GPU."""
+    return 1 if device.type != "cuda" else max(2, min(8, cpus_for_this_process() // 2))
 
 
 def default_batch_size(crops: int, device: torch.device) -> int:
@@ -125,7 +126,7 @@ def extract_videos(
     pin = device.type == "cuda"
     runner = BackboneRunner(backbone, device, precision=precision, channels_last=channels_last, compile=compile)
 
-    decoder_threads = max(1, (os.cpu_count() or 2) // max(1, workers))  # FFmpeg threads per decoding worker
+    decoder_threads = max(1, cpus_for_this_process() // max(1, workers))  # FFmpeg threads per decoding worker
 
     def produce(path: Path) -> Iterator:
         if not on_device:
