@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 
 from rich.console import Console
@@ -26,8 +27,16 @@ def warn(message: str) -> None:
 
 
 def print_json(obj) -> None:
-    """Machine output: exactly one JSON document on stdout."""
-    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+    """Machine output: exactly one JSON document on stdout.
+
+    Under torchrun with several processes (``WORLD_SIZE`` > 1) every rank prints its own
+    document into the same stdout, so each is written as one compact line in one write: the
+    output reads as JSON lines, one per rank, never interleaved mid-document."""
+    try:
+        several_ranks = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    except ValueError:
+        several_ranks = False
+    sys.stdout.write((json.dumps(obj) if several_ranks else json.dumps(obj, indent=2)) + "\n")
     sys.stdout.flush()
 
 
