@@ -23,8 +23,8 @@ from tests.helpers.videos import (
     write_video,
 )
 from vadpipe.cli.app import main
-from vadpipe.features import extract as extract_mod
-from vadpipe.features.extract import parse_shard, run_extract
+from vadpipe.features import extract_job as extract_mod
+from vadpipe.features.extract_job import parse_shard, run_extract
 from vadpipe.features.store import lock_index_part, merge_index_parts, read_index
 
 TINY = ["--random-init", "--resize-short", "24", "--crop-size", "16", "--crops", "1", "--quiet"]

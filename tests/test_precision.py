@@ -13,7 +13,8 @@ from vadpipe.backbones.preprocess import preprocess_snippets
 from vadpipe.backbones.registry import BACKBONES, build_backbone
 from vadpipe.cli.app import main
 from vadpipe.errors import UsageError
-from vadpipe.features.extract import extract_video, extract_videos, run_extract
+from vadpipe.features.extract import extract_video, extract_videos
+from vadpipe.features.extract_job import run_extract
 from vadpipe.features.precision import BF16_MIN_COSINE, compare_to_fp32, resolve_precision
 from vadpipe.features.store import read_index
 

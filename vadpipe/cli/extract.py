@@ -12,7 +12,8 @@ from vadpipe.backbones.registry import BACKBONES
 from vadpipe.cli.common import DEVICE_HELP
 from vadpipe.cli.console import err_console, out_console, print_json, progress, warn
 from vadpipe.errors import UsageError
-from vadpipe.features.extract import DEFAULT_BACKBONE, ExtractObserver, run_extract
+from vadpipe.features.extract import DEFAULT_BACKBONE
+from vadpipe.features.extract_job import ExtractObserver, run_extract
 from vadpipe.video.decode import VIDEO_EXTENSIONS
 
 

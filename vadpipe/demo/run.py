@@ -74,7 +74,7 @@ def _render(specs: list[SceneSpec], folder: Path, settings: DemoSettings, seed_o
 def run_demo(out: Path, settings: DemoSettings | None = None, *, device: str = "cpu",
              log: Callable[[str], None] = print) -> DemoResult:
     """Run the whole demo into ``out`` and return what it measured."""
-    from vadpipe.features.extract import run_extract
+    from vadpipe.features.extract_job import run_extract
 
     s = settings or DemoSettings()
     rng = np.random.default_rng(s.seed)
