@@ -59,13 +59,19 @@ def preprocess_snippets(
     x = frames.permute(0, 1, 4, 2, 3).reshape(s * t, 3, h, w)  # (S*T, 3, H, W)
     x = TF.resize(x, [short], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)  # (S*T, 3, h, w)
     height, width = x.shape[-2:]
+    boxes = crop_boxes(height, width, size, crops)
+    # Only the region the crops cover is normalised (the centre crop alone is ~60 % of a 4:3 frame).
+    top0, left0 = min(t for t, _ in boxes), min(left for _, left in boxes)
+    bottom, right = max(t for t, _ in boxes) + size, max(left for _, left in boxes) + size
+    x = x[..., top0:bottom, left0:right]
+    boxes = [(top - top0, left - left0) for top, left in boxes]
+    height, width = bottom - top0, right - left0
     # One affine per channel: (v * scale + offset - mean) / std.
     std = torch.tensor(prep.std, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
     mean = torch.tensor(prep.mean, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
     x = x.float().mul_(prep.scale / std).add_((prep.offset - mean) / std)
-    x = x.view(s, t, 3, height, width).transpose(1, 2)  # (S, 3, T, h, w)
+    x = x.view(s, t, 3, height, width).transpose(1, 2)  # (S, 3, T, h', w'): the covered region
     out = torch.empty(s, crops, 3, t, size, size, dtype=torch.float32, device=x.device)
-    boxes = crop_boxes(height, width, size, crops)
     for i, (top, left) in enumerate(boxes):
         out[:, i] = x[..., top:top + size, left:left + size]
     if crops == 10:
