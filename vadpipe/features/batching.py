@@ -112,7 +112,7 @@ class _Packer:
         host = out.to("cpu", non_blocking=True)  # into pinned memory when ``out`` is on a GPU
         if out.device.type == "cuda":
             event = torch.cuda.Event()
-            event.record()
+            event.record(torch.cuda.current_stream(out.device))  # the copy's own GPU, not cuda:0
         previous, self.flight = self.flight, _Flight(host, event, segments)
         if previous is not None:
             self._land(previous)  # waits for the previous copy while this forward pass runs
