@@ -18,13 +18,19 @@ from vadpipe.video.decode import VIDEO_EXTENSIONS
 
 
 class _RichObserver(ExtractObserver):
-    """Two bars on stderr: videos, and the snippets of the video in hand (with snippets/s)."""
+    """Two bars on stderr: videos, and snippets (of the videos started so far, with snippets/s).
+
+    Batches pack snippets of consecutive videos, and the next video is read while the last
+    one is still in the backbone, so the snippet bar counts across videos: its total grows by
+    each video's expected snippets when that video starts, and it names the latest one.
+    """
 
     def __init__(self, bars):
         self.bars = bars
         self.videos = self.snippets = None
         self.started = time.perf_counter()
         self.total_snippets = 0
+        self.expected: int | None = 0
 
     def planned(self, todo: int, skipped: int, failed: int) -> None:
         self.videos = self.bars.add_task("videos", total=todo, info=f"{skipped} already done")
@@ -33,7 +39,8 @@ class _RichObserver(ExtractObserver):
     def video_started(self, job, snippets: int) -> None:
         if not self.total_snippets:
             self.started = time.perf_counter()  # the rate counts from the first video, not the model build
-        self.bars.reset(self.snippets, total=snippets or None, info=job.id)
+        self.expected = self.expected + snippets if snippets and self.expected is not None else None
+        self.bars.update(self.snippets, total=self.expected, info=job.id)
 
     def snippets_done(self, n: int) -> None:
         self.total_snippets += n
@@ -130,7 +137,7 @@ def _print_table(summary) -> None:
     s = summary.settings
     precision = f"precision {summary.precision}, " if summary.precision else ""
     title = (f"vadpipe extract -> {summary.out} ({s.backbone}{' RANDOM-INIT' if summary.random_init else ''}, "
-             f"{s.crops} crops, tail {s.tail}, {s.layout} layout, {precision}"
+             f"{s.crops} crop{'s' if s.crops != 1 else ''}, tail {s.tail}, {s.layout} layout, {precision}"
              f"shard {summary.shard[0]}/{summary.shard[1]})")
     table = Table(title=title)
     for name in ("videos", "done", "skipped", "failed", "snippets", "snippets/s"):
