@@ -35,8 +35,13 @@ def cpus_for_this_process() -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
+    return max(1, cores // torchrun_processes("LOCAL_WORLD_SIZE"))
+
+
+def torchrun_processes(variable: str = "WORLD_SIZE") -> int:
+    """How many processes torchrun started: ``WORLD_SIZE`` in all, ``LOCAL_WORLD_SIZE`` on this
+    node; 1 when not under torchrun or the variable is not a positive number."""
     try:
-        local_processes = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+        return max(1, int(os.environ.get(variable, "1")))
     except ValueError:
-        local_processes = 1
-    return max(1, cores // local_processes)
+        return 1

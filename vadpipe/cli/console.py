@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 
 from rich.console import Console
@@ -16,6 +15,8 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+from vadpipe.devices import torchrun_processes
 
 out_console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -32,10 +33,7 @@ def print_json(obj) -> None:
     Under torchrun with several processes (``WORLD_SIZE`` > 1) every rank prints its own
     document into the same stdout, so each is written as one compact line in one write: the
     output reads as JSON lines, one per rank, never interleaved mid-document."""
-    try:
-        several_ranks = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    except ValueError:
-        several_ranks = False
+    several_ranks = torchrun_processes() > 1
     sys.stdout.write((json.dumps(obj) if several_ranks else json.dumps(obj, indent=2)) + "\n")
     sys.stdout.flush()
 

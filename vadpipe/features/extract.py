@@ -118,7 +118,7 @@ def extract_videos(
     batch_size = batch_size or default_batch_size(crops, device)
     on_device = device.type == "cuda" if preprocess_on_device is None else preprocess_on_device
     pin = device.type == "cuda"
-    if pin and device.index is not None:
+    if device.type == "cuda" and device.index is not None:
         torch.cuda.set_device(device)  # pinned buffers and events of this process belong to its own GPU (torchrun)
     runner = BackboneRunner(backbone, device, precision=precision, channels_last=channels_last, compile=compile)
 

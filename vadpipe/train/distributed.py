@@ -14,6 +14,8 @@ import torch
 import torch.distributed as torch_dist
 from torch.distributed.nn.functional import all_gather as _all_gather_with_grad
 
+from vadpipe.devices import torchrun_processes
+
 
 @dataclass
 class DistContext:
@@ -53,8 +55,7 @@ def _gather_plain(value: torch.Tensor, world: int) -> list[torch.Tensor]:
 
 def init_distributed(device: torch.device) -> DistContext:
     """Join the process group torchrun describes in the environment (a no-op for one process)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
+    if torchrun_processes() <= 1:
         return DistContext()
     if not torch_dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
