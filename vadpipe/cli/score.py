@@ -41,6 +41,8 @@ def score_command(
     min_duration: float = typer.Option(0.0, "--min-duration", help="Drop intervals shorter than this (seconds)."),
     merge_gap: float = typer.Option(0.0, "--merge-gap", help="Merge intervals closer than this (seconds)."),
     overlay: bool = typer.Option(False, "--overlay", help="Also write <stem>.overlay.mp4 with the live score."),
+    report: bool = typer.Option(False, "--report", help="Also write OUT/report.html: every video in a sortable "
+                                "table, and a page per video to watch it with its curve (see `vadpipe report`)."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Snippets per backbone pass."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document with everything on stdout."),
@@ -67,8 +69,15 @@ def score_command(
         _score_videos(inputs, scorer, config, options, out, str(model), torch_device, results, failed,
                       backbone=backbone, weights=weights, crops=crops, tail=tail, batch_size=batch_size,
                       overlay=overlay, quiet=quiet or json_out)
+    report_doc = None
+    if report:
+        from vadpipe.cli.report import write_report
+
+        written = write_report(out, failed=failed, quiet=quiet or json_out)
+        report_doc = {"report": str(written.index), "bytes": written.bytes}
     if json_out:
-        print_json({"model": str(model), "videos": [asdict(r) for r in results], "failed": failed})
+        print_json({"model": str(model), "videos": [asdict(r) for r in results], "failed": failed,
+                    **({"report": report_doc} if report_doc else {})})
     elif not quiet:
         _print_table(results)
     if failed:

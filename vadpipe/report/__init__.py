@@ -1,0 +1,1 @@
+"""Pictures people look at: the HTML report of a scores folder, and the plots of evaluate and train."""

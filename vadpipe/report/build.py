@@ -1,0 +1,162 @@
+"""Build the HTML report of a scores folder from the per-video outputs `vadpipe score` wrote.
+
+Reads every ``<stem>.scores.csv`` with its ``<stem>.json`` under SCORES_DIR and writes, beside them,
+``<stem>.report.html`` (the video's page) and ``<stem>.play.mp4|webm`` (what it plays), and
+``SCORES_DIR/report.html`` listing them all. Nothing else is needed: ``score --report`` calls
+:func:`build_report` at the end of its run, and ``vadpipe report SCORES_DIR`` rebuilds it any time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vadpipe.atomic import write_json, write_text
+from vadpipe.errors import InputError, VadpipeError
+from vadpipe.report.media import Media, prepare_media
+from vadpipe.report.pages import index_page, video_page
+
+INDEX_NAME = "report.html"
+FAILED_NAME = ".report-failed.json"  # the failed inputs of the last `score --report`, for rebuilds
+CSV_SUFFIX = ".scores.csv"
+
+
+@dataclass
+class ScoredVideo:
+    """One video's score outputs, read back."""
+
+    key: str  # path of <stem> relative to the scores folder (posix)
+    stem: str
+    folder: Path
+    rel_dir: str
+    info: dict  # <stem>.json
+    curve: np.ndarray  # (N,) per-frame scores
+    smoothed: np.ndarray | None = None  # (N,) when scored with --smooth
+
+
+@dataclass
+class Report:
+    """What :func:`build_report` wrote."""
+
+    index: Path
+    pages: list[str] = field(default_factory=list)
+    media: dict[str, str] = field(default_factory=dict)  # key -> how its video got into the folder
+    failed: list[str] = field(default_factory=list)  # failed inputs (scoring) and unreadable outputs
+    bytes: int = 0  # size of everything the report added (pages, transcodes; hard links not counted)
+
+
+def read_scored_video(csv_path: Path, root: Path) -> ScoredVideo:
+    """The outputs of one video; InputError naming the file when one is missing or unreadable."""
+    stem = csv_path.name[: -len(CSV_SUFFIX)]
+    json_path = csv_path.with_name(f"{stem}.json")
+    try:
+        info = json.loads(json_path.read_text(encoding="utf-8"))
+        for key in ("frames", "fps", "threshold", "max_score", "duration_s", "intervals"):
+            if key not in info:
+                raise ValueError(f"no '{key}'")
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{json_path}: not a readable `vadpipe score` output ({exc}); score the video again") from None
+    try:
+        with open(csv_path, encoding="utf-8") as f:
+            header = f.readline().strip().split(",")
+            table = np.loadtxt(f, delimiter=",", ndmin=2, dtype=np.float64)  # (N, 3 or 4)
+        if header[:3] != ["frame", "time_s", "score"] or table.shape[0] != int(info["frames"]):
+            raise ValueError(f"expected {info['frames']} rows of frame,time_s,score")
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{csv_path}: not a readable `vadpipe score` curve ({exc}); score the video again") from None
+    smoothed = table[:, 3] if "smoothed" in header and table.shape[1] > 3 else None
+    rel = csv_path.parent.relative_to(root).as_posix()
+    return ScoredVideo(key=f"{rel}/{stem}" if rel != "." else stem, stem=stem, folder=csv_path.parent,
+                       rel_dir=rel, info=info, curve=table[:, 2], smoothed=smoothed)
+
+
+def find_scored(root: Path) -> list[Path]:
+    """Every ``<stem>.scores.csv`` under ``root`` (not temp files), sorted."""
+    return sorted(p for p in root.rglob(f"*{CSV_SUFFIX}") if not p.name.startswith(".") and p.is_file())
+
+
+def _run_config(info: dict, cache: dict) -> dict | None:
+    run = (info.get("model") or {}).get("run")
+    if not run:
+        return None
+    if run not in cache:
+        try:
+            cache[run] = json.loads((Path(run) / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            cache[run] = None
+    return cache[run]
+
+
+def build_report(scores_dir: Path, *, failed: list[str] | None = None, video: str = "auto",
+                 on_video: Callable[[str], None] | None = None, warn: Callable[[str], None] | None = None) -> Report:
+    """Write the report of ``scores_dir``.
+
+    Args:
+        failed: the inputs that failed in the scoring run (one line each); recorded for rebuilds. None: the
+            ones recorded by the last run, if any.
+        video: "auto", "webm" or "none" (see :func:`vadpipe.report.media.prepare_media`).
+        on_video: called with each video's key as it is done (progress). warn: for problems that do not stop it.
+    """
+    root = Path(scores_dir)
+    if not root.is_dir():
+        raise VadpipeError(f"{root}: no such folder; give the --out folder of `vadpipe score`")
+    failed_path = root / FAILED_NAME
+    if failed is None:
+        try:
+            failed = list(json.loads(failed_path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            failed = []
+    else:
+        write_json(failed_path, list(failed))
+    warn = warn or (lambda _line: None)
+    report = Report(index=root / INDEX_NAME, failed=list(failed))
+    entries, pages, configs = [], {}, {}
+    for csv_path in find_scored(root):
+        try:
+            entry = read_scored_video(csv_path, root)
+        except InputError as exc:
+            warn(str(exc))
+            report.failed.append(str(exc))
+            continue
+        page_path = entry.folder / f"{entry.stem}.report.html"
+        media = _media(entry, video, warn)
+        overlay = entry.folder / f"{entry.stem}.overlay.mp4"
+        html = video_page(entry, page_path, report.index, media.path, media.how,
+                          overlay if overlay.is_file() else None, _run_config(entry.info, configs))
+        write_text(page_path, html)
+        report.bytes += page_path.stat().st_size
+        if media.path is not None and not media.how.startswith("original (hard link)"):
+            report.bytes += media.path.stat().st_size
+        entries.append(entry)
+        pages[entry.key] = page_path
+        report.pages.append(str(page_path))
+        report.media[entry.key] = media.how
+        if on_video:
+            on_video(entry.key)
+    if not entries and not report.failed:
+        raise InputError(f"{root}: holds no `vadpipe score` outputs (<stem>.scores.csv + <stem>.json); "
+                         "run `vadpipe score ... --out` into it first")
+    write_text(report.index, index_page(entries, pages, report.index, report.failed,
+                                        title=f"Anomaly scores: {root.resolve().name}"))
+    report.bytes += report.index.stat().st_size
+    return report
+
+
+def _media(entry: ScoredVideo, mode: str, warn: Callable[[str], None]) -> Media:
+    import av
+
+    source = entry.info.get("video")
+    meta = entry.info.get("metadata") or {}
+    json_mtime = os.stat(entry.folder / f"{entry.stem}.json").st_mtime
+    try:
+        return prepare_media(Path(source) if source else None, entry.folder, entry.stem, float(entry.info["fps"]),
+                             mode=mode, variable_frame_rate=bool(meta.get("variable_frame_rate")),
+                             newer_than=json_mtime)
+    except (InputError, OSError, av.FFmpegError) as exc:
+        warn(f"{source}: no playable copy for the report ({exc}); its page shows the curve only")
+        return Media(None, f"no playable copy could be made ({exc})")
