@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from tests.helpers.browser import PageWatch, launch_chromium, require_browser
-from tests.helpers.scores import write_scored
+from tests.helpers.scores import synthetic_evaluation, write_scored
 from tests.helpers.videos import index_frames, write_video
 from vadpipe.report.build import build_report
+from vadpipe.report.evaluation import write_evaluation_report
 
 sync_playwright = require_browser()
 
@@ -144,3 +145,21 @@ def test_every_page_keeps_its_requests_inside_the_folder(page, report_dir):
         _open(page, html)
     page.watch.assert_clean()
     assert np.all([p.is_file() for p in out.rglob("*.play.*")])
+
+
+def test_evaluate_page_shows_its_pictures_and_sorts(browser, report_dir):
+    out, _, shots = report_dir
+    html = write_evaluation_report(out / "evaluation", synthetic_evaluation(), model="runs/x", ground_truth="gt.txt",
+                                   threshold=0.5)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    watch = PageWatch(page, out)
+    _open(page, html)
+    widths = page.eval_on_selector_all("img.plot", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
+    assert len(widths) == 3 and min(widths) > 400  # roc, pr and the grid all loaded
+    page.click("#videos th:nth-child(8)")  # error, ascending
+    names = page.eval_on_selector_all("#videos tbody td.name", "cells => cells.map(c => c.textContent)")
+    assert names == ["good", "false alarm", "missed"]
+    page.screenshot(path=str(shots / "evaluate.png"), full_page=True)
+    watch.assert_clean()
+    context.close()

@@ -90,6 +90,25 @@ def test_score_bad_video_is_one_line_and_the_others_go_on(pipeline, tmp_path, ca
     assert len(json.loads(captured.out)["videos"]) == 1
 
 
+def test_score_report_lists_the_scored_videos_and_the_failed_input(pipeline, tmp_path, capsys):
+    root, specs = pipeline
+    bad = tmp_path / "broken.mp4"
+    bad.write_text("not a video")
+    out = tmp_path / "o"
+    code = main(["score", str(bad), str(root / "videos"), "--model", str(root / "run"), "--out", str(out),
+                 "--report", "--overlay", "--json", "--device", "cpu"])
+    assert code == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["report"]["report"] == str(out / "report.html") and doc["report"]["bytes"] > 0
+    index = (out / "report.html").read_text()
+    assert "broken.mp4: FFmpeg cannot read this file" in index
+    for spec in specs:  # videos/<label>/<name>.mp4 -> <out>/<label>/<name>.report.html, playing the original
+        folder = out / ("abnormal" if spec.label else "normal")
+        assert f'{folder.name}/{spec.name}.report.html' in index
+        page = (folder / f"{spec.name}.report.html").read_text()
+        assert f'src="{spec.name}.play.mp4"' in page and f'data-src="{spec.name}.overlay.mp4"' in page
+
+
 def test_score_refuses_features_of_the_wrong_dim(pipeline, tmp_path, capsys):
     root, _ = pipeline
     np.save(tmp_path / "wrong.npy", np.zeros((4, 1, 7), np.float32))

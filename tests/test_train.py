@@ -108,8 +108,12 @@ def test_resume_after_kill_reproduces_the_uninterrupted_run(task, tmp_path):
     assert [json.loads(ln)["epoch"] for ln in lines] == [1, 2, 3]
 
 
-def test_cli_train_then_evaluate_with_validation(task, tmp_path, capsys):
-    run = tmp_path / "run"
+def test_cli_train_then_evaluate_with_validation(task, tmp_path, capsys, monkeypatch):
+    from vadpipe.report import training
+
+    run, seen, real = tmp_path / "run", [], training.plot_training
+    monkeypatch.setattr(training, "plot_training",  # training.png is redrawn after every epoch
+                        lambda run: seen.append(len((run / "metrics.jsonl").read_text().splitlines())) or real(run))
     code = main(["train", str(task / "train"), "--out", str(run), "--epochs", "8", "--batch-size", "16",
                  "--seq-len", "64", "--hidden-dim", "16", "--sigma", "4", "--conv-kernel", "3", "--lr", "2e-3",
                  "--val", str(task / "test"), "--val-gt", str(task / "test_gt.txt"), "--device", "cpu",
@@ -122,13 +126,19 @@ def test_cli_train_then_evaluate_with_validation(task, tmp_path, capsys):
     assert config["features"]["backbone"] == "synthetic"
     assert 0 < config["threshold"] < 1 and "validation" in config["threshold_source"]
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 8
+    assert (run / "training.png").read_bytes()[:4] == b"\x89PNG" and seen == list(range(1, 9))
     code = main(["evaluate", str(task / "test"), "--model", str(run), "--gt", str(task / "test_gt.txt"),
-                 "--per-video", str(tmp_path / "pv.csv"), "--json", "--device", "cpu"])
+                 "--per-video", str(tmp_path / "pv.csv"), "--plots", str(tmp_path / "plots"), "--json",
+                 "--device", "cpu"])
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["auc"] == pytest.approx(summary["best_metric"], abs=1e-6)
     assert result["videos"] == 16 and result["failed"] == 0
     assert len((tmp_path / "pv.csv").read_text().splitlines()) == 17
+    assert result["plots"] == str(tmp_path / "plots" / "evaluate.html")
+    for name in ("roc.png", "pr.png", "videos.png"):
+        assert (tmp_path / "plots" / name).read_bytes()[:4] == b"\x89PNG"
+    assert f"{100 * result['auc']:.2f}%" in (tmp_path / "plots" / "evaluate.html").read_text()
 
 
 def test_cli_train_refuses_to_overwrite_a_run(task, tmp_path, capsys):

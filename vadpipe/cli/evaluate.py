@@ -28,6 +28,8 @@ def evaluate_command(
     abnormal_first: int | None = AbnormalFirstOpt,
     features_root: Path | None = FeaturesRootOpt,
     per_video: Path | None = typer.Option(None, "--per-video", help="Write per-video scores and AUC to this CSV."),
+    plots: Path | None = typer.Option(None, "--plots", help="Write ROC and PR curves, the per-video curves over the "
+                                      "ground truth (worst first) and evaluate.html into this folder."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON document on stdout."),
 ) -> None:
@@ -38,7 +40,8 @@ def evaluate_command(
         expected_dim=config.scorer.feature_dim,
     )
     order = [(v.id, v.frames or 16 * v.validate()[0]) for v in videos]
-    result = evaluate(scorer, videos, load_ground_truth(gt, video_order=order), per_video_auc=per_video is not None)
+    result = evaluate(scorer, videos, load_ground_truth(gt, video_order=order),
+                      per_video_auc=per_video is not None or plots is not None)
     for line in result.problems:
         warn(line)
     for note in result.notes:
@@ -46,6 +49,14 @@ def evaluate_command(
     if per_video is not None:
         _write_per_video(per_video, result.videos)
     summary = {"model": str(model), "ground_truth": str(gt), **result.summary()}
+    if plots is not None:
+        from vadpipe.report.evaluation import write_evaluation_report
+
+        page = write_evaluation_report(plots, result, model=str(model), ground_truth=str(gt),
+                                       threshold=config.threshold)
+        summary["plots"] = str(page)
+        if not json_out:
+            err_console.print(f"plots: {page}", highlight=False)
     if json_out:
         print_json(summary)
     else:

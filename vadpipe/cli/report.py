@@ -28,6 +28,8 @@ def report_command(
     if json_out:
         print_json({"report": str(report.index), "pages": report.pages, "media": report.media,
                     "failed": report.failed, "bytes": report.bytes})
+    if report.unreadable:
+        raise typer.Exit(1)
 
 
 def write_report(scores_dir: Path, *, failed: list[str] | None = None, video: str = "auto", quiet: bool = False):

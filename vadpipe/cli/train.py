@@ -111,6 +111,9 @@ def train_command(
             bar.update(task, completed=step, total=steps, info=f"loss {parts['total']:.4f}")
 
         def on_epoch(record: dict) -> None:
+            from vadpipe.report.training import plot_training
+
+            plot_training(out)  # redrawn after every epoch, so a long run can be watched
             if quiet:
                 return
             val_part = "".join(f"  val {k[4:]} {v:.4f}" for k, v in record.items()

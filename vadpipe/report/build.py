@@ -47,6 +47,7 @@ class Report:
     pages: list[str] = field(default_factory=list)
     media: dict[str, str] = field(default_factory=dict)  # key -> how its video got into the folder
     failed: list[str] = field(default_factory=list)  # failed inputs (scoring) and unreadable outputs
+    unreadable: list[str] = field(default_factory=list)  # the per-video outputs this build could not read
     bytes: int = 0  # size of everything the report added (pages, transcodes; hard links not counted)
 
 
@@ -122,6 +123,7 @@ def build_report(scores_dir: Path, *, failed: list[str] | None = None, video: st
         except InputError as exc:
             warn(str(exc))
             report.failed.append(str(exc))
+            report.unreadable.append(str(exc))
             continue
         page_path = entry.folder / f"{entry.stem}.report.html"
         media = _media(entry, video, warn)
