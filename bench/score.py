@@ -9,6 +9,8 @@ folder. Each stage is then timed on its own, through the code `vadpipe score` ru
     backbone    the random-init backbone's forward passes (the run's backbone, 1 crop)
     scorer      LA-Net + DDL (ucf preset, random init) over all T snippets at once
     writing     write_video_outputs: per-frame curve, intervals, CSV + JSON + PNG
+    report      what `score --report` adds: build_report over those outputs, once with the original
+                hard-linked (an H.264 MP4 plays in browsers) and once with --video webm (VP9 transcode)
 
 and, unless --no-end-to-end, the whole `vadpipe score VIDEO --model RUN` command in a
 subprocess (the run folder holds the same scorer and names the same backbone), so the
@@ -48,6 +50,7 @@ from vadpipe.infer.score import IntervalOptions, snippet_scores, write_video_out
 from vadpipe.model.checkpoint import FeatureSpec, RunConfig, save_run  # noqa: E402
 from vadpipe.model.config import get_preset  # noqa: E402
 from vadpipe.model.scorer import AnomalyScorer  # noqa: E402
+from vadpipe.report.build import build_report  # noqa: E402
 from vadpipe.video.decode import VideoReader  # noqa: E402
 from vadpipe.video.snippets import iter_snippet_batches  # noqa: E402
 
@@ -185,6 +188,11 @@ def main(argv: list[str] | None = None) -> None:
         result = write_video_outputs(Path(tmp) / "stages", video.stem, scores, n_frames=n_frames, fps=fps,
                                      config=config, options=IntervalOptions(), source=str(video), model_dir="bench")
         writing_s = time.perf_counter() - start
+        report_s = {}
+        for mode in ("auto", "webm"):
+            start = time.perf_counter()
+            built = build_report(Path(tmp) / "stages", video=mode)
+            report_s[mode] = (time.perf_counter() - start, built.bytes, built.media[video.stem])
 
         e2e = None
         if not args.no_end_to_end:
@@ -219,6 +227,9 @@ def main(argv: list[str] | None = None) -> None:
               f"{' (*)' if extrapolated else ''}")
     print(f"{'sum':<12} {total:>9.2f} {1:>6.1%} {1000 * total / t:>15.2f}  "
           f"= {total / (n_frames / fps):.2f} s per second of video")
+    for mode, (seconds, size, how) in report_s.items():
+        print(f"--report ({'--video ' + mode:<12}) {seconds:>8.2f} s = {seconds / total:.1%} of the stages' sum; "
+              f"{size / 2**20:.2f} MiB written; video: {how}")
     if e2e is not None:
         inner = e2e["timings_s"]
         print(f"end-to-end `vadpipe score` (subprocess wall, measured): {e2e['wall']:.2f} s  "

@@ -110,7 +110,7 @@ def transcode_webm(video: Path, target: Path, fps: float, *, max_height: int = M
                 stream.pix_fmt = "yuv420p"
                 stream.codec_context.time_base = 1 / rate
                 # Real-time settings: a review copy, made in about the time decoding takes.
-                stream.options = {"deadline": "realtime", "cpu-used": "8", "crf": "32", "b": "0",
+                stream.options = {"deadline": "realtime", "cpu-used": "8", "crf": "40", "b": "0",
                                   "row-mt": "1", "threads": str(min(4, os.cpu_count() or 1))}
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
             if frame.height != stream.height or frame.width != stream.width:

@@ -127,8 +127,9 @@ def href(target: Path, page_dir: Path) -> str:
 def page(title: str, body: str, *, subtitle: str = "", back: str | None = None, scripts: tuple[str, ...] = ()) -> str:
     """A whole HTML document. ``title``/``subtitle`` are plain text; ``body`` is HTML built with :func:`esc`.
 
-    The Content-Security-Policy forbids every request but the page's own folder tree (media and
-    pictures) and inline script/style, so a report cannot reach the network even if asked to.
+    The Content-Security-Policy allows inline script and style and local files only (media and
+    pictures; from ``file://``, 'self' is any local file), so a report cannot reach the network
+    even if asked to; that every link stays inside the folder is :func:`href`'s job.
     """
     nav = f'<a href="{esc(back)}">&larr; all videos</a>' if back else ""
     script = "".join(f"<script>{s}</script>" for s in scripts)
