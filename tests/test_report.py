@@ -136,3 +136,12 @@ def test_curve_runs_are_exact_and_a_one_frame_peak_survives_long_curves():
     spark = sparkline_svg(long, 0.5)
     ys = [float(p.split(",")[1]) for p in re.search(r'<polyline[^>]*points="([^"]*)"', spark).group(1).split()]
     assert min(ys) == pytest.approx(2.0)
+
+
+def test_overlay_keeps_a_fractional_frame_rate_so_the_report_cursor_stays_on_it(tmp_path):
+    from vadpipe.infer.overlay import write_overlay
+
+    video = write_video(tmp_path / "ntsc.mp4", index_frames(40), fps=30000 / 1001)
+    write_overlay(video, tmp_path / "o.mp4", np.full(40, 0.7, np.float32), np.ones(40, bool), 0.5, 30000 / 1001)
+    _, info = read_video(tmp_path / "o.mp4")
+    assert info.frames == 40 and info.fps == pytest.approx(30000 / 1001, rel=1e-6)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -51,7 +52,8 @@ def write_overlay(video: Path, out: Path, curve: np.ndarray, alarm: np.ndarray, 
             if f >= len(curve):
                 break
             if stream is None:
-                stream = container.add_stream("libx264", rate=round(fps) or 25)
+                # The curve's own rate (29.97 stays 29.97): frame f is shown at f / fps, where the curve puts it.
+                stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
                 stream.height, stream.width = (frame.shape[0] // 2) * 2, (frame.shape[1] // 2) * 2  # yuv420p
                 stream.pix_fmt = "yuv420p"
                 stream.options = {"crf": "23", "preset": "veryfast"}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from vadpipe.report.svg import curve_svg, runs, sparkline_svg
 from vadpipe.report.template import (
     SORT_JS,
@@ -190,9 +188,3 @@ def index_page(entries: list, pages: dict, index_path: Path, failed: list[str], 
              f'(click a header to sort, a name to watch)</span></h2>{table}</div>')
     return page(title, body, subtitle=f"{len(entries)} videos", scripts=(SORT_JS,))
 
-
-def truth_runs(truth: np.ndarray) -> list[tuple[int, int]]:
-    """[start, end) frame ranges where ``truth`` is 1."""
-    starts, values = runs(np.asarray(truth))
-    ends = np.r_[starts[1:], len(truth)]
-    return [(int(s), int(e)) for s, e, v in zip(starts, ends, values, strict=True) if v]
