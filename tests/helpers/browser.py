@@ -31,14 +31,22 @@ def launch_chromium(playwright):
     )
 
 
+def _missing(reason: str) -> None:
+    """Skip on a developer's machine; fail under CI (CI=true), which installs the browser and must run these."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{reason} (CI must run the browser tests: see .ci/run)", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
 def require_browser():
     """Skip the calling test module when no browser can be driven; returns playwright's sync_playwright."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.skip(f"Playwright for Python is not installed: {INSTALL}", allow_module_level=True)
+        _missing(f"Playwright for Python is not installed: {INSTALL}")
     if chromium_path() is None:
-        pytest.skip(f"no Chromium on PATH (or VADPIPE_CHROMIUM): {INSTALL}", allow_module_level=True)
+        where = os.environ.get("VADPIPE_CHROMIUM")
+        _missing(f"VADPIPE_CHROMIUM={where} is not a file" if where else f"no chromium on PATH: {INSTALL}")
     return sync_playwright
 
 
