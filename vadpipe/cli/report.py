@@ -10,7 +10,8 @@ from vadpipe.cli.console import err_console, print_json, progress, warn
 from vadpipe.errors import UsageError
 
 VIDEO_HELP = ("What each video page plays: auto (the original, hard-linked into the folder, when browsers play "
-              "it; else a VP9/WebM transcode), webm (always the transcode: smaller to send) or none (curves only).")
+              "it; else a VP9/WebM transcode), webm (always the transcode, at most 480 lines high) "
+              "or none (curves only).")
 
 
 def report_command(
