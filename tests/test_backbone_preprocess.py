@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
+import torchvision.transforms.v2.functional as TF
 
-from vadpipe.backbones.preprocess import crop_boxes, preprocess_snippets
+from vadpipe.backbones.preprocess import crop_boxes, preprocess_snippets, resize_scale_factor, resolve_crop_order
 from vadpipe.backbones.registry import BACKBONES, Preprocessing
 from vadpipe.errors import UsageError
 
@@ -30,7 +33,7 @@ def _marked_snippet() -> torch.Tensor:
     return frames
 
 
-@pytest.mark.parametrize("crops", [1, 5, 10])
+@pytest.mark.parametrize("crops", [1, 5])
 def test_crop_order_is_centre_then_corners(crops):
     out = preprocess_snippets(_marked_snippet(), IDENTITY, crops)
     assert out.shape == (1, crops, 3, 16, 32, 32) and out.dtype == torch.float32
@@ -42,16 +45,122 @@ def test_crop_order_is_centre_then_corners(crops):
     assert out[0, 0, 0, :, 0, 0].tolist() == pytest.approx([10.0 * t for t in range(16)])
 
 
-def test_crops_six_to_ten_are_the_first_five_flipped_horizontally():
+def test_ten_crops_follow_torchvision_tencrop_order():
+    out = preprocess_snippets(_marked_snippet(), IDENTITY, 10)
+    # TenCrop: tl, tr, bl, br, centre, then the same five of the flipped frame (whose top-left is the top-right)
+    expected = ["top-left", "top-right", "bottom-left", "bottom-right", "centre",
+                "top-right", "top-left", "bottom-right", "bottom-left", "centre"]
+    for i, name in enumerate(expected):
+        assert out[0, i, :, 7, 16, 16].tolist() == pytest.approx(COLOURS[name]), (i, name)
+
+
+def _reference_crops(frames: torch.Tensor, short: int, size: int, ten: bool) -> torch.Tensor:
+    """torchvision's own resize + TenCrop / FiveCrop(centre first) on (S, 16, H, W, 3) -> (S, C, 3, 16, s, s)."""
+    s, t, h, w, _ = frames.shape
+    x = TF.resize(frames.permute(0, 1, 4, 2, 3).reshape(s * t, 3, h, w), [short],
+                  interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+    crops = list(TF.ten_crop(x, [size, size])) if ten else list(TF.five_crop(x, [size, size]))
+    if not ten:
+        crops = [crops[4], *crops[:4]]  # XD: __0 is the centre
+    stacked = torch.stack(crops, dim=1).float()  # (S*T, C, 3, s, s)
+    return stacked.view(s, t, len(crops), 3, size, size).permute(0, 2, 3, 1, 4, 5)  # (S, C, 3, T, s, s)
+
+
+@pytest.mark.parametrize("shape", [(40, 61), (41, 40), (37, 50), (48, 64)])  # odd and even (W - 32), (H - 32)
+@pytest.mark.parametrize("crops", [5, 10])
+def test_crops_equal_torchvision_five_and_ten_crop_exactly(shape, crops):
+    gen = torch.Generator().manual_seed(sum(shape) + crops)
+    frames = torch.randint(0, 256, (2, 16, *shape, 3), dtype=torch.uint8, generator=gen)
+    prep = Preprocessing(40, 32, 1.0, 0.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+    out = preprocess_snippets(frames, prep, crops)
+    assert torch.equal(out, _reference_crops(frames, 40, 32, ten=crops == 10))
+
+
+def test_legacy_ten_crop_order_is_the_first_five_flipped():
     frames = torch.randint(0, 256, (2, 16, 37, 50, 3), dtype=torch.uint8)
-    out = preprocess_snippets(frames, IDENTITY, 10)
+    out = preprocess_snippets(frames, IDENTITY, 10, crop_order="vadpipe_v1")
     assert torch.equal(out[:, 5:], out[:, :5].flip(-1))
+    assert torch.equal(out[:, :5], preprocess_snippets(frames, IDENTITY, 5))
     assert not torch.equal(out[:, 5], out[:, 0])  # random content is not mirror-symmetric
+
+
+def test_flipped_centre_is_cut_from_the_flipped_frame_when_the_margin_is_odd():
+    frames = torch.randint(0, 256, (1, 16, 32, 65, 3), dtype=torch.uint8)  # W - 32 = 33: centre left 16
+    prep = Preprocessing(32, 32, 1.0, 0.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+    out = preprocess_snippets(frames, prep, 10)
+    region = frames[0, :, :, 17:49].permute(3, 0, 1, 2).float()  # (3, 16, 32, 32): flipped frame's centre
+    assert torch.equal(out[0, 9], region.flip(-1))
+    assert not torch.equal(out[0, 9], out[0, 4].flip(-1))  # mirroring the centre crop is one pixel off
+
+
+def test_crop_order_must_fit_the_crop_count():
+    frames = torch.zeros(1, 16, 32, 32, 3, dtype=torch.uint8)
+    with pytest.raises(UsageError, match="10 crops, not 5"):
+        preprocess_snippets(frames, IDENTITY, 5, crop_order="tencrop")
+    assert resolve_crop_order(10) == "tencrop" and resolve_crop_order(5) == "center_first"
 
 
 def test_crop_boxes_centre_rounds_like_torchvision():
     assert crop_boxes(64, 97, 32, 5) == [(16, 32), (0, 0), (0, 65), (32, 0), (32, 65)]
     assert crop_boxes(64, 97, 32, 1) == [(16, 32)]
+
+
+def _cv2_linear_by_hand(img: torch.Tensor, s: float) -> torch.Tensor:
+    """OpenCV INTER_LINEAR with fx=fy=s, written out pixel by pixel for (H, W) float."""
+    h, w = img.shape
+    oh, ow = round(h * s), round(w * s)
+    out = torch.empty(oh, ow, dtype=torch.float64)
+
+    def taps(d, n):
+        x = (d + 0.5) / s - 0.5
+        i = math.floor(x)
+        f = x - i
+        if i < 0:
+            i, f = 0, 0.0
+        if i >= n - 1:
+            i, f = n - 1, 0.0
+        return i, min(i + 1, n - 1), f
+
+    for y in range(oh):
+        y0, y1, fy = taps(y, h)
+        for x in range(ow):
+            x0, x1, fx = taps(x, w)
+            top = img[y0, x0] * (1 - fx) + img[y0, x1] * fx
+            bot = img[y1, x0] * (1 - fx) + img[y1, x1] * fx
+            out[y, x] = top * (1 - fy) + bot * fy
+    return out
+
+
+@pytest.mark.parametrize("shape, short", [((6, 9), 8), ((12, 7), 5), ((10, 15), 4)])  # up, down, odd ratios
+def test_scale_factor_resize_matches_a_hand_computed_opencv_bilinear(shape, short):
+    gen = torch.Generator().manual_seed(7)
+    img = torch.randint(0, 256, shape, dtype=torch.uint8, generator=gen)
+    out = resize_scale_factor(img.view(1, 1, *shape).expand(1, 3, *shape), short)
+    s = short / min(shape)
+    expected = _cv2_linear_by_hand(img.double(), s).round()
+    assert out.shape == (1, 3, round(shape[0] * s), round(shape[1] * s))
+    assert torch.equal(out[0, 0].double(), expected)
+
+
+def test_scale_factor_steps_by_the_factor_not_the_size_ratio():
+    # 3 x 10 -> s = 4/3: width round(13.33) = 13, but the source is stepped by 3/4, not by 10/13
+    img = torch.arange(10, dtype=torch.uint8).mul(20).view(1, 1, 1, 10).expand(1, 3, 3, 10)
+    out = resize_scale_factor(img, 4)
+    assert out.shape[-2:] == (4, 13)
+    sized = TF.resize(img.float(), [4, 13], interpolation=TF.InterpolationMode.BILINEAR, antialias=False)
+    assert not torch.equal(out, sized.round())
+    assert out[0, 0, 0, 1].item() == round(((1 + 0.5) * 0.75 - 0.5) * 20)  # source x = 0.625 -> 12.5 -> 12
+
+
+def test_inception_uses_the_scale_factor_resize_and_resnet3d_the_short_side_one():
+    assert BACKBONES["inception_i3d"].preprocessing.resize_mode == "scale_factor"
+    assert BACKBONES["resnet3d"].preprocessing.resize_mode == "short_side"
+    frames = torch.randint(0, 256, (1, 16, 30, 41, 3), dtype=torch.uint8)
+    prep = BACKBONES["inception_i3d"].preprocessing
+    out = preprocess_snippets(frames, prep, 1, resize_short=32, crop_size=32)
+    x = resize_scale_factor(frames[0].permute(0, 3, 1, 2), 32)  # (16, 3, 32, 44)
+    expected = (x[..., :, 6:38] * (2 / 255) - 1).permute(1, 0, 2, 3)  # centre crop, [-1, 1]
+    assert torch.allclose(out[0, 0], expected, atol=1e-6)
 
 
 @pytest.mark.parametrize(

