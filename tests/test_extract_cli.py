@@ -215,7 +215,8 @@ def test_rtfm_layout_writes_i3d_files_and_a_list_abnormal_first(videos, tmp_path
     lines = (out / "rtfm.list").read_text().splitlines()
     assert [Path(p).name for p in lines] == ["a1_i3d.npy", "a2_i3d.npy", "n1_i3d.npy", "n2_i3d.npy"]
     assert all(Path(p).is_absolute() and Path(p).is_file() for p in lines)
-    assert (out / "index.jsonl").is_file()
+    rec = {r["id"]: r for r in read_index(out)}["a1"]
+    assert (rec["tail"], rec["crops"], rec["crop_order"], rec["resize_mode"]) == ("pad", 10, "tencrop", "short_side")
 
 
 def test_xd_layout_writes_one_file_per_crop_and_a_list(videos, tmp_path):
@@ -227,11 +228,12 @@ def test_xd_layout_writes_one_file_per_crop_and_a_list(videos, tmp_path):
                  "--random-init", "--resize-short", "24", "--crop-size", "16", "--quiet"])
     assert code == 0
     assert sorted(p.name for p in out.glob("*.npy")) == [f"{v}__{c}.npy" for v in ("a1", "n1") for c in range(5)]
-    assert np.load(out / "n1__0.npy").shape == (3, 1024)
+    assert np.load(out / "n1__0.npy").shape == (2, 1024)  # 40 frames: the XD layout drops the partial snippet
     lines = [Path(p).name for p in (out / "xd.list").read_text().splitlines()]
     assert lines == [f"n1__{c}.npy" for c in range(5)] + [f"a1__{c}.npy" for c in range(5)]  # labels from the CSV
     rec = {r["id"]: r for r in read_index(out)}["n1"]
     assert rec["files"] == [f"n1__{c}.npy" for c in range(5)] and rec["label"] == 1
+    assert (rec["tail"], rec["crop_order"], rec["resize_mode"]) == ("drop", "center_first", "scale_factor")
     summary = run_extract([videos / "normal" / "n1.mp4"], out, backbone_name="inception_i3d", layout="xd",
                           random_init=True, resize_short=24, crop_size=16)
     assert summary.skipped == 1  # resume works in the public layouts too
@@ -261,3 +263,14 @@ def test_missing_input_and_missing_weights_are_one_line_errors(videos, tmp_path,
     code = main(["extract", str(videos), "--out", str(tmp_path / "o"), "--crops", "1", "--quiet"])
     err = capsys.readouterr().err.strip()
     assert code == 1 and len(err.splitlines()) == 1 and "vadpipe weights" in err
+
+
+def test_records_written_before_crop_order_was_recorded_are_judged_by_the_old_values():
+    from vadpipe.features.extract_job import ExtractSettings
+
+    old = {"status": "ok", "backbone": "resnet3d", "tail": "pad", "dtype": "float32", "layout": "vadpipe"}
+    assert ExtractSettings("resnet3d", 1).made({**old, "crops": 1}, allow_random=False)  # same centre crop
+    assert not ExtractSettings("resnet3d", 10).made({**old, "crops": 10}, allow_random=False)  # old 10-crop order
+    assert ExtractSettings("resnet3d", 10, crop_order="vadpipe_v1").made({**old, "crops": 10}, allow_random=False)
+    xd_old = {**old, "backbone": "inception_i3d", "crops": 5}
+    assert not ExtractSettings("inception_i3d", 5).made(xd_old, allow_random=False)  # resized another way

@@ -123,3 +123,32 @@ def test_score_refuses_a_backbone_of_another_dim(pipeline, tmp_path, capsys):
     assert main(["score", str(video), "--model", str(root / "run"), "--backbone", "resnet3d",
                  "--out", str(tmp_path)]) == 2
     assert "makes 2048-d features" in capsys.readouterr().err
+
+
+def test_run_records_crop_order_and_resize_mode_and_score_extracts_with_them(pipeline, tmp_path, monkeypatch):
+    import shutil
+
+    import vadpipe.features.extract as extract_mod
+    from vadpipe.model.checkpoint import read_run_config
+
+    root, specs = pipeline
+    features = read_run_config(root / "run").features
+    assert (features.crop_order, features.resize_mode) == ("center", "scale_factor")
+    run = tmp_path / "run"
+    shutil.copytree(root / "run", run)
+    config = json.loads((run / "config.json").read_text())
+    config["features"].update(crops=10, crop_order="vadpipe_v1", resize_mode="short_side")  # an older store's
+    (run / "config.json").write_text(json.dumps(config))
+    seen = {}
+
+    def fake_extract(paths, net, **kwargs):
+        seen.update(kwargs)
+        return iter(())
+
+    monkeypatch.setattr(extract_mod, "extract_videos", fake_extract)
+    video = root / "videos" / "abnormal" / f"{specs[0].name}.mp4"
+    main(["score", str(video), "--model", str(run), "--out", str(tmp_path / "s"), "--quiet", "--device", "cpu"])
+    assert (seen["crops"], seen["crop_order"], seen["resize_mode"]) == (10, "vadpipe_v1", "short_side")
+    seen.clear()
+    main(["score", str(video), "--model", str(run), "--out", str(tmp_path / "s"), "--quiet", "--crops", "5"])
+    assert (seen["crops"], seen["crop_order"]) == (5, None)  # another crop count: its default order

@@ -63,19 +63,20 @@ def crop_plan(height: int, width: int, size: int, crop_order: str) -> list[tuple
     if crop_order == "center":
         return [(*center, False)]
     if crop_order == "center_first":
-        return [(t, l, False) for t, l in [center, *corners]]
+        return [(t, left, False) for t, left in [center, *corners]]
     if crop_order == "vadpipe_v1":
         five = [center, *corners]
-        return [(t, l, False) for t, l in five] + [(t, l, True) for t, l in five]
+        return [(t, left, False) for t, left in five] + [(t, left, True) for t, left in five]
     if crop_order == "tencrop":
         five = [*corners, center]  # torchvision's five_crop order
-        return [(t, l, False) for t, l in five] + [(t, right - l, True) for t, l in five]
+        return [(t, left, False) for t, left in five] + [(t, right - left, True) for t, left in five]
     raise UsageError(f"crop order {crop_order!r}: choose one of {', '.join(CROP_ORDERS)}")
 
 
 def crop_boxes(height: int, width: int, size: int, crops: int) -> list[tuple[int, int]]:
     """(top, left) of the unmirrored crops of the default order for ``crops`` (centre first for 1 and 5)."""
-    return [(t, l) for t, l, mirrored in crop_plan(height, width, size, resolve_crop_order(crops)) if not mirrored]
+    plan = crop_plan(height, width, size, resolve_crop_order(crops))
+    return [(t, left) for t, left, mirrored in plan if not mirrored]
 
 
 def _linear_taps(n_in: int, n_out: int, scale: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

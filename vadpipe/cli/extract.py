@@ -67,10 +67,12 @@ def extract_command(
                              "+ index.jsonl."),
     backbone: str = typer.Option(DEFAULT_BACKBONE, help="Backbone: " + ", ".join(
         f"{spec.name} ({spec.feature_dim}-d)" for spec in BACKBONES.values()) + "."),
-    crops: int | None = typer.Option(None, help="1 (centre), 5 (centre + corners) or 10 (and their flips). "
-                                     "Default: 10, or 5 for --layout xd / inception_i3d."),
-    tail: str = typer.Option("pad", help="Last partial snippet: pad (loop its frames; T = ceil(N/16)) "
-                             "or drop (T = floor(N/16); videos under 16 frames fail)."),
+    crops: int | None = typer.Option(None, help="1 (centre), 5 (centre, then the corners: XD __0..__4) or 10 "
+                                     "(torchvision TenCrop order: corners, centre, then those of the flipped "
+                                     "frame). Default: 10, or 5 for --layout xd / inception_i3d."),
+    tail: str | None = typer.Option(None, help="Last partial snippet: pad (loop its frames; T = ceil(N/16)) "
+                                    "or drop (T = floor(N/16); videos under 16 frames fail). "
+                                    "Default: drop for --layout xd (as the public XD features), else pad."),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Snippets per forward pass "
                                           "(each is C clips). Default: ~32 clips on a GPU, ~4 on a CPU."),
     device: str = typer.Option("auto", help=DEVICE_HELP),

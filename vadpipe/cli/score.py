@@ -168,6 +168,8 @@ def _score_videos(inputs, scorer, config: RunConfig, options, out: Path, model_d
         stream = extract_videos(
             [j.video for j in good], net, crops=crops, tail=tail, batch_size=batch_size, device=device,
             resize_short=config.features.resize_short, crop_size=config.features.crop_size,
+            crop_order=config.features.crop_order if crops == config.features.crops else None,
+            resize_mode=config.features.resize_mode,
         )
         for item in stream:
             extracted = time.perf_counter()

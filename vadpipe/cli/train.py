@@ -174,10 +174,16 @@ def _fit_features(config: RunConfig, videos, preset: str) -> None:
     if dim != config.scorer.feature_dim:
         warn(f"features are {dim}-d; the {preset} preset was tuned for {config.scorer.feature_dim}-d features")
         config.scorer.feature_dim = dim
+    from vadpipe.backbones.preprocess import LEGACY_CROP_ORDER
+
     meta = videos[0].meta
+    legacy = {"crop_order": LEGACY_CROP_ORDER.get(crops), "resize_mode": "short_side"} if meta else {}
     config.features = FeatureSpec(
         dim=dim, crops=crops, backbone=meta.get("backbone"), tail=meta.get("tail"),
         resize_short=meta.get("resize_short"), crop_size=meta.get("crop_size"),
+        # a store record without them was written before they were recorded: the values of that time
+        crop_order=meta.get("crop_order", legacy.get("crop_order")),
+        resize_mode=meta.get("resize_mode", legacy.get("resize_mode")),
         random_init=bool(meta.get("random_init", False)), backbone_seed=meta.get("backbone_seed"),
     )
 

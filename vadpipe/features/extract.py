@@ -75,6 +75,8 @@ def extract_videos(
     fps: float | None = None,
     resize_short: int | None = None,
     crop_size: int | None = None,
+    crop_order: str | None = None,
+    resize_mode: str | None = None,
     precision: str = "auto",
     channels_last: bool | None = None,
     compile: bool = False,
@@ -96,6 +98,9 @@ def extract_videos(
         dtype: ``float32`` or ``float16`` for the returned features.
         fps: resample each video to this rate by timestamp first (``None``: every decoded frame).
         resize_short, crop_size: override the backbone's preprocessing sizes.
+        crop_order: order of the crops (``None``: the default for ``crops``: TenCrop for 10,
+            centre first for 5; see :mod:`vadpipe.backbones.preprocess`).
+        resize_mode: ``short_side`` or ``scale_factor`` (``None``: the backbone's own).
         precision: ``auto`` (bf16 autocast on CUDA, fp32 on a CPU), ``fp32``, ``bf16`` or ``fp16``
             (:mod:`vadpipe.features.precision`).
         channels_last: backbone and inputs in ``torch.channels_last_3d`` (``None``: on CUDA only;
@@ -115,6 +120,7 @@ def extract_videos(
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     device = torch.device(device)
     prep = backbone.spec.preprocessing
+    sizes = dict(resize_short=resize_short, crop_size=crop_size, crop_order=crop_order, resize_mode=resize_mode)
     batch_size = batch_size or default_batch_size(crops, device)
     on_device = device.type == "cuda" if preprocess_on_device is None else preprocess_on_device
     pin = device.type == "cuda"
@@ -138,7 +144,7 @@ def extract_videos(
                     x = x.pin_memory() if pin else x
                 else:
                     with torch.no_grad():
-                        x = preprocess_snippets(x, prep, crops, resize_short=resize_short, crop_size=crop_size)
+                        x = preprocess_snippets(x, prep, crops, **sizes)
                 yield "batch", x
             yield "info", reader.info
 
@@ -147,7 +153,7 @@ def extract_videos(
             if kind == "batch":
                 value = value.to(device, non_blocking=True)
                 if value.dtype == torch.uint8:
-                    value = preprocess_snippets(value, prep, crops, resize_short=resize_short, crop_size=crop_size)
+                    value = preprocess_snippets(value, prep, crops, **sizes)
             yield kind, value  # batches: (S, C, 3, 16, crop, crop) on the device
 
     main_threads = torch.get_num_threads()  # also pins this thread's own count before the workers set theirs

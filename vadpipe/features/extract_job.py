@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vadpipe.backbones.preprocess import LEGACY_CROP_ORDER, resolve_crop_order
+from vadpipe.backbones.registry import get_spec
 from vadpipe.errors import UsageError
 from vadpipe.features import layouts
 from vadpipe.features.extract import DEFAULT_BACKBONE, DTYPES, default_workers, extract_videos
@@ -34,11 +36,14 @@ class ExtractSettings:
     fps: float | None = None
     resize_short: int | None = None
     crop_size: int | None = None
+    crop_order: str | None = None  # None: the default order for `crops` (vadpipe.backbones.preprocess)
+    resize_mode: str | None = None  # None: the backbone's own
 
     def record_fields(self) -> dict:
         """The settings as written into every index record (unset sizes left out)."""
         rec = {"backbone": self.backbone, "crops": self.crops, "tail": self.tail, "dtype": self.dtype,
-               "layout": self.layout}
+               "layout": self.layout, "crop_order": resolve_crop_order(self.crops, self.crop_order),
+               "resize_mode": self.resize_mode or get_spec(self.backbone).preprocessing.resize_mode}
         for key, value in (("resample_fps", self.fps), ("resize_short", self.resize_short),
                            ("crop_size", self.crop_size)):
             if value is not None:
@@ -48,7 +53,9 @@ class ExtractSettings:
     def made(self, record: dict, *, allow_random: bool) -> bool:
         """Whether an ``ok`` record was made with these settings (a random-init one only counts when allowed)."""
         mine = self.record_fields()
-        theirs = {"dtype": "float32", "layout": "vadpipe", **{k: record.get(k) for k in record}}
+        # Records written before crop_order / resize_mode were recorded: the values of that time.
+        legacy = {"crop_order": LEGACY_CROP_ORDER.get(record.get("crops")), "resize_mode": "short_side"}
+        theirs = {"dtype": "float32", "layout": "vadpipe", **legacy, **{k: record.get(k) for k in record}}
         same = all(theirs.get(k) == v for k, v in mine.items()) and all(
             theirs.get(k) is None for k in ("resample_fps", "resize_short", "crop_size") if k not in mine
         )
@@ -120,6 +127,11 @@ def default_crops(layout: str, backbone: str) -> int:
     return 5 if backbone == "inception_i3d" else 10
 
 
+def default_tail(layout: str) -> str:
+    """``drop`` for the XD-Violence layout (its public features drop the last partial snippet), else ``pad``."""
+    return "drop" if layout == "xd" else "pad"
+
+
 def _labels(csv_path: Path | None) -> dict[str, int]:
     if csv_path is None:
         return {}
@@ -141,7 +153,7 @@ def run_extract(
     *,
     backbone_name: str = DEFAULT_BACKBONE,
     crops: int | None = None,
-    tail: str = "pad",
+    tail: str | None = None,
     batch_size: int | None = None,
     device: str = "auto",
     dtype: str = "float32",
@@ -185,6 +197,7 @@ def run_extract(
     spec = get_spec(backbone_name)
     if layout not in layouts.LAYOUTS:
         raise UsageError(f"--layout {layout!r}: choose one of {', '.join(layouts.LAYOUTS)}")
+    tail = tail or default_tail(layout)
     if tail not in TAIL_POLICIES:
         raise UsageError(f"--tail {tail!r}: choose pad or drop")
     if dtype not in DTYPES:
@@ -246,7 +259,8 @@ def _extract_jobs(todo, backbone, dim, settings, device, out, part, label_map, s
     results = extract_videos(
         [job.video for job in todo], backbone, crops=settings.crops, tail=settings.tail, batch_size=batch_size,
         device=device, dtype=settings.dtype, fps=settings.fps, resize_short=settings.resize_short,
-        crop_size=settings.crop_size, precision=summary.precision, channels_last=channels_last, compile=compile,
+        crop_size=settings.crop_size, crop_order=settings.crop_order, resize_mode=settings.resize_mode,
+        precision=summary.precision, channels_last=channels_last, compile=compile,
         workers=workers,
         on_start=lambda path, n: observer.video_started(by_path[path], n), on_snippets=counted,
     )

@@ -33,6 +33,8 @@ class FeatureSpec:
     tail: str | None = None
     resize_short: int | None = None
     crop_size: int | None = None
+    crop_order: str | None = None  # None: the default for `crops` (public features carry no record)
+    resize_mode: str | None = None  # None: the backbone's own
     random_init: bool = False  # True when the backbone was random-initialised (the offline demo)
     backbone_seed: int | None = None
 
