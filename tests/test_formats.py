@@ -110,3 +110,48 @@ def test_store_in_the_xd_layout_reads_every_crop_file(tmp_path):
     assert problems == [] and video.label == 1
     features = video.load()  # (T, C, D)
     assert features.shape == (3, 5, 4) and features[0, :, 0].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+# The first lines of RTFM's published list/ucf-i3d-test.list, as published (Windows paths).
+RTFM_TEST_LINES = [f"G:\\UCF_Test_ten_crop_i3d\\{n}_i3d.npy" for n in (
+    "Abuse028_x264", "Abuse030_x264", "Arrest001_x264", "Normal_Videos_003_x264", "Normal_Videos_006_x264")]
+
+
+@pytest.mark.parametrize("beside_the_list", [False, True])
+def test_rtfm_windows_path_list_loads_with_features_root_or_beside_it(tmp_path, beside_the_list):
+    folder = tmp_path / ("lists" if beside_the_list else "UCF_Test_ten_crop_i3d")
+    for i, line in enumerate(RTFM_TEST_LINES):
+        _save(folder / line.split("\\")[-1], (2 + i, 10, 4), i)
+    listing = tmp_path / "lists" / "ucf-i3d-test.list"
+    listing.parent.mkdir(exist_ok=True)
+    listing.write_bytes("\r\n".join(RTFM_TEST_LINES).encode() + b"\r\n")  # CRLF, as a Windows editor leaves it
+    root = None if beside_the_list else folder
+    videos, problems = load_feature_set(listing, features_root=root, abnormal_first=3)
+    assert problems == []
+    assert [v.id for v in videos] == ["Abuse028_x264", "Abuse030_x264", "Arrest001_x264",
+                                      "Normal_Videos_003_x264", "Normal_Videos_006_x264"]
+    assert [v.label for v in videos] == [1, 1, 1, 0, 0]
+    assert [v.validate()[0] for v in videos] == [2, 3, 4, 5, 6]
+
+
+def test_windows_path_list_without_the_files_names_each_missing_line(tmp_path):
+    listing = tmp_path / "ucf-i3d-test.list"
+    listing.write_text("\n".join(RTFM_TEST_LINES[:2]) + "\n" + RTFM_TEST_LINES[3])
+    _save(tmp_path / "feats" / "Abuse030_x264_i3d.npy", (2, 10, 4))
+    videos, problems = load_feature_set(listing, features_root=tmp_path / "feats")
+    assert [v.id for v in videos] == ["Abuse030_x264"]
+    assert len(problems) == 2 and "ucf-i3d-test.list:1: G:\\UCF_Test_ten_crop_i3d\\Abuse028_x264_i3d.npy not found" \
+        in problems[0]
+
+
+def test_list_with_a_bom_crlf_and_trailing_blanks_loads(tmp_path):
+    names = ["v1_label_B1-0-0", "v2_label_A"]
+    lines = []
+    for n in names:
+        for c in range(5):
+            lines.append(str(_save(tmp_path / "xd" / f"{n}__{c}.npy", (3, 8))) + "  \t")
+    listing = tmp_path / "rgb_test.list"
+    listing.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n\r\n   \r\n")
+    videos, problems = load_feature_set(listing)
+    assert problems == [] and [v.id for v in videos] == names and [v.label for v in videos] == [1, 0]
+    assert [len(v.files) for v in videos] == [5, 5]

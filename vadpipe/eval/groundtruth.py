@@ -5,8 +5,13 @@
 - A concatenated frame-level ``.npy`` (RTFM style), in the order of the test list,
   each video contributing 16·T frames.
 
-An interval ``(s, e)`` marks frames ``s … e-1`` abnormal, as the public ground-truth
-scripts do (``gt[s:e] = 1``).
+Interval ends follow each dataset's own ground-truth builders:
+
+- UCF-Crime: ``s … e`` inclusive, as the common evaluation code builds it (RTFM's
+  ``list/make_gt_ucf.py``: ``for i in range(start, end + 1)``).
+- XD-Violence: ``s … e-1``, as its own ``list/make_gt.py`` does (``gt_vec[s:e] = 1``).
+
+Text files are read with a BOM or CRLF line ends, as published.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ class GroundTruth:
 
     path: Path
     kind: str  # "ucf", "xd" or "frames"
+    inclusive_end: bool = False  # UCF-Crime intervals include their end frame
     intervals: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     frames: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -53,9 +59,10 @@ class GroundTruth:
                 return labels, None  # XD lists only violent videos; the rest are normal
             raise InputError(f"{self.path}: {video_id} is not annotated; add it, or leave it out of the test set")
         note = None
-        for start, end in self.intervals[video_id]:
+        for start, last in self.intervals[video_id]:
+            end = last + 1 if self.inclusive_end else last  # half-open from here on
             if end > n_frames:
-                note = f"{video_id}: interval {start}-{end} runs past the {n_frames} scored frames; clipped"
+                note = f"{video_id}: interval {start}-{last} runs past the {n_frames} scored frames; clipped"
             labels[max(0, start) : min(end, n_frames)] = 1
         return labels, note
 
@@ -73,11 +80,12 @@ def load_ground_truth(path: str | Path, *, video_order: list[tuple[str, int]] | 
         raise InputError(f"{path}: ground-truth file not found")
     if path.suffix == ".npy":
         return _split_concatenated(path, video_order or [])
-    lines = [ln.split() for ln in path.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+    text = path.read_text(encoding="utf-8-sig", errors="replace")  # utf-8-sig: a BOM is not part of the first name
+    lines = [ln.split() for ln in text.splitlines() if ln.strip()]
     if not lines:
         raise InputError(f"{path}: empty ground-truth file")
     is_ucf = all(len(p) == 6 and not _is_int(p[1]) for p in lines)
-    gt = GroundTruth(path=path, kind="ucf" if is_ucf else "xd")
+    gt = GroundTruth(path=path, kind="ucf" if is_ucf else "xd", inclusive_end=is_ucf)
     for line_no, parts in enumerate(lines, start=1):
         numbers = parts[2:] if is_ucf else parts[1:]
         if len(numbers) % 2 or not all(_is_int(n) for n in numbers):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 
@@ -30,6 +30,7 @@ UCF_ANOMALY_CLASSES = (
     "Abuse", "Arrest", "Arson", "Assault", "Burglary", "Explosion", "Fighting", "RoadAccidents",
     "Robbery", "Shooting", "Shoplifting", "Stealing", "Vandalism",
 )
+_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")  # a Windows drive: C:\ or C:/
 _CROP_FILE = re.compile(r"^(?P<base>.+?)(?:__(?P<crop>\d+))?\.npy$")
 
 
@@ -154,24 +155,40 @@ def _from_store(store: Path, problems: list[str]) -> list[FeatureVideo]:
     return videos
 
 
+def _is_windows_path(line: str) -> bool:
+    return "\\" in line or bool(_DRIVE.match(line))
+
+
+def list_entry_name(line: str) -> str:
+    """The file name a list line ends with, for POSIX and Windows paths alike (RTFM's lists hold ``G:\\...``)."""
+    return PureWindowsPath(line).name if _is_windows_path(line) else PurePosixPath(line).name
+
+
 def _resolve(line: str, list_dir: Path, root: Path | None) -> Path | None:
+    name = list_entry_name(line)
+    windows = _is_windows_path(line)  # never a path on this machine: only its name is looked up
     path = Path(line)
-    candidates = [path, list_dir / path]
+    candidates = [] if windows else [path, list_dir / path]
     if root is not None:
-        candidates += [root / path.name, root / path]
-    candidates.append(list_dir / path.name)
+        candidates += [root / name] + ([] if windows else [root / path])
+    candidates.append(list_dir / name)
     return next((c for c in candidates if c.is_file()), None)
 
 
+def read_list_lines(list_file: Path) -> list[str]:
+    """The non-blank lines of a public list file, as published: BOM, CRLF and trailing blanks allowed."""
+    return [ln.strip() for ln in list_file.read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
+
+
 def _from_list(list_file: Path, abnormal_first, root, problems) -> list[FeatureVideo]:
-    lines = [ln.strip() for ln in list_file.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    lines = read_list_lines(list_file)
     if not lines:
         raise InputError(f"{list_file}: the list is empty")
     root = Path(root) if root else None
     resolved, abnormal_ids = [], set()
     for i, line in enumerate(lines):
         path = _resolve(line, list_file.parent, root)
-        name = Path(line).name
+        name = list_entry_name(line)
         if path is None:
             problems.append(f"{list_file}:{i + 1}: {line} not found; fix the path or pass --features-root DIR")
             continue

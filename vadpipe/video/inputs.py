@@ -50,7 +50,7 @@ def _safe_rel(path: PurePosixPath) -> PurePosixPath | None:
 
 def _from_list(list_file: Path) -> list[tuple[Path, PurePosixPath, list[str]]]:
     found = []
-    for raw in list_file.read_text(encoding="utf-8").splitlines():
+    for raw in list_file.read_text(encoding="utf-8-sig").splitlines():  # a BOM is not part of the first path
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
