@@ -6,16 +6,18 @@ import dataclasses
 import hashlib
 import json
 import os
+import pickle
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 import vadpipe.weights.registry as weights_registry
-from tests.helpers.checkpoints import WRITERS, source_features
+from tests.helpers.checkpoints import WRITERS, source_features, write_caffe2_nonlocal_pkl
 from vadpipe.backbones.registry import BACKBONES, build_backbone
 from vadpipe.cli.app import main
 from vadpipe.errors import UsageError, VadpipeError
@@ -30,6 +32,8 @@ from vadpipe.weights import (
     read_metadata,
     resolve_weights,
 )
+from vadpipe.weights.caffe2 import caffe2_key, read_caffe2_blobs
+from vadpipe.weights.checkpoint import read_state_dict
 from vadpipe.weights.fetch import TransferError
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
@@ -132,7 +136,8 @@ def test_registry_json_is_valid_and_every_backbone_default_exists():
     for spec in BACKBONES.values():
         assert get_entry(spec.weights).backbone == spec.name
     assert get_entry("i3d_r50_kinetics400").url.endswith("/pytorchvideo/model_zoo/kinetics/I3D_8x8_R50.pyth")
-    assert get_entry("resnet3d_i3d_r50_kinetics").url is None  # no public URL: imported
+    assert get_entry("resnet3d_i3d_r50_kinetics").url == (
+        "https://dl.fbaipublicfiles.com/video-nonlocal/i3d_baseline_32x2_IN_pretrain_400k.pkl")
 
 
 def test_cache_dir_follows_vadpipe_home_else_user_cache(home, monkeypatch):
@@ -282,10 +287,81 @@ def test_cli_import_then_list_shows_cached(capsys, inception):
     assert "inception_i3d_rgb_imagenet" in capsys.readouterr().out
 
 
-def test_cli_download_errors_are_one_line(capsys, dead_url):
+def test_cli_download_errors_are_one_line(capsys, dead_url, monkeypatch):
     assert main(["weights", "download", "inception_i3d_rgb_imagenet", "--url", dead_url, "-q"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("vadpipe: error: download of") and "\n" not in err
     assert main(["weights", "download", "no_such_weights"]) == 2
+    no_url = dataclasses.replace(get_entry("resnet3d_i3d_r50_kinetics"), urls=())  # an entry without a public URL
+    monkeypatch.setattr(weights_registry, "entries", lambda: {**entries(), no_url.name: no_url})
     assert main(["weights", "download", "resnet3d_i3d_r50_kinetics"]) == 1
     assert "vadpipe weights import resnet3d_i3d_r50_kinetics FILE" in capsys.readouterr().err
+
+
+# --- the Caffe2 .pkl of the non-local model zoo (resnet3d) -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def caffe2_pkl(tmp_path_factory):
+    path = tmp_path_factory.mktemp("caffe2") / "i3d_baseline_32x2_IN_pretrain_400k.pkl"
+    return path, write_caffe2_nonlocal_pkl(path)
+
+
+def test_caffe2_pkl_is_python2_style_and_converts_to_the_pytorch_resnet3d_keys(caffe2_pkl):
+    path, model = caffe2_pkl
+    raw = path.read_bytes()
+    assert b"cnumpy.core.multiarray\n_reconstruct" in raw and b"_codecs" not in raw  # as Python 2 wrote it
+    blobs = read_caffe2_blobs(path)
+    assert {"conv1_w", "res_conv1_bn_riv", "res2_0_branch1_w", "res5_2_branch2c_bn_s", "pred_w",
+            "conv1_w_momentum", "model_iter"} <= set(blobs)
+    assert caffe2_key("res3_1_branch2a_bn_rm") == "layer2.1.bn1.running_mean"
+    assert caffe2_key("res4_0_branch1_bn_riv") == "layer3.0.downsample.1.running_var"
+    assert caffe2_key("res5_2_branch2b_w") == "layer4.2.conv2.weight" and caffe2_key("pred_b") == "fc.bias"
+    assert caffe2_key("nonlocal_conv3_1_theta_w") is None
+    state = read_state_dict(path)
+    expected = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    assert set(state) == set(expected)
+    assert all(torch.equal(state[k], expected[k]) for k in expected)
+
+
+def test_caffe2_pkl_loads_into_resnet3d_and_gives_the_source_features(caffe2_pkl):
+    path, model = caffe2_pkl
+    net = build_backbone("resnet3d", weights=path)
+    x = torch.randn(1, 3, 16, 32, 32)
+    assert torch.allclose(net(x), source_features("resnet3d", model, x), atol=1e-5)
+
+
+def test_download_resnet3d_fetches_the_pkl_and_converts_it(caffe2_pkl, serve, capsys):
+    path, model = caffe2_pkl
+    server = serve(path.read_bytes())
+    assert main(["weights", "download", "resnet3d_i3d_r50_kinetics", "--url", server.url, "-q"]) == 0
+    cached = cached_path(get_entry("resnet3d_i3d_r50_kinetics"))
+    assert read_metadata(cached)["source_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert read_metadata(cached)["source_file"] == "i3d_baseline_32x2_IN_pretrain_400k.pkl"
+    net = build_backbone("resnet3d")  # the cached default entry
+    x = torch.randn(1, 3, 16, 32, 32)
+    assert torch.allclose(net(x), source_features("resnet3d", model, x), atol=1e-5)
+    assert not (cached.parent / "downloads" / "i3d_baseline_32x2_IN_pretrain_400k.pkl").exists()
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def test_pkl_that_needs_code_is_refused_and_nothing_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    bad = tmp_path / "evil.pkl"
+    bad.write_bytes(pickle.dumps({"blobs": {"conv1_w": [0.0]}, "x": _RunsCode()}, protocol=2))
+    with pytest.raises(VadpipeError, match=r"evil.pkl: refused: unpickling it would call (posix|os)\.system"):
+        read_state_dict(bad)
+    assert not (tmp_path / "pwned").exists()
+    (tmp_path / "empty.pkl").write_bytes(pickle.dumps({"weights": [1, 2]}, protocol=2))
+    with pytest.raises(VadpipeError, match="no 'blobs' dict of arrays"):
+        read_state_dict(tmp_path / "empty.pkl")
+    py3 = tmp_path / "py3.pkl"  # a blob file re-saved by Python 3 (bytes via _codecs.encode) still loads
+    py3.write_bytes(pickle.dumps({"blobs": {"conv1_w": np.ones((2, 3), dtype=np.float32)}}, protocol=2))
+    assert read_state_dict(py3)["conv1.weight"].tolist() == [[1.0] * 3] * 2
+    (tmp_path / "cut.pkl").write_bytes(bad.read_bytes()[:10])
+    with pytest.raises(VadpipeError, match="not a readable Caffe2 .pkl"):
+        read_state_dict(tmp_path / "cut.pkl")

@@ -12,9 +12,12 @@ BN buffers were not loaded gives different features.
 
 from __future__ import annotations
 
+import io
+import pickle
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -63,6 +66,53 @@ def write_piergiaj_inception(path: Path, seed: int = 3) -> nn.Module:
     torch.manual_seed(seed)
     model = randomise_batchnorm(InceptionI3D(), seed)
     torch.save(_without_num_batches_tracked(model), path, _use_new_zipfile_serialization=False)
+    return model
+
+
+_BN_CAFFE2 = {"weight": "s", "bias": "b", "running_mean": "rm", "running_var": "riv"}
+
+
+def caffe2_blob_name(key: str) -> str:
+    """The video-nonlocal-net blob name of a pytorch-resnet3d key (the inverse of its converter's map)."""
+    parts = key.split(".")
+    if parts[0] in ("conv1", "bn1", "fc"):
+        return {"conv1": "conv1_w", "fc": f"pred_{parts[1][0]}"}.get(parts[0]) or f"res_conv1_bn_{_BN_CAFFE2[parts[1]]}"
+    layer, block, module = int(parts[0].removeprefix("layer")) + 1, int(parts[1]), parts[2]
+    if module == "downsample":
+        return f"res{layer}_{block}_branch1_" + ("w" if parts[3] == "0" else f"bn_{_BN_CAFFE2[parts[4]]}")
+    branch = "abc"[int(module[-1]) - 1]
+    return f"res{layer}_{block}_branch2{branch}_" + ("w" if module.startswith("conv") else f"bn_{_BN_CAFFE2[parts[3]]}")
+
+
+class _Python2StylePickler(pickle.Pickler):
+    """Pickles numpy arrays the way Python 2 did: dtype char and raw data as (latin-1) str, not bytes."""
+
+    def reducer_override(self, obj):
+        if type(obj) is np.ndarray:
+            core = getattr(np, "_core", None) or np.core
+            state = (1, obj.shape, obj.dtype, False, obj.tobytes().decode("latin1"))
+            return core.multiarray._reconstruct, (np.ndarray, (0,), "b"), state
+        return NotImplemented
+
+
+def write_caffe2_nonlocal_pkl(path: Path, seed: int = 4) -> nn.Module:
+    """``{"blobs": {...}}`` like video-nonlocal-net's ``i3d_baseline_32x2_IN_pretrain_400k.pkl`` (Python 2
+    protocol-2 pickle naming ``numpy.core.multiarray``, with ``*_momentum`` blobs and an iteration counter);
+    returns the source model (eval)."""
+    from vadpipe.backbones.resnet3d import ResNet3D50
+
+    torch.manual_seed(seed)
+    model = randomise_batchnorm(ResNet3D50(), seed)
+    blobs = {}
+    for key, value in _without_num_batches_tracked(model).items():
+        name = caffe2_blob_name(key)
+        blobs[name] = value.numpy().astype(np.float32)
+        if key.endswith("weight") or key.endswith("bias"):
+            blobs[f"{name}_momentum"] = np.zeros_like(blobs[name])
+    blobs["model_iter"] = np.array([400000], dtype=np.int64)
+    buffer = io.BytesIO()
+    _Python2StylePickler(buffer, protocol=2).dump({"blobs": blobs})
+    path.write_bytes(buffer.getvalue().replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n"))
     return model
 
 

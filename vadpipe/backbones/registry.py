@@ -113,8 +113,8 @@ def build_backbone(
 
     Args:
         name: one of :data:`BACKBONES`.
-        weights: a checkpoint file (.pth / .pyth / .pt / .safetensors); ``None`` means the cached
-            checkpoint of the spec's default registry entry (`vadpipe weights download NAME`).
+        weights: a checkpoint file (.pth / .pyth / .pt / .safetensors, or a Caffe2 .pkl for resnet3d);
+            ``None`` means the cached checkpoint of the spec's default registry entry (`vadpipe weights download NAME`).
         allow_random: when no weights are cached, build a random-init model (seeded with ``seed``)
             instead of failing; the module's ``random_init`` is then True.
         random_init: build the seeded random-init model even when weights are cached (rebuilds

@@ -59,7 +59,8 @@ def download_command(
 @weights_app.command("import")
 def import_command(
     name: str = typer.Argument(..., help="Registry name (see `vadpipe weights list`)."),
-    file: Path = typer.Argument(..., help="The checkpoint file (.pth / .pyth / .pt / .safetensors)."),
+    file: Path = typer.Argument(..., help="The checkpoint file (.pth / .pyth / .pt / "
+                               ".safetensors, or a Caffe2 .pkl for resnet3d)."),
 ) -> None:
     """Verify a checkpoint you already have (sha256 where known, strict load) and cache it as .safetensors."""
     _report(name, import_weights(name, file))

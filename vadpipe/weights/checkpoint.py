@@ -1,7 +1,8 @@
 """Reading foreign checkpoints safely and loading them strictly into a backbone.
 
-Foreign files (.pth / .pyth / .pt) go through ``torch.load(weights_only=True)``, so no
-code in a checkpoint ever runs; own files are ``.safetensors``.
+Foreign files (.pth / .pyth / .pt) go through ``torch.load(weights_only=True)`` and Caffe2
+``.pkl`` files through an unpickler that admits numpy arrays only (:mod:`vadpipe.weights.caffe2`),
+so no code in a checkpoint ever runs; own files are ``.safetensors``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch import nn
 from vadpipe.atomic import atomic_path
 from vadpipe.errors import VadpipeError
 
-CHECKPOINT_SUFFIXES = (".pth", ".pyth", ".pt", ".safetensors")
+CHECKPOINT_SUFFIXES = (".pth", ".pyth", ".pt", ".safetensors", ".pkl")  # .pkl: Caffe2 non-local zoo
 WRAPPER_KEYS = ("model_state", "state_dict")  # pytorchvideo / PySlowFast, Lightning-style
 _SHOWN = 3  # offending keys named in an error line
 
@@ -32,6 +33,10 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise VadpipeError(f"{path}: checkpoint file not found")
+    if path.suffix == ".pkl":
+        from vadpipe.weights.caffe2 import caffe2_state_dict
+
+        return caffe2_state_dict(path)
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 

@@ -81,8 +81,8 @@ def resolve_weights(backbone_name: str, weights_override: str | os.PathLike | No
     """The checkpoint file a backbone should load.
 
     Args:
-        weights_override: a checkpoint path (.pth / .pyth / .pt / .safetensors) or a registry entry name;
-            None means the backbone's default entry.
+        weights_override: a checkpoint path (.pth / .pyth / .pt / .safetensors, or a Caffe2 .pkl for
+            resnet3d) or a registry entry name; None means the backbone's default entry.
 
     Returns:
         The file, or None when the (default or named) entry is not in the cache yet.
