@@ -165,3 +165,70 @@ def test_both_ground_truths_of_each_dataset_give_the_same_figures(public_data, c
             figures.append(json.loads(capsys.readouterr().out))
     for a, b in (figures[:2], figures[2:]):
         assert (a["frames"], a["auc"], a["ap"], a["pr_auc"]) == (b["frames"], b["auc"], b["ap"], b["pr_auc"])
+
+
+@pytest.fixture
+def weights_server(tmp_path, monkeypatch):
+    """The two public checkpoints (synthetic, in their exact layouts) served on 127.0.0.1 at registry names."""
+    import dataclasses
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import vadpipe.weights.registry as weights_registry
+    from tests.helpers.checkpoints import write_caffe2_nonlocal_pkl, write_piergiaj_inception
+
+    files = {"/i3d_baseline_32x2_IN_pretrain_400k.pkl": write_caffe2_nonlocal_pkl,
+             "/rgb_imagenet.pt": write_piergiaj_inception}
+    payload = {}
+    for name, write in files.items():
+        write(tmp_path / name[1:])
+        payload[name] = (tmp_path / name[1:]).read_bytes()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            body = payload[self.path]
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    known = dict(weights_registry.entries())
+    for e in list(known.values()):
+        known[e.name] = dataclasses.replace(e, urls=(f"{base}/{e.file_name}",))
+    monkeypatch.setattr(weights_registry, "entries", lambda: known)
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path / "home"))
+    yield base
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.slow
+def test_own_video_commands_of_the_doc_make_public_layout_features_and_score(public_data, weights_server, capsys):
+    from tests.helpers.videos import random_frames, write_video
+
+    ucf, xd = public_data / "ucf", public_data / "xd"
+    for args in ([str(ucf / "ucf-i3d.list"), "--features-root", str(ucf / "features"), "--preset", "ucf"],
+                 [str(xd / "rgb.list"), "--features-root", str(xd / "features"), "--preset", "xd"]):
+        out = "runs/" + args[-1]
+        assert main(["train", *args, "--out", out, *FAST_TRAIN]) == 0
+    write_video(Path("my_videos/cam1.mp4"), random_frames(20, height=48, width=64, seed=1))
+    text = DOC.read_text(encoding="utf-8")
+    section = text[text.index("## 5."):]
+    commands = doc_commands(section)
+    assert [c.split()[1] for c in commands] == ["weights", "extract", "score", "weights", "extract", "score"]
+    for command in commands:
+        argv = shlex.split(os.path.expandvars(command))[1:]
+        assert main(argv + (["--quiet"] if argv[0] in ("extract", "score") else [])) == 0, command
+    capsys.readouterr()
+    rtfm = np.load("my_features/ucf/cam1_i3d.npy")
+    assert rtfm.shape == (2, 10, 2048)  # 20 frames: last snippet padded
+    assert np.load("my_features/xd/cam1__0.npy").shape == (1, 1024)  # 20 frames: partial snippet dropped
+    assert Path("my_scores/ucf/cam1.scores.csv").read_text().count("\n") == 21  # header + one row per frame
+    assert Path("my_scores/xd/cam1.scores.csv").read_text().count("\n") == 21
