@@ -79,25 +79,15 @@ def crop_boxes(height: int, width: int, size: int, crops: int) -> list[tuple[int
     return [(t, left) for t, left, mirrored in plan if not mirrored]
 
 
-def _linear_taps(n_in: int, n_out: int, scale: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """OpenCV INTER_LINEAR taps along one axis: source indices i0, i1 and the weight of i1."""
-    src = (torch.arange(n_out, dtype=torch.float64) + 0.5) / scale - 0.5
-    i0 = src.floor()
-    frac = src - i0
-    i0 = i0.long()
-    frac[i0 < 0] = 0.0
-    i0 = i0.clamp(min=0)
-    last = i0 >= n_in - 1
-    frac[last] = 0.0
-    i0[last] = n_in - 1
-    return i0, (i0 + 1).clamp(max=n_in - 1), frac.float()
-
-
 def resize_scale_factor(x: torch.Tensor, short: int) -> torch.Tensor:
     """``cv2.resize(x, None, fx=s, fy=s)`` (INTER_LINEAR) with ``s = short / min(H, W)``, rounded to uint8 levels.
 
     The output size is ``round(H * s) x round(W * s)``, but the source is stepped by ``1 / s``
-    itself, not by the ratio of the rounded sizes (what a size-based resize would do).
+    itself, not by the ratio of the rounded sizes (what a size-based resize would do):
+    output pixel x reads source position ``(x + 0.5) / s - 0.5``, clamped at the borders,
+    two-tap bilinear with no antialiasing. ATen's bilinear kernel does exactly that when it
+    is given the scales next to the output size, which ``F.interpolate`` cannot pass
+    (it floors the size).
 
     Args:
         x: ``(N, 3, H, W)`` uint8 or float on the 0-255 scale.
@@ -108,13 +98,8 @@ def resize_scale_factor(x: torch.Tensor, short: int) -> torch.Tensor:
     h, w = x.shape[-2:]
     scale = short / min(h, w)
     out_h, out_w = round(h * scale), round(w * scale)  # cvRound: half to even, like Python's round
-    x = x.float()
-    i0, i1, f = (t.to(x.device) for t in _linear_taps(w, out_w, scale))
-    x = x[..., i0] * (1 - f) + x[..., i1] * f  # (N, 3, H, out_w)
-    i0, i1, f = (t.to(x.device) for t in _linear_taps(h, out_h, scale))
-    f = f.view(-1, 1)
-    x = x[..., i0, :] * (1 - f) + x[..., i1, :] * f  # (N, 3, out_h, out_w)
-    return x.round_().clamp_(0, 255)
+    out = torch.ops.aten.upsample_bilinear2d(x.float(), [out_h, out_w], False, scale, scale)
+    return out.round_().clamp_(0, 255)  # OpenCV writes uint8
 
 
 def _resize(x: torch.Tensor, short: int, mode: str) -> torch.Tensor:
