@@ -158,8 +158,23 @@ def test_missing_weights_message_names_backbone_url_and_commands():
     assert "`vadpipe weights import i3d_r50_kinetics400 FILE`" in message
 
 
-def test_missing_weights_without_public_url_says_import():
-    with pytest.raises(VadpipeError, match="no public URL for i3d_r50_kinetics.pth") as info:
+def test_missing_resnet3d_weights_name_the_nonlocal_pkl_and_the_download():
+    with pytest.raises(VadpipeError) as info:
+        build_backbone("resnet3d")
+    message = str(info.value)
+    assert "https://dl.fbaipublicfiles.com/video-nonlocal/i3d_baseline_32x2_IN_pretrain_400k.pkl" in message
+    assert "`vadpipe weights download resnet3d_i3d_r50_kinetics`" in message
+
+
+def test_missing_weights_without_public_url_says_import(monkeypatch):
+    import dataclasses
+
+    import vadpipe.weights.registry as weights_registry
+
+    entry = dataclasses.replace(weights_registry.get_entry("resnet3d_i3d_r50_kinetics"), urls=())
+    patched = {**weights_registry.entries(), entry.name: entry}
+    monkeypatch.setattr(weights_registry, "entries", lambda: patched)
+    with pytest.raises(VadpipeError, match="no public URL for i3d_baseline_32x2_IN_pretrain_400k.pkl") as info:
         build_backbone("resnet3d")
     assert "`vadpipe weights import resnet3d_i3d_r50_kinetics FILE`" in str(info.value)
 
