@@ -52,3 +52,17 @@ def read_feature_set(
     if not good:
         raise InputError(f"{source}: no usable feature files; see the lines above")
     return good, len(problems)
+
+
+def apply_band(scorer, window: int | None, lookahead: int | None) -> None:
+    """Override the run's attention band (``--window`` / ``--lookahead``) on a loaded scorer, in place."""
+    from vadpipe.errors import UsageError
+    from vadpipe.model.config import check_band
+
+    window = scorer.cfg.window if window is None else window
+    lookahead = (scorer.cfg.lookahead if window else 0) if lookahead is None else lookahead
+    try:
+        check_band(window, lookahead)
+    except ValueError as exc:
+        raise UsageError(f"--window/--lookahead: {exc}") from None
+    scorer.cfg.window, scorer.cfg.lookahead = window, lookahead

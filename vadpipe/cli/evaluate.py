@@ -9,7 +9,14 @@ import typer
 from rich.table import Table
 
 from vadpipe.atomic import atomic_path
-from vadpipe.cli.common import DEVICE_HELP, AbnormalFirstOpt, FeaturesRootOpt, LabelsOpt, read_feature_set
+from vadpipe.cli.common import (
+    DEVICE_HELP,
+    AbnormalFirstOpt,
+    FeaturesRootOpt,
+    LabelsOpt,
+    apply_band,
+    read_feature_set,
+)
 from vadpipe.cli.console import err_console, out_console, print_json, warn
 from vadpipe.devices import resolve_device
 from vadpipe.eval.evaluate import evaluate
@@ -30,11 +37,16 @@ def evaluate_command(
     per_video: Path | None = typer.Option(None, "--per-video", help="Write per-video scores and AUC to this CSV."),
     plots: Path | None = typer.Option(None, "--plots", help="Write ROC and PR curves, the per-video curves over the "
                                       "ground truth (worst first) and evaluate.html into this folder."),
+    window: int | None = typer.Option(None, help="Measure the run in live mode: banded attention over the last "
+                                      "W snippets (default: the run's own band; 0 = whole video)."),
+    lookahead: int | None = typer.Option(None, help="With --window: L snippets of lookahead (default: the run's)."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON document on stdout."),
 ) -> None:
     """Frame-level ROC AUC and AP, the way the papers compute them (scores repeated 16x per frame)."""
     scorer, config = load_run(model, resolve_device(device))
+    if window is not None or lookahead is not None:
+        apply_band(scorer, window, lookahead)
     videos, skipped = read_feature_set(
         features, labels=labels, abnormal_first=abnormal_first, features_root=features_root,
         expected_dim=config.scorer.feature_dim,
@@ -48,7 +60,8 @@ def evaluate_command(
         err_console.print(f"note: {note}", highlight=False)
     if per_video is not None:
         _write_per_video(per_video, result.videos)
-    summary = {"model": str(model), "ground_truth": str(gt), **result.summary()}
+    summary = {"model": str(model), "ground_truth": str(gt), "window": config.scorer.window,
+               "lookahead": config.scorer.lookahead, **result.summary()}
     if plots is not None:
         from vadpipe.report.evaluation import write_evaluation_report
 

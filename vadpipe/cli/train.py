@@ -52,6 +52,11 @@ def train_command(
     sigma: float | None = typer.Option(None, help="Locality prior sigma; " + _preset_help("sigma", "scorer")),
     conv_kernel: int | None = typer.Option(None, help="Causal conv kernel K; " + _preset_help("conv_kernel", "scorer")),
     dropout: float | None = typer.Option(None, help="MLP dropout; default 0.1."),
+    window: int | None = typer.Option(None, help="Banded attention for live scoring: each snippet attends to the "
+                                      "last W snippets only (saved in config.json; `watch` uses it); default 0 = "
+                                      "the whole bag, as in the paper."),
+    lookahead: int | None = typer.Option(None, help="With --window: also attend L snippets ahead (live scores "
+                                         "then come L snippets late); default 0."),
     lambda_dr: float | None = typer.Option(
         None, help="Weight of the ranking loss; " + _preset_help("lambda_dr", "loss")
     ),
@@ -149,9 +154,12 @@ def _config_from_options(preset_name: str, opts: dict) -> RunConfig:
     preset = get_preset(preset_name)
     train_cfg = dataclasses.replace(preset.train, **_given(opts, "epochs", "batch_size", "lr", "weight_decay",
                                                           "seq_len", "seed"))
-    scorer = dataclasses.replace(preset.scorer, **_given(opts, "heads", "hidden_dim", "sigma", "conv_kernel",
-                                                        "dropout"), use_prior=not opts["no_prior"],
-                                 standardize=opts["standardize"])
+    try:
+        scorer = dataclasses.replace(preset.scorer, **_given(opts, "heads", "hidden_dim", "sigma", "conv_kernel",
+                                                            "dropout", "window", "lookahead"),
+                                     use_prior=not opts["no_prior"], standardize=opts["standardize"])
+    except ValueError as exc:
+        raise UsageError(f"--window/--lookahead: {exc}") from None
     loss = dataclasses.replace(preset.loss, **_given(opts, "lambda_dr", "lambda_da", "margin"),
                                use_dr=not opts["no_dr"], use_da=not opts["no_da"])
     for name, value in (("epochs", train_cfg.epochs), ("batch_size", train_cfg.batch_size),

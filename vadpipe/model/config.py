@@ -24,6 +24,10 @@ class ScorerConfig:
     mlp_dims: tuple[int, ...] = (512, 128)
     dropout: float = 0.1
     conv_kernel: int = 10  # K of the causal conv (K-1 zeros padded on the left)
+    # Banded attention for live scoring: snippet i attends to snippets i-window+1 .. i+lookahead only
+    # (the locality prior is cut to the same band). 0 = the whole sequence (offline, as in the paper).
+    window: int = 0
+    lookahead: int = 0
     # Not in the paper: subtract the training set's per-dimension feature mean and divide by its
     # std before LA-Net (buffers saved with the model). Off by default; the demo turns it on, as
     # random-init backbone features share one large component that hides what differs.
@@ -33,8 +37,22 @@ class ScorerConfig:
         self.mlp_dims = tuple(int(d) for d in self.mlp_dims)
         if self.hidden_dim % self.heads:
             raise ValueError(f"hidden_dim {self.hidden_dim} is not divisible by heads {self.heads}")
+        check_band(self.window, self.lookahead)
         if self.attention not in ("linear", "dense"):
             raise ValueError(f"attention must be 'linear' or 'dense', not {self.attention!r}")
+
+
+# The band `watch` uses for a run trained without one (offline): 64 snippets ~ 40 s at 25 fps,
+# wide enough for the prior (sigma 16 reaches ~25 snippets) and cheap per snippet.
+DEFAULT_LIVE_WINDOW = 64
+
+
+def check_band(window: int, lookahead: int) -> None:
+    """Refuse a band that cannot be (negative, or a lookahead without a window)."""
+    if window < 0 or lookahead < 0:
+        raise ValueError(f"window and lookahead must be >= 0, not {window} and {lookahead}")
+    if lookahead and not window:
+        raise ValueError("a lookahead needs a window (window 0 already sees the whole sequence)")
 
 
 @dataclass

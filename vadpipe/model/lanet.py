@@ -11,6 +11,12 @@ a 1-D convolution of V along time with a Gaussian kernel truncated where it drop
 below ``prior_tolerance``. Memory is then linear in T, which is what lets a
 whole hour-long video (~7,000 snippets) be scored at once. The dense form is kept
 for tests and benchmarks (``attention="dense"``).
+
+Banded attention (``window`` W > 0, ``lookahead`` L): snippet i sees snippets
+i-W+1 .. i+L only, both in the softmax and in the prior, so a score needs nothing
+older than W snippets nor newer than L (what live scoring can afford; see
+``vadpipe/model/online.py``, which computes the same numbers one snippet at a time).
+The linear path stays linear: queries go in blocks, each against its own key span.
 """
 
 from __future__ import annotations
@@ -35,6 +41,19 @@ def gaussian_kernel(sigma: float, tolerance: float, *, device=None, dtype=None) 
     radius = int(math.floor(math.sqrt(2 * sigma * math.log(1 / tolerance))))
     offsets = torch.arange(-radius, radius + 1, device=device, dtype=dtype or torch.float32)
     return torch.exp(-(offsets**2) / (2 * sigma))
+
+
+def band_mask(queries: torch.Tensor, keys: torch.Tensor, window: int, lookahead: int) -> torch.Tensor:
+    """(Q, K) bool: True where key position j is within query position i's band i-W+1 <= j <= i+L."""
+    offset = keys[None, :] - queries[:, None]  # (Q, K)
+    return (offset > -window) & (offset <= lookahead)
+
+
+def prior_span(radius: int, window: int, lookahead: int) -> tuple[int, int]:
+    """How far back and ahead the (truncated) prior reaches: (radius, radius) offline, cut to the band otherwise."""
+    if not window:
+        return radius, radius
+    return min(radius, window - 1), min(radius, lookahead)
 
 
 class LocalityAwareAttention(nn.Module):
@@ -75,30 +94,71 @@ class LocalityAwareAttention(nn.Module):
         if self.cfg.attention == "dense":
             context = self._dense(q, k, v, mask, scale)
         else:
-            key_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, T)
-            context = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, scale=scale)
+            if self.cfg.window:
+                context = self._banded(q, k, v, mask, scale)
+            else:
+                key_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, T)
+                context = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, scale=scale)
             if self.cfg.use_prior:
                 context = context + self._prior_conv(v)
         b, _, t, _ = context.shape
         context = context.transpose(1, 2).reshape(b, t, self.heads * self.head_dim)  # (B, T, D_h)
         return self.norm(self.out(context) + x)
 
+    def prior_taps(self) -> tuple[torch.Tensor, int]:
+        """The prior's weights over offsets -back .. +ahead (cut to the band), and ``back``."""
+        radius = self.prior_kernel.numel() // 2
+        back, ahead = prior_span(radius, self.cfg.window, self.cfg.lookahead)
+        return self.prior_kernel[radius - back : radius + ahead + 1], back
+
     def _prior_conv(self, v: torch.Tensor) -> torch.Tensor:
         """G V as a zero-padded 1-D convolution along time, (B, k, T, dh) -> (B, k, T, dh)."""
         b, h, t, d = v.shape
-        kernel = self.prior_kernel.to(v.dtype)
-        radius = kernel.numel() // 2
+        taps, back = self.prior_taps()
+        ahead = taps.numel() - 1 - back
         signal = v.permute(0, 1, 3, 2).reshape(b * h * d, 1, t)  # (B*k*dh, 1, T)
-        smoothed = F.conv1d(signal, kernel.view(1, 1, -1), padding=radius)  # symmetric kernel
+        signal = F.pad(signal, (back, ahead))  # (B*k*dh, 1, T + back + ahead)
+        smoothed = F.conv1d(signal, taps.to(v.dtype).view(1, 1, -1))  # out[i] = sum_o G(o) v[i + o]
         return smoothed.view(b, h, d, t).permute(0, 1, 3, 2)
+
+    def _banded(self, q, k, v, mask, scale) -> torch.Tensor:
+        """Softmax attention within the band, queries in blocks: memory O(T (block + W + L)), not O(T^2)."""
+        t = q.shape[-2]
+        window, lookahead = self.cfg.window, self.cfg.lookahead
+        block = max(64, window + lookahead)
+        pos = torch.arange(t, device=q.device)
+        parts = []
+        for start in range(0, t, block):
+            end = min(t, start + block)
+            k0, k1 = max(0, start - window + 1), min(t, end + lookahead)
+            allowed = band_mask(pos[start:end], pos[k0:k1], window, lookahead)  # (Q, K)
+            if mask is not None:
+                allowed = allowed & self._real_or_self(mask, pos[start:end], pos[k0:k1], k0)  # (B, 1, Q, K)
+            parts.append(F.scaled_dot_product_attention(
+                q[:, :, start:end], k[:, :, k0:k1], v[:, :, k0:k1], attn_mask=allowed, scale=scale))
+        return torch.cat(parts, dim=2)  # (B, k, T, dh)
+
+    @staticmethod
+    def _real_or_self(mask, queries, keys, k0) -> torch.Tensor:
+        # A padded query may find no real key in its band; letting it see itself keeps its softmax
+        # finite (its output is padding, ignored by the losses, and its value is zeroed).
+        real = mask[:, None, None, k0 : k0 + keys.numel()]  # (B, 1, 1, K)
+        return real | (queries[:, None] == keys[None, :])  # (B, 1, Q, K)
 
     def _dense(self, q, k, v, mask, scale) -> torch.Tensor:
         """A~ V with the explicit (B, k, T, T) map: the reference the linear form must equal."""
         t = q.shape[-2]
         logits = q @ k.transpose(-1, -2) * (scale if scale is not None else 1 / math.sqrt(self.head_dim))
-        if mask is not None:
-            logits = logits.masked_fill(~mask[:, None, None, :], float("-inf"))
+        pos = torch.arange(t, device=q.device)
+        band = None
+        allowed = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, T)
+        if self.cfg.window:
+            band = band_mask(pos, pos, self.cfg.window, self.cfg.lookahead)  # (T, T)
+            allowed = band if mask is None else band & self._real_or_self(mask, pos, pos, 0)  # (B, 1, T, T)
+        if allowed is not None:
+            logits = logits.masked_fill(~allowed, float("-inf"))
         attn = logits.softmax(dim=-1)  # (B, k, T, T)
         if self.cfg.use_prior:
-            attn = attn + gaussian_prior(t, self.cfg.sigma, device=q.device, dtype=q.dtype)
+            prior = gaussian_prior(t, self.cfg.sigma, device=q.device, dtype=q.dtype)  # (T, T)
+            attn = attn + (prior if band is None else prior * band)
         return attn @ v
