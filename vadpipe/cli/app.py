@@ -21,7 +21,7 @@ app = typer.Typer(
 )
 
 # Each module registers its command(s) on `app` through a `register(app)` function.
-COMMAND_MODULES = ["extract", "train", "evaluate", "score", "report", "weights", "demo"]
+COMMAND_MODULES = ["extract", "train", "evaluate", "score", "watch", "report", "weights", "demo"]
 
 
 def _versions() -> str:

@@ -1,0 +1,115 @@
+"""What `watch` writes: rolling per-stream score CSVs, per-event JSON + PNG, and latency statistics."""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vadpipe.atomic import write_json
+
+
+class RollingCsv:
+    """``<dir>/scores-NNNN.csv`` segments of at most ``rotate_s`` stream seconds each.
+
+    The segment being written is ``.scores-NNNN.csv.part``; it takes its final name (atomically)
+    when it is full or when the stream ends, so a reader never sees a half-written segment.
+    """
+
+    HEADER = ["snippet", "stream_time_s", "wall_time", "score", "smoothed"]
+
+    def __init__(self, folder: Path, rotate_s: float):
+        self.folder, self.rotate_s = Path(folder), rotate_s
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.segment = 0
+        self.files: list[Path] = []
+        self._file = None
+        self._writer = None
+        self._started_s = 0.0
+
+    def write(self, snippet: int, stream_time_s: float, wall: float, score: float, smoothed: float) -> None:
+        if self._file is not None and stream_time_s - self._started_s >= self.rotate_s:
+            self.close()
+        if self._file is None:
+            self.segment += 1
+            self._started_s = stream_time_s
+            self._file = open(self._part(), "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            self._writer = csv.writer(self._file)
+            self._writer.writerow(self.HEADER)
+        self._writer.writerow([snippet, f"{stream_time_s:.3f}", f"{wall:.3f}", f"{score:.6f}", f"{smoothed:.6f}"])
+        self._file.flush()
+
+    def _final(self) -> Path:
+        return self.folder / f"scores-{self.segment:04d}.csv"
+
+    def _part(self) -> Path:
+        return self.folder / f".scores-{self.segment:04d}.csv.part"
+
+    def close(self) -> None:
+        if self._file is None:
+            return
+        self._file.close()
+        os.replace(self._part(), self._final())
+        self.files.append(self._final())
+        self._file = self._writer = None
+
+
+@dataclass
+class StreamStats:
+    """Throughput and frame-to-score latency of one stream (latencies: the last 10,000 snippets)."""
+
+    scored: int = 0
+    busy_s: float = 0.0  # backbone + scorer time spent on this stream's snippets
+    video_s: float = 0.0  # stream seconds scored
+    first_ready: float | None = None
+    last_scored: float | None = None
+    latencies: deque = field(default_factory=lambda: deque(maxlen=10_000))
+
+    def add(self, ready: float, now: float, duration_s: float) -> None:
+        self.scored += 1
+        self.video_s += duration_s
+        self.first_ready = ready if self.first_ready is None else self.first_ready
+        self.last_scored = now
+        self.latencies.append(now - ready)
+
+    def summary(self) -> dict:
+        wall = (self.last_scored - self.first_ready) if self.scored > 1 else 0.0
+        lat = np.asarray(self.latencies) * 1000 if self.latencies else None
+        return {
+            "snippets_scored": self.scored,
+            "snippets_per_s": round(self.scored / wall, 3) if wall > 0 else None,
+            "real_time_factor": round(self.video_s / self.busy_s, 3) if self.busy_s > 0 else None,
+            "latency_ms_p50": round(float(np.percentile(lat, 50)), 1) if lat is not None else None,
+            "latency_ms_p99": round(float(np.percentile(lat, 99)), 1) if lat is not None else None,
+        }
+
+
+def write_event_files(folder: Path, event: dict, scores: list[tuple[int, float, float]], fps: float,
+                      threshold: float, release: float) -> dict:
+    """``<id>.json`` (the event, its outputs and its scores) and ``<id>.png`` (the curve around it).
+
+    Args:
+        scores: (snippet, stream_time_s, score) of the snippets in the clip.
+    """
+    from vadpipe.infer.intervals import Interval
+    from vadpipe.infer.report import plot_curve
+
+    folder.mkdir(parents=True, exist_ok=True)
+    png = folder / f"{event['id']}.png"
+    paths = {**event.get("outputs", {}), "json": str(folder / f"{event['id']}.json"), "png": str(png)}
+    if scores:
+        t0 = scores[0][1]
+        curve = np.repeat(np.asarray([s for _, _, s in scores], dtype=np.float32), 16)  # (16 * snippets,)
+        end_s = event["end_s"] if event["end_s"] is not None else scores[-1][1]
+        span = Interval(0, 0, event["start_s"] - t0, end_s - t0, event["peak_score"], event["mean_score"])
+        plot_curve(png, curve, fps, [span], threshold, title=f"{event['id']} (release {release:.2f})")
+    record = {**event, "outputs": paths,
+              "scores": [{"snippet": i, "stream_time_s": round(t, 3), "score": round(s, 6)} for i, t, s in scores],
+              "written": time.time()}
+    write_json(paths["json"], record)
+    return paths

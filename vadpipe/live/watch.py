@@ -1,0 +1,371 @@
+"""`vadpipe watch`: live sources -> shared backbone batches -> online LA-Net -> events, clips, alerts.
+
+    SourceReader threads (one per source)     decode, 16-frame snippets, preprocess_snippets
+      -> SnippetQueue per source (bounded, --behind drop|queue)
+      -> main loop: up to --batch-size snippets of all sources in one BackboneRunner pass
+      -> OnlineScorer per stream (banded LA-Net, O(W) per snippet)  score of snippet t once t+L arrived
+      -> EventDetector (threshold / release / hold)  -> JSON lines / live line, CSV, clip, webhook
+
+The backbone, its preprocessing (with the run's crops and sizes) and the scorer are those of
+`score`, so a file watched here gets, snippet for snippet, the scores `score` gives it with the
+same band.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vadpipe import SNIPPET_FRAMES
+from vadpipe.cli.console import err_console, warn
+from vadpipe.live.clips import ClipWriter, FrameRing, snippets_for
+from vadpipe.live.events import EventDetector, Scored, iso
+from vadpipe.live.outputs import RollingCsv, StreamStats, write_event_files
+from vadpipe.live.sources import Snippet, SnippetQueue, SourceReader, SourceSpec, Status
+
+
+@dataclass
+class WatchOptions:
+    """Everything `watch` was asked to do (the CLI's options, checked)."""
+
+    sources: list[SourceSpec]
+    threshold: float
+    release: float
+    hold_s: float = 2.0
+    smooth: int = 1
+    json_lines: bool = False
+    every_snippet: bool = False
+    out: Path | None = None
+    pre_s: float = 5.0
+    post_s: float = 5.0
+    webhook: str | None = None
+    webhook_retries: int = 4
+    behind: str = "drop"
+    queue: int = 8
+    realtime: bool = False
+    retries: int = 10
+    backoff: float = 1.0
+    timeout: float = 10.0
+    batch_size: int = 4
+    duration_s: float | None = None  # stop after this many seconds (benchmarks, tests)
+    csv_rotate_s: float = 3600.0
+    quiet: bool = False
+
+
+@dataclass
+class StreamState:
+    """One stream's scoring state (reader, queue, online scorer, events, clip, files, statistics)."""
+
+    spec: SourceSpec
+    reader: SourceReader
+    queue: SnippetQueue
+    scorer: object  # OnlineScorer
+    detector: EventDetector
+    ring: FrameRing
+    pending: deque = field(default_factory=deque)  # snippets pushed to the scorer, not yet scored
+    stats: StreamStats = field(default_factory=StreamStats)
+    csv: RollingCsv | None = None
+    clip: ClipWriter | None = None
+    clip_event: dict | None = None
+    clip_scores: list = field(default_factory=list)
+    last: Scored | None = None
+    last_score: float | None = None
+    status: str = "opening"
+    fps: float = 25.0
+    events: int = 0
+    done: bool = False
+
+
+class Watcher:
+    """Runs the loop of the module docstring until every source is done, ``duration_s`` passed, or a signal."""
+
+    def __init__(self, options: WatchOptions, model, runner, prepare, *, new_scorer, model_info: dict):
+        self.o, self.model, self.runner = options, model, runner
+        self.new_scorer, self.model_info = new_scorer, model_info
+        self.stop = threading.Event()
+        self.wake = threading.Condition()
+        self.streams: list[StreamState] = []
+        self.failed: list[str] = []
+        self.webhook = None
+        if options.webhook:
+            from vadpipe.live.webhook import Webhook
+
+            self.webhook = Webhook(options.webhook, retries=options.webhook_retries, on_error=warn)
+        for i, spec in enumerate(options.sources):
+            # A file read as fast as it decodes is never behind: its reader simply waits (nothing is dropped).
+            policy = options.behind if spec.live or options.realtime else "queue"
+            queue = SnippetQueue(options.queue, policy, self.wake)
+            reader = SourceReader(i, spec, queue, prepare, stop=self.stop, realtime=options.realtime,
+                                  retries=options.retries, backoff=options.backoff, timeout=options.timeout)
+            detector = EventDetector(spec.name, threshold=options.threshold, release=options.release,
+                                     hold_s=options.hold_s, smooth=options.smooth)
+            state = StreamState(spec, reader, queue, new_scorer(), detector, FrameRing(0))
+            if options.out is not None:
+                state.csv = RollingCsv(options.out / spec.name, options.csv_rotate_s)
+            self.streams.append(state)
+        self._stop_reason = "all sources done"
+        self._live = None
+
+    # ---- the loop -------------------------------------------------------------------------------
+    def run(self) -> dict:
+        started = time.perf_counter()
+        previous = self._install_signals()
+        if self.webhook:
+            self.webhook.start()
+        for s in self.streams:
+            s.reader.start()
+        try:
+            self._loop(started)
+        finally:
+            self.stop.set()
+            self._restore_signals(previous)
+            for s in self.streams:
+                self._finish_stream(s, self._stop_reason)
+            if self.webhook:
+                self.webhook.close(wait_s=5.0)
+            for s in self.streams:
+                s.reader.join(timeout=2.0)
+        return self._summary(time.perf_counter() - started)
+
+    def _loop(self, started: float) -> None:
+        last_line = 0.0
+        while not self.stop.is_set():
+            if self.o.duration_s is not None and time.perf_counter() - started >= self.o.duration_s:
+                self._stop_reason = "--duration reached"
+                return
+            before, batch = self._take()
+            for status in before:
+                self._on_status(status)
+            if batch:
+                self._score(batch)
+            if not before and not batch:
+                if all(s.done for s in self.streams):
+                    return
+                with self.wake:
+                    self.wake.wait(0.05)
+            if not self.o.json_lines and not self.o.quiet and time.perf_counter() - last_line > 0.5:
+                self._live_line()
+                last_line = time.perf_counter()
+
+    def _take(self) -> tuple[list[Status], list[Snippet]]:
+        """Up to ``batch_size`` snippets, round robin over the streams; news met before a stream's snippets."""
+        before: list[Status] = []
+        batch: list[Snippet] = []
+        blocked: set[int] = set()
+        with self.wake:
+            progress = True
+            while progress and len(batch) < self.o.batch_size:
+                progress = False
+                for i, s in enumerate(self.streams):
+                    if i in blocked or len(batch) >= self.o.batch_size:
+                        continue
+                    head = s.queue.peek()
+                    if head is None:
+                        continue
+                    if isinstance(head, Status):
+                        if any(b.stream == i for b in batch):
+                            blocked.add(i)  # after this batch is scored
+                            continue
+                        before.append(s.queue.take())
+                    else:
+                        batch.append(s.queue.take())
+                    progress = True
+        return before, batch
+
+    def _score(self, batch: list[Snippet]) -> None:
+        import torch
+
+        t0 = time.perf_counter()
+        x = torch.stack([b.clips for b in batch]).to(self.runner.device)  # (B, C, 3, 16, crop, crop)
+        feats = self.runner(x).float().cpu()  # (B, C, D)
+        share = (time.perf_counter() - t0) / len(batch)
+        for snippet, f in zip(batch, feats, strict=True):
+            s = self.streams[snippet.stream]
+            t1 = time.perf_counter()
+            s.pending.append(snippet)
+            for _, score in s.scorer.push(f):
+                self._scored(s, score)
+            s.stats.busy_s += share + time.perf_counter() - t1
+
+    # ---- per scored snippet -----------------------------------------------------------------------
+    def _scored(self, s: StreamState, score: float) -> None:
+        snip: Snippet = s.pending.popleft()
+        now = time.perf_counter()
+        duration = SNIPPET_FRAMES / snip.fps
+        s.fps = snip.fps
+        s.stats.add(snip.ready, now, snip.real_frames / snip.fps)
+        item = Scored(snip.index, score, snip.stream_time_s, snip.wall_time, duration)
+        transitions = s.detector.update(item)
+        smoothed = sum(s.detector._recent) / len(s.detector._recent)
+        s.last, s.last_score = item, score
+        if s.csv is not None:
+            s.csv.write(snip.index, snip.stream_time_s, snip.wall_time, score, smoothed)
+        if self.o.json_lines and self.o.every_snippet:
+            self._emit({"type": "snippet", "stream": s.spec.name, "snippet": snip.index,
+                        "stream_time_s": round(snip.stream_time_s, 3), "wall_time": iso(snip.wall_time),
+                        "score": round(score, 6), "smoothed": round(smoothed, 6),
+                        "latency_ms": round((now - snip.ready) * 1000, 1)})
+        self._clip_step(s, snip, score)
+        for kind, event in transitions:
+            self._on_event(s, kind, event, snip)
+        if s.ring.capacity == 0 and self.o.out is not None:
+            s.ring = FrameRing(snippets_for(self.o.pre_s, snip.fps))
+        s.ring.add(snip.index, (snip.frames, snip.real_frames, snip.stream_time_s, score))
+
+    def _clip_step(self, s: StreamState, snip: Snippet, score: float) -> None:
+        if s.clip is None:
+            return
+        s.clip.write(snip.index, snip.frames, snip.real_frames)
+        s.clip_scores.append((snip.index, snip.stream_time_s, score))
+        if s.clip.post_left is not None:
+            s.clip.post_left -= 1
+            if s.clip.post_left <= 0:
+                self._close_clip(s)
+
+    def _on_event(self, s: StreamState, kind: str, event, snip: Snippet) -> None:
+        record = event.to_dict()
+        if kind == "start":
+            s.events += 1
+            if self.o.out is not None:
+                if s.clip is not None:
+                    self._close_clip(s)  # the previous event's post-roll is cut short by the new event
+                folder = self.o.out / s.spec.name / "events"
+                event.outputs = {"clip": str(folder / f"{event.id}.mp4")}
+                s.clip = ClipWriter(folder / f"{event.id}.mp4", snip.fps, snip.frames.shape[1:])
+                s.clip_event, s.clip_scores = record, []
+                for index, (frames, real, t, sc) in s.ring:
+                    s.clip.write(index, frames, real)
+                    s.clip_scores.append((index, t, sc))
+                s.clip.write(snip.index, snip.frames, snip.real_frames)
+                s.clip_scores.append((snip.index, snip.stream_time_s, s.last_score))
+                record = event.to_dict()
+        else:
+            if s.clip is not None and s.clip_event is not None and s.clip_event["id"] == event.id:
+                s.clip_event = record
+                post = snippets_for(self.o.post_s, snip.fps)
+                s.clip.post_left = event.end_snippet + post - (snip.index + 1)
+                if s.clip.post_left <= 0:
+                    self._close_clip(s)
+        payload = {"type": f"event_{kind}", "event": record, "model": self.model_info}
+        if self.o.json_lines:
+            self._emit({"type": f"event_{kind}", "event": record})
+        elif not self.o.quiet:
+            when = f"{record['start_s']:.1f}s" if kind == "start" else f"{record['start_s']:.1f}-{record['end_s']:.1f}s"
+            err_console.print(f"[bold red]event {kind}[/] {event.id} at {when} (peak {record['peak_score']:.2f})",
+                              highlight=False)
+        if self.webhook:
+            self.webhook.send(payload)
+
+    def _close_clip(self, s: StreamState) -> None:
+        clip, event = s.clip, s.clip_event
+        s.clip = None
+        path = clip.finish()
+        event = {**event, "outputs": {**event.get("outputs", {}), "clip": str(path)},
+                 "clip": {"first_snippet": clip.first_index, "snippets": clip.snippets, "frames": clip.frames,
+                          "duration_s": round(clip.frames / s.fps, 3)}}
+        write_event_files(path.parent, event, s.clip_scores, s.fps, self.o.threshold, self.o.release)
+
+    # ---- news from the readers ----------------------------------------------------------------------
+    def _on_status(self, status: Status) -> None:
+        s = self.streams[status.stream]
+        if status.kind == "opened":
+            s.status = "live"
+        elif status.kind == "lost":
+            s.status = "reconnecting"
+            self._flush(s)  # the gap ends the band: the next connection starts a fresh window
+        elif status.kind in ("ended", "gave_up"):
+            s.status = "ended" if status.kind == "ended" else "failed"
+            if status.kind == "gave_up":
+                self.failed.append(status.message)
+                if not self.o.json_lines:
+                    warn(status.message)
+            self._finish_stream(s, "stream ended" if status.kind == "ended" else "stream failed")
+        if self.o.json_lines:
+            self._emit({"type": "status", "stream": s.spec.name, "status": status.kind, "message": status.message,
+                        "wall_time": iso(status.time)})
+        elif not self.o.quiet and status.kind != "gave_up":
+            err_console.print(status.message, highlight=False)
+
+    def _flush(self, s: StreamState) -> None:
+        for _, score in s.scorer.flush():
+            self._scored(s, score)
+        s.scorer = self.new_scorer()
+
+    def _finish_stream(self, s: StreamState, reason: str) -> None:
+        if s.done:
+            return
+        s.done = True
+        self._flush(s)
+        for kind, event in s.detector.close(s.last, reason):
+            if s.clip is not None:
+                s.clip.post_left = 0
+            self._on_event(s, kind, event, _Last(s))
+        if s.clip is not None:
+            self._close_clip(s)
+        if s.csv is not None:
+            s.csv.close()
+
+    # ---- output -----------------------------------------------------------------------------------
+    def _emit(self, obj: dict) -> None:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+
+    def _live_line(self) -> None:
+        parts = []
+        for s in self.streams:
+            st = s.stats.summary()
+            score = "-" if s.last_score is None else f"{s.last_score:.2f}"
+            flag = " EVENT" if s.detector.event is not None else ""
+            parts.append(f"{s.spec.name}: {s.status} score {score}{flag} events {s.events} "
+                         f"snips {st['snippets_scored']} drop {s.queue.dropped} rtf {st['real_time_factor'] or '-'}")
+        if err_console.is_terminal:
+            err_console.print(" | ".join(parts), highlight=False, end="\r", soft_wrap=True)
+
+    def _summary(self, elapsed: float) -> dict:
+        streams = []
+        for s in self.streams:
+            streams.append({
+                "stream": s.spec.name, "source": s.spec.text, "status": s.status, "events": s.events,
+                "dropped_snippets": s.queue.dropped, "reconnects": s.reader.reconnects,
+                "frames": s.reader.frames_total, **s.stats.summary(),
+                "csv": [str(p) for p in s.csv.files] if s.csv else [],
+            })
+        return {"type": "summary", "stopped": self._stop_reason, "seconds": round(elapsed, 3),
+                "model": self.model_info, "streams": streams, "failed": self.failed,
+                "webhook": None if not self.webhook else {"sent": self.webhook.sent, "failed": self.webhook.failed,
+                                                          "dropped": self.webhook.dropped}}
+
+    # ---- signals ----------------------------------------------------------------------------------
+    def _install_signals(self):
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def on_signal(signum, frame):
+            self._stop_reason = signal.Signals(signum).name
+            self.stop.set()
+
+        for sig in previous:
+            signal.signal(sig, on_signal)
+        return previous
+
+    @staticmethod
+    def _restore_signals(previous) -> None:
+        for sig, handler in (previous or {}).items():
+            signal.signal(sig, handler)
+
+
+class _Last:
+    """The last scored snippet of a stream, as ``_on_event`` wants a snippet (for closing at the end)."""
+
+    def __init__(self, s: StreamState):
+        last = s.last
+        self.index = last.index if last else 0
+        self.fps = SNIPPET_FRAMES / last.duration_s if last else 25.0
+        self.stream_time_s = last.stream_time_s if last else 0.0
