@@ -98,15 +98,24 @@ def free_port() -> int:
 
 
 class TcpTsServer(threading.Thread):
-    """Serves ``frames`` once as MPEG-TS to the first client of tcp://127.0.0.1:port, paced at ``pace`` x real time."""
+    """Serves ``frames`` once as MPEG-TS to the first client of tcp://127.0.0.1:port, paced at ``pace`` x real time.
 
-    def __init__(self, frames: np.ndarray, port: int, *, pace: float = 4.0, stop_after: int | None = None,
+    The socket listens from construction on (a client started right after never finds it closed);
+    ``stop_after`` frames cuts the stream short (as a camera that drops), ``port=0`` picks a free port.
+    """
+
+    def __init__(self, frames: np.ndarray, port: int = 0, *, pace: float = 4.0, stop_after: int | None = None,
                  wait_s: float = 20.0):
         super().__init__(daemon=True)
-        self.frames, self.port, self.pace, self.wait_s = frames, port, pace, wait_s
-        self.stop_after = stop_after
+        self.frames, self.pace, self.stop_after = frames, pace, stop_after
         self.stop = threading.Event()
         self.served = False
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", port))
+        self.listener.listen(1)
+        self.listener.settimeout(wait_s)
+        self.port = self.listener.getsockname()[1]
 
     @property
     def url(self) -> str:
@@ -115,11 +124,16 @@ class TcpTsServer(threading.Thread):
     def run(self) -> None:
         frames = self.frames if self.stop_after is None else self.frames[: self.stop_after]
         try:
-            with av.open(f"{self.url}?listen=1&listen_timeout={int(self.wait_s * 1000)}", mode="w",
-                         format="mpegts") as container:
+            conn, _ = self.listener.accept()
+        except OSError:
+            self.listener.close()
+            return
+        self.listener.close()
+        try:
+            with conn, conn.makefile("wb") as sink, av.open(sink, mode="w", format="mpegts") as container:
                 _encode(container, frames, pace=self.pace, stop=self.stop)
             self.served = True
-        except (av.FFmpegError, OSError):
+        except (av.FFmpegError, OSError, ValueError):
             pass
 
 

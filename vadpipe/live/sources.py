@@ -260,7 +260,8 @@ class SourceReader(threading.Thread):
                 buffer, filled = None, 0
         if filled and not self.spec.live:  # a file's last partial snippet, loop-padded as `score --tail pad`
             self._emit(buffer[loop_indices(filled)], fps, first_frame, first_wall, filled, torch)
-        return not self.spec.live  # a network stream that "ends" has dropped: reconnect
+        # A network stream that "ends" has dropped (reconnect), except an HLS playlist that says it is complete.
+        return not self.spec.live or "hls" in container.format.name
 
     def _emit(self, frames: np.ndarray, fps: float, first_frame: int, first_wall: float, real: int, torch) -> None:
         with torch.inference_mode():

@@ -1,0 +1,191 @@
+"""`vadpipe watch` end to end on streams served on 127.0.0.1 by the test itself (tiny frames, random-init backbone)."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from tests.helpers.live import TcpTsServer, WebhookSink, event_frames, free_port, make_run, write_mp4
+from vadpipe.cli.app import main
+
+SNIPPETS, EVENT = 16, (6, 9)  # 16 snippets, bright on snippets 6, 7, 8
+FAST = ["--device", "cpu", "--json", "--hold", "0.5", "--pre", "1", "--post", "1", "--batch-size", "4"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # One OpenMP thread for the backbone: on a shared 2-core machine two spinning threads are much slower.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("watch")
+    frames = event_frames(SNIPPETS, EVENT)
+    video = write_mp4(root / "cam.mp4", frames)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    make_run(root / "run", video)
+    torch.set_num_threads(threads)
+    return root, video, frames
+
+
+def _lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def _of(lines, kind):
+    return [x for x in lines if x["type"] == kind]
+
+
+def _decoded_frames(path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+def test_watch_on_a_file_gives_the_scores_of_score_with_the_same_band(setup, tmp_path, capsys):
+    root, video, _ = setup
+    assert main(["score", str(video), "--model", str(root / "run"), "--out", str(tmp_path / "score"),
+                 "--device", "cpu", "--quiet"]) == 0
+    with open(tmp_path / "score" / "cam.scores.csv") as f:
+        offline = np.array([float(r["score"]) for r in csv.DictReader(f)])[::16]  # one value per snippet
+    capsys.readouterr()
+    assert main(["watch", str(video), "--model", str(root / "run"), "--out", str(tmp_path / "live"),
+                 "--every-snippet", *FAST]) == 0
+    lines = _lines(capsys.readouterr().out)
+    online = np.array([x["score"] for x in _of(lines, "snippet")])
+    assert [x["snippet"] for x in _of(lines, "snippet")] == list(range(SNIPPETS))
+    np.testing.assert_allclose(online, offline, atol=1e-5)
+    # One event over the bright snippets, its clip = pre-roll 2 + event 3 + post-roll 2 snippets.
+    (start,), (end,) = _of(lines, "event_start"), _of(lines, "event_end")
+    assert (start["event"]["start_snippet"], end["event"]["end_snippet"]) == EVENT
+    assert end["event"]["start_s"] == pytest.approx(EVENT[0] * 16 / 25)
+    assert end["event"]["peak_score"] > 0.9 and end["event"]["reason"] == "release"
+    folder = tmp_path / "live" / "cam" / "events"
+    record = json.loads((folder / "cam-0001.json").read_text())
+    assert record["clip"]["first_snippet"] == EVENT[0] - 2 and record["clip"]["snippets"] == 3 + 2 + 2
+    assert abs(_decoded_frames(folder / "cam-0001.mp4") - 7 * 16) <= 16
+    assert (folder / "cam-0001.png").stat().st_size > 1000
+    rows = list(csv.DictReader(open(tmp_path / "live" / "cam" / "scores-0001.csv")))
+    assert len(rows) == SNIPPETS and float(rows[EVENT[0]]["score"]) > 0.9
+    summary = _of(lines, "summary")[0]
+    stream = summary["streams"][0]
+    assert stream["snippets_scored"] == SNIPPETS and stream["events"] == 1 and stream["dropped_snippets"] == 0
+    assert stream["latency_ms_p50"] > 0 and stream["real_time_factor"] > 0
+    assert summary["model"]["window"] == 8 and not list(folder.glob(".*"))  # no temp files left
+
+
+def test_watch_tcp_stream_emits_one_event_writes_its_clip_and_posts_it(setup, tmp_path, capsys):
+    root, _, frames = setup
+    server = TcpTsServer(frames, pace=4.0)
+    sink = WebhookSink()
+    server.start()
+    sink.start()
+    try:
+        code = main(["watch", server.url, "--model", str(root / "run"), "--out", str(tmp_path / "live"),
+                     "--webhook", sink.url, "--retries", "1", "--backoff", "0.2", "--timeout", "5", *FAST])
+    finally:
+        server.stop.set()
+        server.join(10)
+    lines = _lines(capsys.readouterr().out)
+    sink.close()
+    # The stream ends and cannot be reopened: that is reported (exit 1), after scoring it all.
+    assert code == 1
+    (end,) = _of(lines, "event_end")
+    assert (end["event"]["start_snippet"], end["event"]["end_snippet"]) == EVENT
+    kinds = [(p["type"], p["event"]["id"]) for p in sink.received]
+    assert ("event_start", end["event"]["id"]) in kinds and ("event_end", end["event"]["id"]) in kinds
+    stream = _of(lines, "summary")[0]["streams"][0]
+    assert stream["snippets_scored"] == SNIPPETS
+    name = stream["stream"]
+    clip = tmp_path / "live" / name / "events" / f"{end['event']['id']}.mp4"
+    assert abs(_decoded_frames(clip) - 7 * 16) <= 16
+
+
+def test_watch_reconnects_when_the_stream_is_killed_and_restarted(setup, tmp_path, capsys):
+    root, _, frames = setup
+    first = TcpTsServer(frames, pace=4.0, stop_after=5 * 16 + 7)  # killed mid-snippet 5
+    port = first.port
+
+    def restart():
+        first.join(30)
+        second = TcpTsServer(frames, port, pace=4.0)
+        second.start()
+        second.join(30)
+
+    first.start()
+    chain = threading.Thread(target=restart, daemon=True)
+    chain.start()
+    code = main(["watch", first.url, "--model", str(root / "run"), "--retries", "3", "--backoff", "0.3",
+                 "--timeout", "5", *FAST])
+    chain.join(30)
+    lines = _lines(capsys.readouterr().out)
+    assert code == 1  # after the second serving nothing listens any more: given up in the end
+    statuses = [x["status"] for x in _of(lines, "status")]
+    assert statuses[:3] == ["opened", "lost", "opened"]
+    stream = _of(lines, "summary")[0]["streams"][0]
+    assert stream["reconnects"] == 1
+    assert stream["snippets_scored"] == 5 + SNIPPETS  # the partial snippet at the cut is lost
+    assert len(_of(lines, "event_end")) == 1  # the event is in the second serving only
+
+
+def test_two_streams_one_never_opens_the_other_is_unaffected(setup, tmp_path, capsys):
+    root, video, _ = setup
+    dead = f"tcp://127.0.0.1:{free_port()}"
+    code = main(["watch", dead, str(video), "--model", str(root / "run"), "--retries", "1", "--backoff", "0.1",
+                 "--timeout", "2", *FAST])
+    captured = capsys.readouterr()
+    lines = _lines(captured.out)
+    assert code == 1
+    summary = _of(lines, "summary")[0]
+    assert len(summary["failed"]) == 1 and dead in summary["failed"][0] and "cannot open" in summary["failed"][0]
+    good = [s for s in summary["streams"] if s["source"] == str(video)][0]
+    assert good["snippets_scored"] == SNIPPETS and good["events"] == 1 and good["status"] == "ended"
+
+
+@pytest.mark.slow
+def test_sigterm_finishes_the_open_event_and_its_clip_then_exits_0(setup, tmp_path):
+    root, _, _ = setup
+    long_event = event_frames(20, (4, 20))
+    video = write_mp4(tmp_path / "long.mp4", long_event)
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "vadpipe", "watch", str(video), "--model", str(root / "run"),
+                             "--realtime", "--out", str(tmp_path / "live"), *FAST], stdout=subprocess.PIPE,
+                            text=True, env=env)
+    lines = []
+    deadline = time.time() + 120
+    for line in proc.stdout:
+        lines.append(json.loads(line))
+        if lines[-1]["type"] == "event_start" or time.time() > deadline:
+            break
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    lines += _lines(out)
+    assert proc.returncode == 0
+    (end,) = _of(lines, "event_end")
+    assert end["event"]["reason"] == "SIGTERM"
+    assert _of(lines, "summary")[0]["stopped"] == "SIGTERM"
+    clip = tmp_path / "live" / "long" / "events" / f"{end['event']['id']}.mp4"
+    assert _decoded_frames(clip) >= 16 and (clip.with_suffix(".json")).is_file()
+
+
+def test_usage_errors_are_one_line_with_exit_2(setup, capsys):
+    root, video, _ = setup
+    for args, needle in ((["nope.mp4"], "no such file"), ([str(video), "--behind", "wait"], "--behind"),
+                         (["ftp://x/y"], "unknown scheme"), ([str(video), "--every-snippet"], "--json"),
+                         ([str(video), "--threshold", "2"], "--threshold")):
+        assert main(["watch", *args, "--model", str(root / "run")]) == 2
+        err = capsys.readouterr().err
+        assert needle in err and "Traceback" not in err
