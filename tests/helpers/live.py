@@ -36,11 +36,12 @@ def event_frames(snippets: int, event: tuple[int, int], seed: int = 0) -> np.nda
 
 def write_mp4(path: Path, frames: np.ndarray, fmt: str | None = None) -> Path:
     with av.open(str(path), mode="w", format=fmt) as container:
-        _encode(container, frames)
+        encode(container, frames)
     return path
 
 
-def _encode(container, frames: np.ndarray, pace: float | None = None, stop: threading.Event | None = None) -> None:
+def encode(container, frames: np.ndarray, pace: float | None = None, stop: threading.Event | None = None) -> None:
+    """Lossless H.264 of ``frames`` into an open container, optionally paced at ``pace`` x real time."""
     stream = container.add_stream("libx264", rate=Fraction(FPS))
     stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
     stream.options = {"preset": "ultrafast", "qp": "0", "tune": "zerolatency"}
@@ -131,10 +132,17 @@ class TcpTsServer(threading.Thread):
         self.listener.close()
         try:
             with conn, conn.makefile("wb") as sink, av.open(sink, mode="w", format="mpegts") as container:
-                _encode(container, frames, pace=self.pace, stop=self.stop)
+                encode(container, frames, pace=self.pace, stop=self.stop)
             self.served = True
         except (av.FFmpegError, OSError, ValueError):
             pass
+
+
+class QuietFiles(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder (HLS playlists and segments) without logging each request."""
+
+    def log_message(self, *args):
+        pass
 
 
 class WebhookSink(threading.Thread):
