@@ -31,3 +31,5 @@ for backbone in i3d_r50 resnet3d inception_i3d; do
 done
 run train-epoch python bench/train_epoch.py --device cuda --bags 4096
 run attention python bench/attention.py --device cuda --lengths 200 2000 20000
+# Live scoring: how many 25 fps 320x240 streams one process sustains on the GPU (resnet3d, 1 crop, 112 and 224).
+run watch-streams python bench/watch.py --part streams --device cuda --sizes 112 224 --seconds 8 --max-streams 64

@@ -3,6 +3,7 @@
 import csv
 import functools
 import http.server
+import io
 import json
 import os
 import signal
@@ -149,6 +150,19 @@ def test_watch_hls_from_a_local_http_server_ends_with_its_playlist(setup, tmp_pa
     assert (end["event"]["start_snippet"], end["event"]["end_snippet"]) == EVENT
     stream = _of(lines, "summary")[0]["streams"][0]
     assert stream["snippets_scored"] == SNIPPETS and stream["status"] == "ended"
+
+
+def test_watch_reads_mpegts_from_stdin(setup, tmp_path, capsys, monkeypatch):
+    root, _, frames = setup
+    ts = write_mp4(tmp_path / "cam.ts", frames, fmt="mpegts")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(open(ts, "rb")))  # noqa: SIM115 - closed with stdin
+    code = main(["watch", "-", "--model", str(root / "run"), *FAST])
+    sys.stdin.close()
+    lines = _lines(capsys.readouterr().out)
+    assert code == 0
+    (end,) = _of(lines, "event_end")
+    assert (end["event"]["start_snippet"], end["event"]["end_snippet"]) == EVENT
+    assert _of(lines, "summary")[0]["streams"][0]["stream"] == "stdin"
 
 
 def test_watch_reconnects_when_the_stream_is_killed_and_restarted(setup, tmp_path, capsys):
