@@ -175,7 +175,10 @@ def main_bench() -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--max-streams", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
