@@ -141,6 +141,14 @@ def resolve_backbone(config: RunConfig, backbone: str | None, weights: str | Non
                           seed=config.features.backbone_seed or 0, device=device)
 
 
+def preprocessing_of_run(config: RunConfig, crops: int) -> dict:
+    """The preprocessing arguments that make the features the run was trained on, for ``crops`` crops
+    (what `score` passes to extract_videos and `watch` to preprocess_snippets)."""
+    spec = config.features
+    return {"resize_short": spec.resize_short, "crop_size": spec.crop_size,
+            "crop_order": spec.crop_order if crops == spec.crops else None, "resize_mode": spec.resize_mode}
+
+
 def _score_videos(inputs, scorer, config: RunConfig, options, out: Path, model_dir: str, device,
                   results: list, failed: list, *, backbone, weights, crops, tail, batch_size, overlay, quiet) -> None:
     from vadpipe.features.extract import extract_videos
@@ -167,9 +175,7 @@ def _score_videos(inputs, scorer, config: RunConfig, options, out: Path, model_d
         started = time.perf_counter()
         stream = extract_videos(
             [j.video for j in good], net, crops=crops, tail=tail, batch_size=batch_size, device=device,
-            resize_short=config.features.resize_short, crop_size=config.features.crop_size,
-            crop_order=config.features.crop_order if crops == config.features.crops else None,
-            resize_mode=config.features.resize_mode,
+            **preprocessing_of_run(config, crops),
         )
         for item in stream:
             extracted = time.perf_counter()

@@ -22,7 +22,7 @@ def run_watch(specs: list[SourceSpec], run_dir: Path, *, device: str = "cpu", wi
     """
     from vadpipe.backbones.preprocess import preprocess_snippets
     from vadpipe.cli.common import apply_band
-    from vadpipe.cli.score import resolve_backbone
+    from vadpipe.cli.score import preprocessing_of_run, resolve_backbone
     from vadpipe.devices import resolve_device
     from vadpipe.errors import UsageError
     from vadpipe.features.runner import BackboneRunner
@@ -51,7 +51,7 @@ def run_watch(specs: list[SourceSpec], run_dir: Path, *, device: str = "cpu", wi
     net = resolve_backbone(config, backbone, weights, torch_device)
     runner = BackboneRunner(net, torch_device)
     prepare = functools.partial(preprocess_snippets, prep=net.spec.preprocessing, crops=crops,
-                                resize_short=config.features.resize_short, crop_size=config.features.crop_size)
+                                **preprocessing_of_run(config, crops))
     model_info = {"run": str(run_dir), "window": scorer.cfg.window, "lookahead": scorer.cfg.lookahead,
                   "threshold": threshold, "release": release, "backbone": net.spec.name, "crops": crops}
     options = WatchOptions(sources=specs, threshold=threshold, release=release, **loop_options)
