@@ -4,6 +4,9 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The CLI's --engine auto would pick an installed CPU engine and export each random test backbone;
+# tests run torch unless they ask for an engine (tests/test_engines.py).
+os.environ["VADPIPE_ENGINE"] = "torch"
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -15,3 +18,9 @@ torch.set_num_threads(2)
 def _seed():
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(scope="session")
+def engine_home(tmp_path_factory):
+    """One VADPIPE_HOME for the engine tests of a session, so each backbone and size is exported once."""
+    return tmp_path_factory.mktemp("engine-home")

@@ -6,6 +6,7 @@ import importlib
 import sys
 
 import typer
+from rich.markup import escape
 
 from vadpipe.cli.console import err_console
 from vadpipe.errors import VadpipeError
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # Typer's own exit: usage errors (2), --help / --version (0), typer.Exit(n)
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except VadpipeError as exc:
-        err_console.print(f"[red]vadpipe: error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]vadpipe: error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     return 0
 

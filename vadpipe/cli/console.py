@@ -7,6 +7,7 @@ import json
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -24,7 +25,8 @@ err_console = Console(stderr=True, highlight=False)
 
 def warn(message: str) -> None:
     """One line on stderr for a bad input that the batch skips."""
-    err_console.print(f"[yellow]vadpipe: warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+    # escaped: a message's own brackets (a path like `cam [2].mp4`, `vadpipe[onnx]`) are not markup
+    err_console.print(f"[yellow]vadpipe: warning:[/yellow] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def print_json(obj) -> None:

@@ -11,6 +11,7 @@ from rich.table import Table
 from vadpipe.backbones.registry import BACKBONES
 from vadpipe.cli.common import DEVICE_HELP
 from vadpipe.cli.console import err_console, out_console, print_json, progress, warn
+from vadpipe.engines import ENGINE_HELP
 from vadpipe.errors import UsageError
 from vadpipe.features.extract import DEFAULT_BACKBONE
 from vadpipe.features.extract_job import ExtractObserver, run_extract
@@ -103,6 +104,7 @@ def extract_command(
     channels_last: bool | None = typer.Option(None, "--channels-last/--no-channels-last", show_default=False,
                                               help="Backbone and inputs in channels_last_3d memory format "
                                               "(default: on for CUDA, off on a CPU)."),
+    engine: str = typer.Option("auto", envvar="VADPIPE_ENGINE", help=ENGINE_HELP),
     compile_backbone: bool = typer.Option(False, "--compile", help="torch.compile the backbone (the first batch "
                                           "pays for compiling; padded batches keep one shape)."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout (and nothing else)."),
@@ -125,7 +127,8 @@ def extract_command(
             inputs, out, backbone_name=backbone, crops=crops, tail=tail, batch_size=batch_size, device=device,
             dtype=dtype, layout=layout, overwrite=overwrite, shard=shard, weights=weights, random_init=random_init,
             fps=fps, resize_short=resize_short, crop_size=crop_size, labels=labels, workers=workers,
-            precision=precision, channels_last=channels_last, compile=compile_backbone, observer=observer,
+            precision=precision, channels_last=channels_last, compile=compile_backbone, engine=engine,
+            observer=observer,
         )
     if json_out:
         print_json(summary.to_json())
@@ -137,7 +140,7 @@ def extract_command(
 
 def _print_table(summary) -> None:
     s = summary.settings
-    precision = f"precision {summary.precision}, " if summary.precision else ""
+    precision = f"precision {summary.precision}, engine {summary.engine}, " if summary.precision else ""
     title = (f"vadpipe extract -> {summary.out} ({s.backbone}{' RANDOM-INIT' if summary.random_init else ''}, "
              f"{s.crops} crop{'s' if s.crops != 1 else ''}, tail {s.tail}, {s.layout} layout, {precision}"
              f"shard {summary.shard[0]}/{summary.shard[1]})")

@@ -14,6 +14,7 @@ from rich.table import Table
 from vadpipe.cli.common import DEVICE_HELP
 from vadpipe.cli.console import err_console, out_console, print_json, progress, warn
 from vadpipe.devices import resolve_device
+from vadpipe.engines import ENGINE_HELP, resolve_engine
 from vadpipe.errors import InputError, UsageError, VadpipeError
 from vadpipe.features.store import INDEX_NAME, open_features
 from vadpipe.infer.curve import frame_scores
@@ -45,6 +46,7 @@ def score_command(
                                 "table, and a page per video to watch it with its curve (see `vadpipe report`)."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Snippets per backbone pass."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
+    engine: str = typer.Option("auto", envvar="VADPIPE_ENGINE", help=ENGINE_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document with everything on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
 ) -> None:
@@ -52,6 +54,7 @@ def score_command(
     if not inputs and not features:
         raise UsageError("give videos to score, or --features FILE.npy")
     torch_device = resolve_device(device)
+    engine = resolve_engine(engine, torch_device) if inputs else None  # the forward pass only runs on videos
     scorer, config = load_run(model, torch_device)
     options = IntervalOptions(threshold, smooth, min_duration, merge_gap)
     if threshold is not None and not 0 <= threshold <= 1:
@@ -68,7 +71,7 @@ def score_command(
     if inputs:
         _score_videos(inputs, scorer, config, options, out, str(model), torch_device, results, failed,
                       backbone=backbone, weights=weights, crops=crops, tail=tail, batch_size=batch_size,
-                      overlay=overlay, quiet=quiet or json_out)
+                      overlay=overlay, quiet=quiet or json_out, engine=engine)
     report_doc = None
     if report:
         from vadpipe.cli.report import write_report
@@ -76,7 +79,7 @@ def score_command(
         written = write_report(out, failed=failed, quiet=quiet or json_out)
         report_doc = {"report": str(written.index), "bytes": written.bytes}
     if json_out:
-        print_json({"model": str(model), "videos": [asdict(r) for r in results], "failed": failed,
+        print_json({"model": str(model), "engine": engine, "videos": [asdict(r) for r in results], "failed": failed,
                     **({"report": report_doc} if report_doc else {})})
     elif not quiet:
         _print_table(results)
@@ -150,7 +153,8 @@ def preprocessing_of_run(config: RunConfig, crops: int) -> dict:
 
 
 def _score_videos(inputs, scorer, config: RunConfig, options, out: Path, model_dir: str, device,
-                  results: list, failed: list, *, backbone, weights, crops, tail, batch_size, overlay, quiet) -> None:
+                  results: list, failed: list, *, backbone, weights, crops, tail, batch_size, overlay, quiet,
+                  engine) -> None:
     from vadpipe.features.extract import extract_videos
     from vadpipe.infer.overlay import write_overlay
     from vadpipe.video.inputs import collect_videos
@@ -164,6 +168,12 @@ def _score_videos(inputs, scorer, config: RunConfig, options, out: Path, model_d
     tail = tail or config.features.tail or "pad"
     if tail not in ("pad", "drop") or crops not in (1, 5, 10):
         raise UsageError("--crops must be 1, 5 or 10 and --tail pad or drop")
+    if engine != "torch" and not quiet:
+        from vadpipe.engines.backbone import export_pending
+
+        note = export_pending(net, engine, config.features.crop_size or net.spec.preprocessing.crop_size)
+        if note:
+            err_console.print(f"note: {note}", highlight=False)
     good = [j for j in jobs if j.problem is None]
     for job in jobs:
         if job.problem:
@@ -175,7 +185,7 @@ def _score_videos(inputs, scorer, config: RunConfig, options, out: Path, model_d
         started = time.perf_counter()
         stream = extract_videos(
             [j.video for j in good], net, crops=crops, tail=tail, batch_size=batch_size, device=device,
-            **preprocessing_of_run(config, crops),
+            **preprocessing_of_run(config, crops), engine=engine,
         )
         for item in stream:
             extracted = time.perf_counter()
@@ -209,6 +219,7 @@ def _score_videos(inputs, scorer, config: RunConfig, options, out: Path, model_d
                 failed.append(message)
                 started = time.perf_counter()
                 continue
+            result.engine = engine
             result.timings_s.update({"decode_and_backbone": extracted - started, "scorer": scored - extracted})
             results.append(result)
             started = time.perf_counter()

@@ -9,6 +9,7 @@ One video flows through :func:`extract_videos` like this::
             only uint8 frames cross PCIe)
       -> run_packed + BackboneRunner         full batches packed across consecutive videos
            (main thread)                     (B*C, D) -> (B, C, D), split back per video
+                                             (torch, or a CPU engine: vadpipe.engines)
       -> concatenated                        (T, C, D) float32
 
 Decoding and preprocessing run ahead of the backbone on ``workers`` threads feeding a
@@ -80,6 +81,7 @@ def extract_videos(
     precision: str = "auto",
     channels_last: bool | None = None,
     compile: bool = False,
+    engine: str = "torch",
     workers: int = 1,
     preprocess_on_device: bool | None = None,
     on_start: Callable[[Path, int], None] | None = None,
@@ -106,6 +108,8 @@ def extract_videos(
         channels_last: backbone and inputs in ``torch.channels_last_3d`` (``None``: on CUDA only;
             converts the backbone's weights in place, which does not change its outputs).
         compile: ``torch.compile`` the backbone.
+        engine: what runs the forward pass: ``torch``, ``onnxruntime``, ``openvino`` or ``auto``
+            (:mod:`vadpipe.engines`); everything before and after it is the same for all.
         workers: decoding threads (videos decoded ahead in parallel).
         preprocess_on_device: resize/crop/normalise on ``device`` rather than on the decoding
             thread (``None``: on CUDA, where only uint8 frames then cross PCIe).
@@ -126,7 +130,8 @@ def extract_videos(
     pin = device.type == "cuda"
     if device.type == "cuda" and device.index is not None:
         torch.cuda.set_device(device)  # pinned buffers and events of this process belong to its own GPU (torchrun)
-    runner = BackboneRunner(backbone, device, precision=precision, channels_last=channels_last, compile=compile)
+    runner = BackboneRunner(backbone, device, precision=precision, channels_last=channels_last, compile=compile,
+                            engine=engine)
 
     decoder_threads = max(1, cpus_for_this_process() // max(1, workers))  # FFmpeg threads per decoding worker
 

@@ -15,6 +15,9 @@ from pathlib import Path
 
 from vadpipe.backbones.preprocess import LEGACY_CROP_ORDER, resolve_crop_order
 from vadpipe.backbones.registry import get_spec
+from vadpipe.engines import ENGINES, resolve_engine
+from vadpipe.engines.runtimes import ENGINE_PACKAGES
+from vadpipe.engines.runtimes import require as require_engine
 from vadpipe.errors import UsageError
 from vadpipe.features import layouts
 from vadpipe.features.extract import DEFAULT_BACKBONE, DTYPES, default_workers, extract_videos
@@ -87,6 +90,7 @@ class ExtractSummary:
     seconds: float = 0.0
     random_init: bool = False
     precision: str | None = None  # of the forward passes; None when nothing was extracted
+    engine: str | None = None  # what ran them (vadpipe.engines); None when nothing was extracted
     list_file: Path | None = None
 
     @property
@@ -96,7 +100,7 @@ class ExtractSummary:
     def to_json(self) -> dict:
         return {
             "out": str(self.out), **self.settings.record_fields(), "random_init": self.random_init,
-            "precision": self.precision,
+            "precision": self.precision, "engine": self.engine,
             "shard": f"{self.shard[0]}/{self.shard[1]}", "videos": self.videos, "done": self.done,
             "skipped": self.skipped, "failed": self.failed, "snippets": self.snippets,
             "seconds": round(self.seconds, 3),
@@ -170,6 +174,7 @@ def run_extract(
     precision: str = "auto",
     channels_last: bool | None = None,
     compile: bool = False,
+    engine: str = "torch",
     observer: ExtractObserver | None = None,
 ) -> ExtractSummary:
     """Extract features of every video named by ``inputs`` into ``out`` (the `vadpipe extract` command).
@@ -177,9 +182,9 @@ def run_extract(
     Resumable: a video whose index record is ``ok`` for the same settings and whose files
     have the recorded shape is skipped. Every file is written atomically and its index
     record appended only after, so a run killed at any moment and run again ends with the
-    same files as an uninterrupted one. ``precision``, ``channels_last`` and ``compile`` shape
-    the forward pass (see :func:`extract_videos`); the precision used is recorded in each
-    ``ok`` record, but none of the three decides resuming. Shard ``i/n`` takes every n-th of
+    same files as an uninterrupted one. ``precision``, ``channels_last``, ``compile`` and
+    ``engine`` shape the forward pass (see :func:`extract_videos`); the precision and engine
+    used are recorded in each ``ok`` record, but none of the four decides resuming. Shard ``i/n`` takes every n-th of
     the sorted videos, from ``i``, and appends to its own index part; parts are merged into
     ``index.jsonl`` (one record per id, sorted by id) at the end.
 
@@ -209,6 +214,10 @@ def run_extract(
         raise UsageError(f"--fps {fps}: must be positive")
     if precision not in PRECISIONS:
         raise UsageError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    if engine not in ENGINES:
+        raise UsageError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    if engine in ENGINE_PACKAGES:
+        require_engine(engine)  # before any work: one line naming the pip command
     settings = ExtractSettings(backbone_name, crops, tail, dtype, layout, fps, resize_short, crop_size)
     shard_i, shard_n = parse_shard(shard)
     label_map = _labels(labels)
@@ -237,6 +246,14 @@ def run_extract(
                 observer.note(f"{backbone_name}: no weights found, using a RANDOM-INIT backbone as asked "
                               "(--random-init); its features are for tests and timing only")
             summary.precision = resolve_precision(precision, torch_device)
+            summary.engine = resolve_engine(engine, torch_device, precision=summary.precision, compile=compile,
+                                            channels_last=channels_last)
+            if summary.engine != "torch":
+                from vadpipe.engines.backbone import export_pending
+
+                note = export_pending(backbone, summary.engine, crop_size or spec.preprocessing.crop_size)
+                if note:
+                    observer.note(note)
             _extract_jobs(todo, backbone, spec.feature_dim, settings, torch_device, out, part, label_map,
                           summary, observer, batch_size=batch_size, channels_last=channels_last, compile=compile,
                           workers=workers or default_workers(torch_device))
@@ -261,7 +278,7 @@ def _extract_jobs(todo, backbone, dim, settings, device, out, part, label_map, s
         device=device, dtype=settings.dtype, fps=settings.fps, resize_short=settings.resize_short,
         crop_size=settings.crop_size, crop_order=settings.crop_order, resize_mode=settings.resize_mode,
         precision=summary.precision, channels_last=channels_last, compile=compile,
-        workers=workers,
+        engine=summary.engine, workers=workers,
         on_start=lambda path, n: observer.video_started(by_path[path], n), on_snippets=counted,
     )
     for result in results:
@@ -279,7 +296,7 @@ def _extract_jobs(todo, backbone, dim, settings, device, out, part, label_map, s
             **({"files": files} if len(files) > 1 else {}),
             "frames": info.frames, "fps": round(info.fps, 6), "snippets": feats.shape[0],
             "crops": feats.shape[1], "dim": feats.shape[2], **settings.record_fields(),
-            "precision": summary.precision, "status": "ok",
+            "precision": summary.precision, "engine": summary.engine, "status": "ok",
             **_label_field(job, label_map), **({"random_init": True} if summary.random_init else {}),
             "video_info": info.to_record(),
         }

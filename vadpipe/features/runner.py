@@ -1,4 +1,4 @@
-"""The backbone as `vadpipe extract` runs it: precision, memory format and (optionally) torch.compile.
+"""The backbone as `vadpipe extract` runs it: engine, precision, memory format and (optionally) torch.compile.
 
 One place decides how a forward pass is made, so that the extract pipeline and the
 benchmark that measures its ceiling (``bench/extract.py``) run the very same thing.
@@ -33,21 +33,32 @@ class BackboneRunner:
             The weights are converted in place; the features do not change.
         compile: run the backbone through ``torch.compile`` (the first call of each new input
             shape pays for compiling; extract's batches all have one shape).
+        engine: ``torch``, ``onnxruntime``, ``openvino`` or ``auto`` (:mod:`vadpipe.engines`): a CPU
+            engine runs the exported backbone instead of the module (fp32, no compile/channels-last).
 
     Attributes:
         precision: the resolved precision (``auto`` replaced), as recorded in the index.
+        engine: the resolved engine (``auto`` replaced), as recorded in the index.
         calls: forward passes made so far.
     """
 
     def __init__(self, backbone: nn.Module, device: str | torch.device, *, precision: str = "auto",
-                 channels_last: bool | None = None, compile: bool = False):
+                 channels_last: bool | None = None, compile: bool = False, engine: str = "torch"):
+        from vadpipe.engines import resolve_engine
+
         self.device = torch.device(device)
         self.precision = resolve_precision(precision, self.device)
+        self.engine = resolve_engine(engine, self.device, precision=self.precision, compile=compile,
+                                     channels_last=channels_last)
         self.channels_last = self.device.type == "cuda" if channels_last is None else channels_last
         if self.channels_last:
             backbone.to(memory_format=torch.channels_last_3d)
         self.compiled = compile
         self.module = torch.compile(backbone) if compile else backbone
+        if self.engine != "torch":  # the one place the forward pass is swapped (vadpipe.engines)
+            from vadpipe.engines.backbone import EngineBackbone
+
+            self.module = EngineBackbone(backbone, self.engine)
         self.calls = 0
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:

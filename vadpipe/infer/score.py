@@ -54,6 +54,7 @@ class VideoScore:
     threshold_source: str
     intervals: list[dict]
     outputs: dict[str, str] = field(default_factory=dict)
+    engine: str | None = None  # what ran the backbone (vadpipe.engines); None for precomputed features
     timings_s: dict[str, float] = field(default_factory=dict)
     metadata: dict = field(default_factory=dict)
 

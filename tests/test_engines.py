@@ -1,0 +1,263 @@
+"""CPU engines for the backbone (`--engine`): same features as torch, the export cache, and clear refusals.
+
+The engine tests are skipped where the extras are not installed (`pip install '.[onnx,openvino]'`,
+as `.ci/run` does); the refusal tests run everywhere. Sizes are small (32 px crops, 2 snippets,
+2 crops), and every export goes to one session-wide VADPIPE_HOME, so each backbone is exported
+once however many tests use it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from tests.helpers.backbones import TinyConv
+from tests.helpers.checkpoints import randomise_batchnorm
+from tests.helpers.videos import random_frames, write_video
+from vadpipe.cli.app import main
+from vadpipe.engines import AUTO_ORDER, resolve_engine, runtimes
+from vadpipe.errors import UsageError
+
+CPU_ENGINES = ("onnxruntime", "openvino")
+CROP = 32
+needs = {engine: pytest.mark.skipif(not runtimes.is_installed(engine), reason=f"{engine} extra not installed")
+         for engine in CPU_ENGINES}
+
+
+def _engine_params():
+    return [pytest.param(engine, marks=needs[engine]) for engine in CPU_ENGINES]
+
+
+@pytest.fixture
+def home(engine_home, monkeypatch):
+    monkeypatch.setenv("VADPIPE_HOME", str(engine_home))
+    return engine_home
+
+
+@pytest.fixture
+def without(monkeypatch):
+    """Make packages look uninstalled: ``without("onnxruntime")``."""
+    real = runtimes.importlib.util.find_spec
+
+    def hide(*names):
+        monkeypatch.setattr(runtimes.importlib.util, "find_spec",
+                            lambda name, *a: None if name in names else real(name, *a))
+
+    return hide
+
+
+# --- refusals (no engine needed) -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine,extra", [("onnxruntime", "onnx"), ("openvino", "openvino")])
+def test_missing_engine_is_one_line_naming_the_pip_command(engine, extra, without, tmp_path, capsys):
+    without(engine)
+    video = write_video(tmp_path / "v.mp4", random_frames(16, seed=0))
+    code = main(["extract", str(video), "--out", str(tmp_path / "f"), "--engine", engine, "--random-init",
+                 "--crops", "1", "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert f"pip install 'vadpipe[{extra}]'" in err and engine in err and "Traceback" not in err
+    assert not (tmp_path / "f" / "index.jsonl").exists() or "ok" not in (tmp_path / "f" / "index.jsonl").read_text()
+
+
+def test_missing_exporter_package_is_named_too(without):
+    without("onnxscript")
+    with pytest.raises(UsageError, match=r"missing onnxscript.*pip install 'vadpipe\[onnx\]'"):
+        resolve_engine("onnxruntime", "cpu")
+
+
+def test_auto_is_torch_without_engines_and_prefers_openvino_then_onnxruntime(without, monkeypatch):
+    without("onnxruntime", "openvino")
+    assert resolve_engine("auto", "cpu") == "torch"
+    installed = set()
+    monkeypatch.setattr(runtimes, "is_installed", lambda engine: engine in installed)
+    installed.add("onnxruntime")
+    assert resolve_engine("auto", "cpu") == "onnxruntime"
+    installed.add("openvino")
+    assert resolve_engine("auto", "cpu") == "openvino" == AUTO_ORDER[0]
+    # What only torch does keeps auto on torch: a GPU, reduced precision, compile, channels-last.
+    assert resolve_engine("auto", "cuda:0") == "torch"
+    assert resolve_engine("auto", "cpu", precision="bf16") == "torch"
+    assert resolve_engine("auto", "cpu", compile=True) == "torch"
+    assert resolve_engine("auto", "cpu", channels_last=True) == "torch"
+
+
+def test_cpu_engine_refuses_what_only_torch_does(monkeypatch):
+    monkeypatch.setattr(runtimes, "missing_modules", lambda engine: [])
+    for kwargs, named in (({"precision": "bf16"}, "--precision bf16"), ({"compile": True}, "--compile"),
+                          ({"channels_last": True}, "--channels-last")):
+        with pytest.raises(UsageError, match=f"--engine openvino .*{named}"):
+            resolve_engine("openvino", "cpu", **kwargs)
+    with pytest.raises(UsageError, match="--device cuda:0"):
+        resolve_engine("onnxruntime", "cuda:0")
+    with pytest.raises(UsageError, match="choose one of auto, torch, onnxruntime, openvino"):
+        resolve_engine("tensorrt", "cpu")
+
+
+# --- the same features ------------------------------------------------------------------------------------
+
+
+def _clips(seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(2, 2, 3, 16, CROP, CROP, generator=g)  # (S, C, 3, 16, h, w): 2 snippets x 2 crops
+
+
+def _relative(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per snippet and crop: max |a - b| over the feature, relative to that clip's max |b|."""
+    return (a - b).abs().amax(-1) / b.abs().amax(-1)  # (S, C)
+
+
+@pytest.fixture(scope="module")
+def backbones():
+    from vadpipe.backbones.registry import build_backbone
+
+    built = {}
+    for name in ("resnet3d", "inception_i3d", "i3d_r50"):
+        model = build_backbone(name, random_init=True)
+        if name != "inception_i3d":  # inception stays as `score`'s random backbone, so its export is shared
+            randomise_batchnorm(model, seed=5)
+        built[name] = model
+    return built
+
+
+@pytest.mark.parametrize("engine", _engine_params())
+@pytest.mark.parametrize("name", ["resnet3d", "inception_i3d", "i3d_r50"])
+def test_engine_features_match_torch_per_snippet_and_crop(name, engine, backbones, home):
+    from vadpipe.features.runner import BackboneRunner
+
+    model, x = backbones[name], _clips(1)
+    with torch.inference_mode():
+        expected = BackboneRunner(model, "cpu")(x)  # (S, C, D)
+        runner = BackboneRunner(model, "cpu", engine=engine)
+        got = runner(x)
+        single = runner(x[:1])  # the batch is dynamic: one snippet alone gives the same features
+    assert runner.engine == engine and got.shape == expected.shape == (2, 2, model.spec.feature_dim)
+    assert _relative(got, expected).max() <= 1e-5
+    assert _relative(single, expected[:1]).max() <= 1e-5
+    assert expected.abs().amax(-1).min() > 1e-3  # features that could tell a wrong graph apart
+
+
+# --- the export cache -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def counted_exports(monkeypatch):
+    from vadpipe.engines import export
+
+    calls = []
+    real = export._export
+    monkeypatch.setattr(export, "_export", lambda *a: (calls.append(a[1]), real(*a))[1])
+    return calls
+
+
+@needs["onnxruntime"]
+def test_export_is_cached_by_weights_and_size_and_bad_entries_are_rebuilt(tmp_path, monkeypatch, counted_exports):
+    from vadpipe.engines.export import cached_onnx, export_key, exported_onnx
+
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path))
+    model = TinyConv().eval()
+    shape = (3, 16, 16, 16)
+    path = exported_onnx(model, shape)
+    assert exported_onnx(model, shape) == path and len(counted_exports) == 1  # found, not exported again
+    record = json.loads(path.with_suffix(".json").read_text())
+    assert record["key"] == export_key(model, shape) and record["key"]["input"] == [3, 16, 16, 16]
+    assert "onnxruntime" in record["engine_versions"]
+
+    # Another size or other weights: another entry.
+    assert exported_onnx(model, (3, 16, 20, 20)) != path
+    other = TinyConv().eval()
+    assert export_key(other, shape)["weights_sha256"] != record["key"]["weights_sha256"]
+    assert exported_onnx(other, shape) != path
+    assert len(counted_exports) == 3
+
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])  # truncated (a disk full, a copy cut short)
+    assert cached_onnx(export_key(model, shape)) is None
+    assert exported_onnx(model, shape) == path and path.read_bytes() == good and len(counted_exports) == 4
+
+    meta = path.with_suffix(".json")
+    meta.write_text(json.dumps({**record, "key": {**record["key"], "torch": "0.0"}}))  # stale: made by another torch
+    exported_onnx(model, shape)
+    meta.write_text("{not json")  # corrupt record
+    exported_onnx(model, shape)
+    meta.unlink()  # killed between the model and its record
+    exported_onnx(model, shape)
+    assert len(counted_exports) == 7 and cached_onnx(export_key(model, shape)) == path
+
+
+@needs["onnxruntime"]
+def test_a_failed_export_leaves_nothing_to_trust(tmp_path, monkeypatch):
+    from vadpipe.engines import export
+
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path))
+
+    def dies(backbone, shape, path):
+        path.write_bytes(b"half an onnx file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export, "_export", dies)
+    with pytest.raises(KeyboardInterrupt):
+        export.exported_onnx(TinyConv().eval(), (3, 16, 16, 16))
+    assert list(tmp_path.rglob("*")) == [tmp_path / "engines"]  # no model, no record, no temp file
+
+
+@needs["onnxruntime"]
+def test_a_file_the_engine_cannot_read_is_exported_again(tmp_path, monkeypatch, counted_exports):
+    from vadpipe.engines.backbone import EngineBackbone
+    from vadpipe.engines.export import _file_sha256, export_key, exported_onnx
+
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path))
+    model = TinyConv().eval()
+    shape = (3, 16, 16, 16)
+    path = exported_onnx(model, shape)
+    # Garbage whose record matches (written by hand or a broken disk): the engine fails, the entry is rebuilt.
+    path.write_bytes(b"garbage")
+    meta = path.with_suffix(".json")
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "sha256": _file_sha256(path)}))
+    x = torch.randn(1, 3, 16, 16, 16)
+    with torch.inference_mode():
+        got = EngineBackbone(model, "onnxruntime")(x)
+        expected = model(x)
+    assert len(counted_exports) == 2 and torch.allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert export_key(model, shape)["weights_sha256"] in meta.read_text()
+
+
+# --- the commands -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", _engine_params())
+def test_extract_with_an_engine_records_it_matches_torch_and_does_not_decide_resuming(engine, home, tmp_path,
+                                                                                      capsys):
+    video = write_video(tmp_path / "v" / "clip.mp4", random_frames(40, height=40, width=48, seed=3))
+    common = ["--backbone", "inception_i3d", "--random-init", "--crops", "1", "--resize-short", "36",
+              "--crop-size", str(CROP), "--device", "cpu", "--json"]
+    assert main(["extract", str(video), "--out", str(tmp_path / "torch"), "--engine", "torch", *common]) == 0
+    assert json.loads(capsys.readouterr().out)["engine"] == "torch"
+    assert main(["extract", str(video), "--out", str(tmp_path / "e"), "--engine", engine, *common]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["engine"] == engine and summary["done"] == 1
+    (record,) = [json.loads(line) for line in (tmp_path / "e" / "index.jsonl").read_text().splitlines()]
+    assert record["engine"] == engine and record["precision"] == "fp32"
+    got, expected = np.load(tmp_path / "e" / "clip.npy"), np.load(tmp_path / "torch" / "clip.npy")  # (3, 1, 1024)
+    assert got.shape == expected.shape == (3, 1, 1024)
+    assert (np.abs(got - expected).max(-1) / np.abs(expected).max(-1)).max() <= 1e-5
+    # The engine is not a feature setting: the torch store is complete for a run with the engine.
+    assert main(["extract", str(video), "--out", str(tmp_path / "torch"), "--engine", engine, *common]) == 0
+    assert json.loads(capsys.readouterr().out)["skipped"] == 1
+
+
+def test_the_cli_default_engine_is_auto_unless_vadpipe_engine_says_otherwise():
+    import inspect
+
+    from vadpipe.cli.extract import extract_command
+    from vadpipe.cli.score import score_command
+
+    assert os.environ["VADPIPE_ENGINE"] == "torch"  # tests/conftest.py: tests run torch unless they ask
+    for command in (extract_command, score_command):
+        option = inspect.signature(command).parameters["engine"].default
+        assert option.default == "auto" and option.envvar == "VADPIPE_ENGINE"

@@ -1,0 +1,62 @@
+"""Which engine runs the backbone's forward pass: torch, or a CPU engine on the exported model.
+
+``--engine`` chooses among :data:`ENGINES`:
+
+- ``torch``: the module itself (any device, any ``--precision``, ``--compile``);
+- ``onnxruntime`` / ``openvino``: the same module exported to ONNX (:mod:`.export`) and run
+  by that engine on the CPU, in float32 (``pip install 'vadpipe[onnx]'`` /
+  ``'vadpipe[openvino]'``). Same features as torch to ~1e-6 relative; about twice as fast
+  on a CPU (docs/performance.md, ``bench/extract.py --engine``);
+- ``auto``: torch on a GPU, or when the run asks for what only torch does (bf16/fp16
+  autocast, ``--compile``, channels-last); on a CPU otherwise the first installed of
+  :data:`AUTO_ORDER`, else torch. A fixed rule rather than a timing at start-up: a
+  measurement on a machine shared with other work would pick differently from run to run,
+  and OpenVINO was ahead of ONNX Runtime, and both ahead of torch, on every backbone and
+  size measured (docs/performance.md).
+
+The engine changes how features are computed, not what they are: it is recorded in the
+index (``engine``) like ``precision``, and does not decide resuming. This package imports
+neither torch nor an engine (the CLI reads its choices at ``--help``);
+:class:`vadpipe.engines.backbone.EngineBackbone` is the forward pass itself.
+"""
+
+from __future__ import annotations
+
+from vadpipe.engines import runtimes
+from vadpipe.errors import UsageError
+
+ENGINES = ("auto", "torch", "onnxruntime", "openvino")
+AUTO_ORDER = ("openvino", "onnxruntime")  # auto's preference on a CPU (fastest first, as measured)
+ENGINE_HELP = ("Forward-pass engine: auto (torch on a GPU; on a CPU OpenVINO, else ONNX Runtime when installed, "
+               "else torch), torch, onnxruntime (pip install 'vadpipe[onnx]') or openvino "
+               "(pip install 'vadpipe[openvino]'). Same features; recorded in the index.")
+
+
+def resolve_engine(name: str, device: str = "cpu", *, precision: str = "fp32", compile: bool = False,
+                   channels_last: bool | None = None) -> str:
+    """The engine a run uses: ``auto`` replaced (module docstring), an explicit one checked.
+
+    Args:
+        precision: the resolved precision (``fp32``, ``bf16``, ``fp16``); the CPU engines run fp32 only.
+
+    Raises:
+        UsageError: unknown name; a CPU engine with a GPU device, reduced precision, ``--compile`` or
+            channels-last; or an engine that is not installed (the message names the pip command).
+    """
+    if name not in ENGINES:
+        raise UsageError(f"--engine {name!r}: choose one of {', '.join(ENGINES)}")
+    device = str(device)
+    torch_only = [what for what, asked in (
+        (f"--precision {precision}", precision not in ("fp32", "auto")), ("--compile", compile),
+        ("--channels-last", bool(channels_last)), (f"--device {device}", device.split(":")[0] != "cpu"),
+    ) if asked]
+    if name == "auto":
+        if torch_only:
+            return "torch"
+        return next((engine for engine in AUTO_ORDER if runtimes.is_installed(engine)), "torch")
+    if name != "torch":
+        if torch_only:
+            raise UsageError(f"--engine {name} runs the backbone on the CPU in fp32 and cannot go with "
+                             f"{', '.join(torch_only)}; use --engine torch for that")
+        runtimes.require(name)
+    return name
