@@ -10,6 +10,9 @@ the forward passes, so it should be close to 1.
     python bench/extract.py --resize-short 128 --crop-size 112  # reduced size: decoding weighs more
     python bench/extract.py --crops 10 --device cuda --videos 20 --frames 480
     python bench/extract.py --precision bf16     # also prints how far bf16 features are from fp32 ones
+    # CPU engines against torch, alternating on the same snippets; lists give one table row per combination
+    python bench/extract.py --engines torch,onnxruntime,openvino --backbone resnet3d,inception_i3d,i3d_r50 \
+        --crop-size 224,112 --crops 1,10 --threads 2
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from tests.helpers.videos import write_video  # noqa: E402
 from vadpipe.backbones.preprocess import preprocess_snippets  # noqa: E402
 from vadpipe.backbones.registry import build_backbone  # noqa: E402
 from vadpipe.devices import resolve_device  # noqa: E402
+from vadpipe.engines import ENGINES  # noqa: E402
 from vadpipe.features.extract import default_batch_size, default_workers, extract_videos  # noqa: E402
 from vadpipe.features.precision import BF16_MIN_COSINE, PRECISIONS, compare_to_fp32  # noqa: E402
 from vadpipe.features.runner import BackboneRunner  # noqa: E402
@@ -49,12 +53,16 @@ def _scene(n: int, height: int, width: int, seed: int) -> np.ndarray:
     return frames + noise
 
 
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",")]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backbone", default="resnet3d")
-    parser.add_argument("--crops", type=int, default=1)
-    parser.add_argument("--resize-short", type=int, default=256)
-    parser.add_argument("--crop-size", type=int, default=224)
+    parser.add_argument("--backbone", default="resnet3d", help="a backbone, or several: resnet3d,inception_i3d")
+    parser.add_argument("--crops", type=_ints, default=[1], help="1, 5 or 10, or several: 1,10")
+    parser.add_argument("--resize-short", type=int, default=None, help="default: crop size x 8/7 (256 for 224)")
+    parser.add_argument("--crop-size", type=_ints, default=[224], help="crop side, or several: 224,112")
     parser.add_argument("--videos", type=int, default=4)
     parser.add_argument("--frames", type=int, default=96, help="frames per video (25 fps)")
     parser.add_argument("--width", type=int, default=320)
@@ -64,6 +72,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS,
                         help="forward precision, as `vadpipe extract --precision` (auto: bf16 on CUDA, fp32 on a CPU)")
+    parser.add_argument("--engines", default="torch",
+                        help=f"engines to compare, the first is the baseline: a comma list of {', '.join(ENGINES[1:])}")
+    parser.add_argument("--forward-only", action="store_true", help="skip the end-to-end extract runs")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads (default: torch's); 1 is steadier on a busy machine")
     parser.add_argument("--repeats", type=int, default=2, help="measure both this many times")
@@ -71,69 +82,119 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    batch = args.batch_size or default_batch_size(args.crops, device)
-    workers = args.workers or default_workers(device)
-    model = build_backbone(args.backbone, allow_random=True, device=device)
-    prep = model.spec.preprocessing
-    sizes = dict(resize_short=args.resize_short, crop_size=args.crop_size)
-    runner = BackboneRunner(model, device, precision=args.precision)  # the forward pass extract makes
-
+    engines = args.engines.split(",")
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         paths = [write_video(Path(tmp) / f"v{i}.mp4", _scene(args.frames, args.height, args.width, i),
                              options={"preset": "veryfast", "crf": "23"}) for i in range(args.videos)]
-        per_video = []  # decoded and preprocessed beforehand: what the backbone alone is timed on
-        for path in paths:
-            with VideoReader(path) as reader:
-                per_video.append([preprocess_snippets(torch.from_numpy(snippets), prep, args.crops, **sizes)
-                                  for snippets in iter_snippet_batches(reader, batch_size=batch)])
-        n_snippets = sum(b.shape[0] for batches in per_video for b in batches)
+        for backbone in args.backbone.split(","):
+            for crop in args.crop_size:
+                for crops in args.crops:
+                    rows += measure(args, paths, backbone, crop, crops, engines)
+    if len(rows) > 1 or engines != ["torch"]:
+        _print_table(rows, engines[0], args)
 
-        def backbone_only(batches) -> float:
-            start = time.perf_counter()
-            with torch.inference_mode():
-                for x in batches:
-                    runner(x.to(device, non_blocking=True)).cpu()  # (S, C, D)
-            return time.perf_counter() - start
 
-        def end_to_end(video_paths) -> float:
-            start = time.perf_counter()
-            for result in extract_videos(video_paths, model, crops=args.crops, batch_size=batch, device=device,
-                                         workers=workers, precision=args.precision, **sizes):
-                assert result.error is None, result.error
-            return time.perf_counter() - start
+def measure(args, paths: list[Path], backbone: str, crop: int, crops: int, engines: list[str]) -> list[dict]:
+    """Forward-only and end-to-end snippets/s of each engine on the same snippets, alternating; one row each."""
+    device = resolve_device(args.device)
+    batch = args.batch_size or default_batch_size(crops, device)
+    workers = args.workers or default_workers(device)
+    model = build_backbone(backbone, allow_random=True, device=device)
+    prep = model.spec.preprocessing
+    sizes = dict(resize_short=args.resize_short or round(crop * 8 / 7), crop_size=crop)
+    # The forward pass extract makes, once per engine (a CPU engine exports the backbone here, untimed).
+    runners = {e: BackboneRunner(model, device, precision=args.precision, engine=e) for e in engines}
 
-        backbone_only(per_video[0])  # warm-up (allocator, oneDNN / cuDNN kernel choice)
-        # Full batches across videos, as extract packs them: the backbone's own best.
-        all_batches = list(torch.cat([x for batches in per_video for x in batches]).split(batch))  # (<=B, C, ...)
-        # Alternating which goes first, so that both see the same machine (other processes, clocks).
-        forward, pipeline = [], []
-        for r in range(args.repeats):
-            for which in ((0, 1) if r % 2 == 0 else (1, 0)):
-                if which == 0:
-                    forward.append(n_snippets / backbone_only(all_batches))
-                else:
-                    pipeline.append(n_snippets / end_to_end(paths))
-        check = None
-        if runner.precision == "bf16":  # the same snippets at fp32 and at bf16 autocast
-            check = compare_to_fp32(model, torch.cat(per_video[0]), "bf16")
+    per_video = []  # decoded and preprocessed beforehand: what the backbone alone is timed on
+    for path in paths:
+        with VideoReader(path) as reader:
+            per_video.append([preprocess_snippets(torch.from_numpy(snippets), prep, crops, **sizes)
+                              for snippets in iter_snippet_batches(reader, batch_size=batch)])
+    n_snippets = sum(b.shape[0] for batches in per_video for b in batches)
+    # Full batches across videos, as extract packs them: the backbone's own best.
+    all_batches = list(torch.cat([x for batches in per_video for x in batches]).split(batch))  # (<=B, C, ...)
 
-    f, p = max(forward), max(pipeline)
-    pairs = sorted(b / a for a, b in zip(forward, pipeline, strict=True))
-    print(f"settings: backbone {args.backbone} (random init), crops {args.crops}, resize {args.resize_short} "
-          f"-> crop {args.crop_size}, batch {batch} snippets, {workers} decode thread(s), device {device}, "
-          f"torch threads {torch.get_num_threads()}, precision {runner.precision}")
-    print(f"input: {args.videos} H.264 videos of {args.frames} frames at {args.width}x{args.height} "
+    def backbone_only(runner, batches) -> float:
+        start = time.perf_counter()
+        with torch.inference_mode():
+            for x in batches:
+                runner(x.to(device, non_blocking=True)).cpu()  # (S, C, D)
+        return time.perf_counter() - start
+
+    def end_to_end(engine: str) -> float:
+        start = time.perf_counter()
+        for result in extract_videos(paths, model, crops=crops, batch_size=batch, device=device, workers=workers,
+                                     precision=args.precision, engine=engine, **sizes):
+            assert result.error is None, result.error
+        return time.perf_counter() - start
+
+    with torch.inference_mode():  # warm-up (allocator, kernel choice, the engines' export) and agreement
+        first = torch.cat(per_video[0])[:batch]  # (B, C, 3, 16, h, w)
+        outputs = {e: runner(first).double() for e, runner in runners.items()}  # (B, C, D)
+    forward = {e: [] for e in engines}
+    pipeline = {e: [] for e in engines}
+    # Alternating the order every repeat, so that every engine sees the same machine (other processes, clocks).
+    for r in range(args.repeats):
+        for e in (engines if r % 2 == 0 else engines[::-1]):
+            forward[e].append(n_snippets / backbone_only(runners[e], all_batches))
+            if not args.forward_only:
+                pipeline[e].append(n_snippets / end_to_end(e))
+    check = None
+    if runners[engines[0]].precision == "bf16":  # the same snippets at fp32 and at bf16 autocast
+        check = compare_to_fp32(model, torch.cat(per_video[0]), "bf16")
+
+    base = engines[0]
+    print(f"settings: backbone {backbone} (random init), crops {crops}, resize {sizes['resize_short']} -> crop "
+          f"{crop}, batch {batch} snippets, {workers} decode thread(s), device {device}, torch threads "
+          f"{torch.get_num_threads()}, precision {runners[base].precision}")
+    print(f"input: {len(paths)} H.264 videos of {args.frames} frames at {args.width}x{args.height} "
           f"= {n_snippets} snippets; best of {args.repeats}")
-    print(f"backbone forward only (preprocessed snippets): {f:8.2f} snippets/s   (runs: "
-          f"{', '.join(f'{v:.2f}' for v in forward)})")
-    print(f"end-to-end extract (decode+preprocess+forward): {p:8.2f} snippets/s   (runs: "
-          f"{', '.join(f'{v:.2f}' for v in pipeline)})")
-    print(f"ratio end-to-end / forward-only: {pairs[len(pairs) // 2]:.3f} (median over repeats; best vs best "
-          f"{p / f:.3f})")
+    rows = []
+    for e in engines:
+        f = max(forward[e])
+        line = f"[{e}] backbone forward only: {f:8.2f} snippets/s (runs: {', '.join(f'{v:.2f}' for v in forward[e])})"
+        row = {"backbone": backbone, "crop": crop, "crops": crops, "engine": e, "forward": forward[e],
+               "pipeline": pipeline[e]}
+        if pipeline[e]:
+            p = max(pipeline[e])
+            pairs = sorted(b / a for a, b in zip(forward[e], pipeline[e], strict=True))
+            runs = ", ".join(f"{v:.2f}" for v in pipeline[e])
+            line += (f"\n[{e}] end-to-end extract: {p:8.2f} snippets/s (runs: {runs}); end-to-end / forward-only "
+                     f"{pairs[len(pairs) // 2]:.3f} (median)")
+        if e != base:
+            ref = outputs[base]
+            row["rel_diff"] = float(((outputs[e] - ref).abs().amax(-1) / ref.abs().amax(-1)).max())
+            line += f"\n[{e}] features vs {base}: max relative difference per snippet and crop {row['rel_diff']:.2e}"
+        print(line)
+        rows.append(row)
     if check is not None:
         print(f"bf16 vs fp32 cosine per clip ({check.cosines.numel()} clips of the first video): min {check.min:.6f}, "
               f"mean {check.mean:.6f} (threshold {BF16_MIN_COSINE}: {'ok' if check.ok else 'BELOW'})")
+    return rows
+
+
+def _median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def _print_table(rows: list[dict], base: str, args) -> None:
+    """One markdown row per configuration and engine: speed ratios against the baseline of the same run."""
+    print(f"\n| backbone | crop | crops | engine | forward snippets/s | speed-up vs {base} | end to end "
+          f"snippets/s | speed-up vs {base} | max rel. diff |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|")
+    baselines = {(r["backbone"], r["crop"], r["crops"]): r for r in rows if r["engine"] == base}
+    for r in rows:
+        b = baselines[(r["backbone"], r["crop"], r["crops"])]
+        # Ratios per repeat (the runs of one repeat were side by side), then their median.
+        fwd = _median([e / t for e, t in zip(r["forward"], b["forward"], strict=True)])
+        e2e = _median([e / t for e, t in zip(r["pipeline"], b["pipeline"], strict=True)]) if r["pipeline"] else None
+        print(f"| {r['backbone']} | {r['crop']} | {r['crops']} | {r['engine']} | {max(r['forward']):.2f} | "
+              f"{fwd:.2f}x | {max(r['pipeline']):.2f} | {e2e:.2f}x | " if e2e is not None else
+              f"| {r['backbone']} | {r['crop']} | {r['crops']} | {r['engine']} | {max(r['forward']):.2f} | "
+              f"{fwd:.2f}x | - | - | ", end="")
+        print(f"{r['rel_diff']:.1e} |" if "rel_diff" in r else "- |")
+    print(f"(ratios: median over {args.repeats} repeats of engine speed / {base} speed in the same repeat)")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ runs, so its time can be below the sum.
     python bench/score.py --backbone-snippets 64        # backbone timed on 64 snippets, extrapolated to T
     python bench/score.py --minutes 1 --resize-short 128 --crop-size 112
     python bench/score.py --video my.mp4 --no-end-to-end
+    # `vadpipe score --engine E` end to end, engines alternating, speed-up and score agreement vs the first
+    python bench/score.py --backbone-snippets 64 --engines torch,openvino,onnxruntime --repeats 2 --threads 2
 """
 
 from __future__ import annotations
@@ -138,6 +140,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads, here and in the `vadpipe score` subprocess (default: torch's)")
     parser.add_argument("--no-end-to-end", action="store_true", help="skip the `vadpipe score` subprocess")
+    parser.add_argument("--engines", default="torch",
+                        help="`vadpipe score --engine` of the end-to-end runs, a comma list (the first: the baseline)")
+    parser.add_argument("--repeats", type=int, default=1, help="end-to-end runs per engine, alternating engines")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "vadpipe-bench",
                         help="where the synthetic video is kept between runs")
     args = parser.parse_args(argv)
@@ -198,15 +203,12 @@ def main(argv: list[str] | None = None) -> None:
         if not args.no_end_to_end:
             run = Path(tmp) / "run"
             save_run(run, scorer, config)
-            cmd = [sys.executable, "-m", "vadpipe", "score", str(video), "--model", str(run), "--out",
-                   str(Path(tmp) / "e2e"), "--json", "--batch-size", str(batch)]
-            env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}  # the same threads as the stages
-            start = time.perf_counter()
-            out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)  # cwd: -m vadpipe from here
-            wall = time.perf_counter() - start
-            if out.returncode != 0:
-                sys.exit(f"vadpipe score failed ({out.returncode}): {out.stderr.strip()[-2000:]}")
-            e2e = {"wall": wall, **json.loads(out.stdout)["videos"][0]}
+            engines = args.engines.split(",")
+            _export_once(model, engines, crop)  # a CPU engine's first run would export the backbone: not timed
+            e2e = {e: [] for e in engines}
+            for r in range(args.repeats):
+                for engine in (engines if r % 2 == 0 else engines[::-1]):
+                    e2e[engine].append(_score_subprocess(video, run, Path(tmp) / f"e2e-{engine}-{r}", batch, engine))
 
     stages = [("decode", decode_s, False), ("preprocess", pre_s * scale, limit is not None),
               ("backbone", fwd_s * scale, limit is not None), ("scorer", scorer_s, False),
@@ -231,15 +233,57 @@ def main(argv: list[str] | None = None) -> None:
         print(f"--report ({'--video ' + mode:<12}) {seconds:>8.2f} s = {seconds / total:.1%} of the stages' sum; "
               f"{size / 2**20:.2f} MiB written; video: {how}")
     if e2e is not None:
-        inner = e2e["timings_s"]
-        print(f"end-to-end `vadpipe score` (subprocess wall, measured): {e2e['wall']:.2f} s  "
-              f"[its own timings: decode+backbone {inner['decode_and_backbone']:.2f}, scorer {inner['scorer']:.2f}, "
-              f"writing {inner['writing']:.2f}; the rest is start-up: imports, building the backbone]")
-        inside = inner["decode_and_backbone"] + inner["scorer"] + inner["writing"]
-        print(f"ratio sum of stages / end-to-end: {total / e2e['wall']:.3f} (wall), {total / inside:.3f} (its own "
-              f"timings, start-up left out){' -- sum partly extrapolated' if limit is not None else ''}")
-        if limit is None:
-            print(f"same scores: max {result.max_score:.6f} (stages) vs {e2e['max_score']:.6f} (vadpipe score)")
+        _print_end_to_end(e2e, total, result.max_score if limit is None else None)
+
+
+def _export_once(model, engines: list[str], crop: int) -> None:
+    """Export (or find cached) the backbone for each CPU engine, so no timed run pays for it."""
+    from vadpipe.engines.backbone import EngineBackbone
+
+    for engine in engines:
+        if engine != "torch":
+            with torch.inference_mode():
+                EngineBackbone(model, engine)(torch.zeros(1, 3, 16, crop, crop))
+
+
+def _score_subprocess(video: Path, run: Path, out: Path, batch: int, engine: str) -> dict:
+    """Wall seconds, `vadpipe score --json`'s own report and the per-frame scores of one run."""
+    cmd = [sys.executable, "-m", "vadpipe", "score", str(video), "--model", str(run), "--out", str(out), "--json",
+           "--batch-size", str(batch), "--engine", engine]
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}  # the same threads as the stages
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)  # cwd: -m vadpipe from here
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"vadpipe score --engine {engine} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    report = json.loads(done.stdout)["videos"][0]
+    curve = np.loadtxt(report["outputs"]["csv"], delimiter=",", skiprows=1, usecols=2, ndmin=1)  # (N,) scores
+    return {"wall": wall, "curve": curve, **report}
+
+
+def _print_end_to_end(e2e: dict[str, list[dict]], stages_total: float, stages_max: float | None) -> None:
+    base = next(iter(e2e))
+    for engine, runs in e2e.items():
+        best = min(runs, key=lambda r: r["wall"])
+        inner = best["timings_s"]
+        walls = ", ".join(f"{r['wall']:.2f}" for r in runs)
+        print(f"end-to-end `vadpipe score --engine {engine}` (subprocess wall, best of {len(runs)}): "
+              f"{best['wall']:.2f} s  [runs: {walls}; its own timings: "
+              f"decode+backbone {inner['decode_and_backbone']:.2f}, scorer {inner['scorer']:.2f}, writing "
+              f"{inner['writing']:.2f}; the rest is start-up: imports, building the backbone]")
+        if engine == base:
+            inside = inner["decode_and_backbone"] + inner["scorer"] + inner["writing"]
+            print(f"ratio sum of stages / end-to-end ({base}): {stages_total / best['wall']:.3f} (wall), "
+                  f"{stages_total / inside:.3f} (its own timings, start-up left out)")
+            if stages_max is not None:
+                print(f"same scores: max {stages_max:.6f} (stages) vs {best['max_score']:.6f} (vadpipe score)")
+        else:
+            # Per repeat (the runs of one repeat were side by side), then the median.
+            ratios = sorted(b["wall"] / e["wall"] for b, e in zip(e2e[base], runs, strict=True))
+            diff = max(float(np.abs(r["curve"] - e2e[base][0]["curve"]).max()) for r in runs)
+            print(f"  speed-up vs {base}: {ratios[len(ratios) // 2]:.2f}x (median of per-repeat wall ratios: "
+                  f"{', '.join(f'{v:.2f}' for v in ratios)}); per-frame scores differ from {base}'s by at most "
+                  f"{diff:.1e}")
 
 
 if __name__ == "__main__":

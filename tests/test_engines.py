@@ -227,6 +227,17 @@ def test_a_file_the_engine_cannot_read_is_exported_again(tmp_path, monkeypatch, 
     assert export_key(model, shape)["weights_sha256"] in meta.read_text()
 
 
+@needs["onnxruntime"]
+def test_the_engine_takes_this_process_share_of_the_cores_like_torch(monkeypatch):
+    from vadpipe.engines import backbone as engine_backbone
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
+    monkeypatch.setattr(engine_backbone, "cpus_for_this_process", lambda: 3)  # e.g. 12 cores, 4 torchrun ranks
+    assert engine_backbone.EngineBackbone(TinyConv().eval(), "onnxruntime").threads == 3
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)  # OMP_NUM_THREADS=2 / torch.set_num_threads(2)
+    assert engine_backbone.EngineBackbone(TinyConv().eval(), "onnxruntime").threads == 2
+
+
 # --- the commands -----------------------------------------------------------------------------------------
 
 
@@ -261,3 +272,11 @@ def test_the_cli_default_engine_is_auto_unless_vadpipe_engine_says_otherwise():
     for command in (extract_command, score_command):
         option = inspect.signature(command).parameters["engine"].default
         assert option.default == "auto" and option.envvar == "VADPIPE_ENGINE"
+
+
+def test_version_lists_the_cpu_engines_or_how_to_install_them():
+    from vadpipe.cli.app import _engines
+    from vadpipe.engines.runtimes import ENGINE_PACKAGES
+
+    line = _engines(ENGINE_PACKAGES, {"onnxruntime": "1.32.0"})
+    assert line == "onnxruntime 1.32.0, openvino not installed (pip install 'vadpipe[openvino]')"

@@ -8,6 +8,7 @@ import pytest
 
 from vadpipe.cli.app import main
 from vadpipe.demo.scenes import make_specs, render_scene, write_mp4
+from vadpipe.engines import runtimes
 
 SIZE = ["--resize-short", "36", "--crop-size", "32"]
 
@@ -152,3 +153,20 @@ def test_run_records_crop_order_and_resize_mode_and_score_extracts_with_them(pip
     seen.clear()
     main(["score", str(video), "--model", str(run), "--out", str(tmp_path / "s"), "--quiet", "--crops", "5"])
     assert (seen["crops"], seen["crop_order"]) == (5, None)  # another crop count: its default order
+
+
+@pytest.mark.skipif(not runtimes.is_installed("onnxruntime"), reason="onnx extra not installed")
+def test_score_with_a_cpu_engine_gives_the_torch_scores(pipeline, tmp_path, capsys, engine_home, monkeypatch):
+    monkeypatch.setenv("VADPIPE_HOME", str(engine_home))  # shares the export with tests/test_engines.py
+    root, specs = pipeline
+    video = root / "videos" / "abnormal" / f"{specs[0].name}.mp4"
+    curves = {}
+    for engine in ("torch", "onnxruntime"):
+        assert main(["score", str(video), "--model", str(root / "run"), "--out", str(tmp_path / engine), "--json",
+                     "--device", "cpu", "--engine", engine]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["engine"] == engine and report["videos"][0]["engine"] == engine
+        rows = csv.DictReader(open(tmp_path / engine / f"{specs[0].name}.scores.csv"))
+        curves[engine] = np.array([float(r["score"]) for r in rows])
+    assert len(curves["onnxruntime"]) == 70
+    np.testing.assert_allclose(curves["onnxruntime"], curves["torch"], atol=1e-5)

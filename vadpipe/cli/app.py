@@ -30,6 +30,7 @@ def _versions() -> str:
     import torch
 
     import vadpipe
+    from vadpipe.engines.runtimes import ENGINE_PACKAGES, installed_versions
 
     cuda = f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU build"
     gpu = f", device: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU visible"
@@ -38,8 +39,16 @@ def _versions() -> str:
         f"vadpipe {vadpipe.__version__}\n"
         f"torch {torch.__version__} ({cuda}{gpu})\n"
         f"PyAV {av.__version__} (libavcodec {ffmpeg}, FFmpeg {getattr(av, 'ffmpeg_version_info', '?')})\n"
+        f"CPU engines: {_engines(ENGINE_PACKAGES, installed_versions())}\n"
         f"python {sys.version.split()[0]}"
     )
+
+
+def _engines(packages: dict, versions: dict) -> str:
+    """``onnxruntime 1.32.0, openvino not installed (pip install 'vadpipe[openvino]')``."""
+    return ", ".join(f"{engine} {versions[module]}" if module in versions else
+                     f"{engine} not installed (pip install 'vadpipe[{extra}]')"
+                     for engine, (module, _, extra) in packages.items())
 
 
 def _version_callback(value: bool) -> None:
