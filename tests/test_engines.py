@@ -207,6 +207,19 @@ def test_a_failed_export_leaves_nothing_to_trust(tmp_path, monkeypatch):
 
 
 @needs["onnxruntime"]
+def test_an_export_that_fails_is_one_line_saying_use_torch(tmp_path, monkeypatch):
+    from vadpipe.engines import export
+    from vadpipe.engines.backbone import EngineBackbone
+    from vadpipe.errors import VadpipeError
+
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path))
+    monkeypatch.setattr(export, "_export", lambda *a: (_ for _ in ()).throw(RuntimeError("unsupported op\nmore")))
+    with pytest.raises(VadpipeError, match=r"^exporting tiny_conv to ONNX failed \(RuntimeError: unsupported op\); "
+                       r"use --engine torch$"):
+        EngineBackbone(TinyConv().eval(), "onnxruntime")(torch.zeros(1, 3, 16, 16, 16))
+
+
+@needs["onnxruntime"]
 def test_a_file_the_engine_cannot_read_is_exported_again(tmp_path, monkeypatch, counted_exports):
     from vadpipe.engines.backbone import EngineBackbone
     from vadpipe.engines.export import _file_sha256, export_key, exported_onnx

@@ -30,7 +30,6 @@ class EngineBackbone:
         self.backbone, self.engine = backbone, engine
         self.threads = threads or max(1, min(torch.get_num_threads(), cpus_for_this_process()))
         self.weights = weights_sha256(backbone)
-        self.spec = getattr(backbone, "spec", None)
         self._runs: dict[tuple[int, ...], object] = {}  # clip shape -> engine function
 
     def __call__(self, clips: torch.Tensor) -> torch.Tensor:

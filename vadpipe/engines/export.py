@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from vadpipe import atomic
+from vadpipe.errors import VadpipeError
 
 FORMAT = 1  # bump when the exported graph changes for the same inputs (export options, wrapper)
 OPSET = 18
@@ -98,10 +99,18 @@ def exported_onnx(backbone: nn.Module, clip_shape: tuple[int, ...], *, rebuild: 
     if not rebuild and (found := cached_onnx(key)) is not None:
         return found
     model, record = entry_paths(key)
-    with atomic.atomic_path(model, suffix=".onnx") as tmp:
-        _export(backbone, clip_shape, tmp)
-        sha = _file_sha256(tmp)
-    atomic.write_json(record, {"key": key, "sha256": sha, "engine_versions": _engine_versions()})
+    try:
+        with atomic.atomic_path(model, suffix=".onnx") as tmp:
+            _export(backbone, clip_shape, tmp)
+            sha = _file_sha256(tmp)
+        atomic.write_json(record, {"key": key, "sha256": sha, "engine_versions": _engine_versions()})
+    except OSError as exc:
+        raise VadpipeError(f"{cache_dir()}: cannot write the exported backbone there ({exc.strerror or exc}); "
+                           "set VADPIPE_HOME to a writable folder") from exc
+    except Exception as exc:  # noqa: BLE001 - the exporter's own errors, one line for the user
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise VadpipeError(f"exporting {key['backbone']} to ONNX failed ({type(exc).__name__}: {reason}); "
+                           "use --engine torch") from exc
     return model
 
 
