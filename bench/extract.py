@@ -18,6 +18,7 @@ the forward passes, so it should be close to 1.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import time
@@ -112,8 +113,10 @@ def measure(args, paths: list[Path], backbone: str, crop: int, crops: int, engin
             per_video.append([preprocess_snippets(torch.from_numpy(snippets), prep, crops, **sizes)
                               for snippets in iter_snippet_batches(reader, batch_size=batch)])
     n_snippets = sum(b.shape[0] for batches in per_video for b in batches)
-    # Full batches across videos, as extract packs them: the backbone's own best.
+    # Full batches across videos, as extract packs them (the last one zero-padded to B, as extract pads it).
     all_batches = list(torch.cat([x for batches in per_video for x in batches]).split(batch))  # (<=B, C, ...)
+    short = all_batches[-1]
+    all_batches[-1] = torch.cat([short, short.new_zeros((batch - short.shape[0], *short.shape[1:]))])  # (B, C, ...)
 
     def backbone_only(runner, batches) -> float:
         start = time.perf_counter()
@@ -158,10 +161,10 @@ def measure(args, paths: list[Path], backbone: str, crop: int, crops: int, engin
                "pipeline": pipeline[e]}
         if pipeline[e]:
             p = max(pipeline[e])
-            pairs = sorted(b / a for a, b in zip(forward[e], pipeline[e], strict=True))
+            pairs = [b / a for a, b in zip(forward[e], pipeline[e], strict=True)]
             runs = ", ".join(f"{v:.2f}" for v in pipeline[e])
             line += (f"\n[{e}] end-to-end extract: {p:8.2f} snippets/s (runs: {runs}); end-to-end / forward-only "
-                     f"{pairs[len(pairs) // 2]:.3f} (median)")
+                     f"{_median(pairs):.3f} (median)")
         if e != base:
             ref = outputs[base]
             row["rel_diff"] = float(((outputs[e] - ref).abs().amax(-1) / ref.abs().amax(-1)).max())
@@ -175,7 +178,7 @@ def measure(args, paths: list[Path], backbone: str, crop: int, crops: int, engin
 
 
 def _median(values: list[float]) -> float:
-    return sorted(values)[len(values) // 2]
+    return statistics.median(values)
 
 
 def _print_table(rows: list[dict], base: str, args) -> None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -281,7 +282,7 @@ def _print_end_to_end(e2e: dict[str, list[dict]], stages_total: float, stages_ma
             # Per repeat (the runs of one repeat were side by side), then the median.
             ratios = sorted(b["wall"] / e["wall"] for b, e in zip(e2e[base], runs, strict=True))
             diff = max(float(np.abs(r["curve"] - e2e[base][0]["curve"]).max()) for r in runs)
-            print(f"  speed-up vs {base}: {ratios[len(ratios) // 2]:.2f}x (median of per-repeat wall ratios: "
+            print(f"  speed-up vs {base}: {statistics.median(ratios):.2f}x (median of per-repeat wall ratios: "
                   f"{', '.join(f'{v:.2f}' for v in ratios)}); per-frame scores differ from {base}'s by at most "
                   f"{diff:.1e}")
 
