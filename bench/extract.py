@@ -35,8 +35,10 @@ from vadpipe.backbones.registry import build_backbone  # noqa: E402
 from vadpipe.devices import resolve_device  # noqa: E402
 from vadpipe.engines import ENGINES  # noqa: E402
 from vadpipe.features.extract import default_batch_size, default_workers, extract_videos  # noqa: E402
+from vadpipe.features.options import ForwardOptions  # noqa: E402
 from vadpipe.features.precision import BF16_MIN_COSINE, PRECISIONS, compare_to_fp32  # noqa: E402
 from vadpipe.features.runner import BackboneRunner  # noqa: E402
+from vadpipe.features.spec import FeatureSpec  # noqa: E402
 from vadpipe.video.decode import VideoReader  # noqa: E402
 from vadpipe.video.snippets import iter_snippet_batches  # noqa: E402
 
@@ -127,8 +129,10 @@ def measure(args, paths: list[Path], backbone: str, crop: int, crops: int, engin
 
     def end_to_end(engine: str) -> float:
         start = time.perf_counter()
-        for result in extract_videos(paths, model, crops=crops, batch_size=batch, device=device, workers=workers,
-                                     precision=args.precision, engine=engine, **sizes):
+        spec = FeatureSpec.resolve(model.spec.name, crops=crops, **sizes)
+        options = ForwardOptions(batch_size=batch, device=str(device), workers=workers, precision=args.precision,
+                                 engine=engine)
+        for result in extract_videos(paths, model, spec, options):
             assert result.error is None, result.error
         return time.perf_counter() - start
 

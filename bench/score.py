@@ -49,8 +49,9 @@ sys.path.insert(0, str(REPO))
 from vadpipe.backbones.preprocess import preprocess_snippets  # noqa: E402
 from vadpipe.backbones.registry import BACKBONES, build_backbone  # noqa: E402
 from vadpipe.features.extract import default_batch_size  # noqa: E402
+from vadpipe.features.spec import FeatureSpec  # noqa: E402
 from vadpipe.infer.score import IntervalOptions, snippet_scores, write_video_outputs  # noqa: E402
-from vadpipe.model.checkpoint import FeatureSpec, RunConfig, save_run  # noqa: E402
+from vadpipe.model.checkpoint import RunConfig, save_run  # noqa: E402
 from vadpipe.model.config import get_preset  # noqa: E402
 from vadpipe.model.scorer import AnomalyScorer  # noqa: E402
 from vadpipe.report.build import build_report  # noqa: E402
@@ -172,9 +173,8 @@ def main(argv: list[str] | None = None) -> None:
     preset = get_preset("ucf")
     torch.manual_seed(0)
     scorer = AnomalyScorer(preset.scorer).eval()
-    config = RunConfig(scorer=preset.scorer, loss=preset.loss, train=preset.train, preset="ucf",
-                       features=FeatureSpec(dim=spec.feature_dim, crops=CROPS, backbone=args.backbone, tail="pad",
-                                            resize_short=resize, crop_size=crop, random_init=True, backbone_seed=0))
+    features = FeatureSpec.resolve(args.backbone, crops=CROPS, random_init=True, **sizes)
+    config = RunConfig(scorer=preset.scorer, loss=preset.loss, train=preset.train, preset="ucf", features=features)
 
     decode_s, n_frames, t, fps = time_decode(video, batch)
     limit = args.backbone_snippets if args.backbone_snippets and args.backbone_snippets < t else None

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from tests.helpers.backbones import FrameMeans
+from tests.helpers.extract import extract_videos
 from tests.helpers.videos import bad_text_as_video, bad_truncated, index_frames, random_frames, write_video
 from vadpipe.backbones.registry import build_backbone
 from vadpipe.errors import InputError
 from vadpipe.features.batching import run_packed
-from vadpipe.features.extract import extract_videos
 
 
 def _snippets(video: int, first: int, n: int, crop: int = 2) -> torch.Tensor:

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from tests.helpers.backbones import FrameMeans
+from tests.helpers.extract import extract_video, extract_videos
 from tests.helpers.videos import bad_text_as_video, index_frames, random_frames, write_video
 from vadpipe.backbones.preprocess import preprocess_snippets
 from vadpipe.backbones.registry import build_backbone
 from vadpipe.errors import InputError
-from vadpipe.features.extract import extract_video, extract_videos
 from vadpipe.video.decode import read_video
 from vadpipe.video.snippets import iter_snippet_batches
 

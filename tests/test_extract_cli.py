@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -25,10 +26,12 @@ from tests.helpers.videos import (
 from vadpipe.cli.app import main
 from vadpipe.features import extract_job as extract_mod
 from vadpipe.features.extract_job import parse_shard, run_extract
+from vadpipe.features.spec import FeatureSpec
 from vadpipe.features.store import lock_index_part, merge_index_parts, read_index
 
 TINY = ["--random-init", "--resize-short", "24", "--crop-size", "16", "--crops", "1", "--quiet"]
-TINY_KW = dict(random_init=True, resize_short=24, crop_size=16, crops=1)
+TINY_SPEC = FeatureSpec.resolve("resnet3d", resize_short=24, crop_size=16, crops=1)
+TINY_KW = dict(spec=TINY_SPEC, allow_random=True)
 
 
 @pytest.fixture
@@ -122,7 +125,7 @@ def test_rerun_skips_finished_videos_and_redoes_broken_outputs(videos, tmp_path)
     third = run_extract([videos], out, **TINY_KW)
     assert (third.done, third.skipped) == (2, 2)
     assert _files(out) == before
-    other = run_extract([videos], out, **{**TINY_KW, "crops": 5})  # other settings: redone, not reused
+    other = run_extract([videos], out, dataclasses.replace(TINY_SPEC, crops=5), allow_random=True)  # redone
     assert other.done == 4 and np.load(out / "normal" / "n1.npy").shape == (3, 5, 2048)
 
 
@@ -234,8 +237,8 @@ def test_xd_layout_writes_one_file_per_crop_and_a_list(videos, tmp_path):
     rec = {r["id"]: r for r in read_index(out)}["n1"]
     assert rec["files"] == [f"n1__{c}.npy" for c in range(5)] and rec["label"] == 1
     assert (rec["tail"], rec["crop_order"], rec["resize_mode"]) == ("drop", "center_first", "scale_factor")
-    summary = run_extract([videos / "normal" / "n1.mp4"], out, backbone_name="inception_i3d", layout="xd",
-                          random_init=True, resize_short=24, crop_size=16)
+    summary = run_extract([videos / "normal" / "n1.mp4"], out, FeatureSpec.resolve(
+        "inception_i3d", crops=5, tail="drop", resize_short=24, crop_size=16), layout="xd", allow_random=True)
     assert summary.skipped == 1  # resume works in the public layouts too
 
 
@@ -246,7 +249,7 @@ def test_xd_layout_writes_one_file_per_crop_and_a_list(videos, tmp_path):
         (["--shard", "2/2"], 2, "--shard 2/2"),
         (["--tail", "cut"], 2, "--tail"),
         (["--layout", "nope"], 2, "--layout"),
-        (["--backbone", "vgg"], 2, "unknown backbone"),
+        (["--backbone", "vgg"], 2, "--backbone 'vgg' is unknown"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(videos, tmp_path, capsys, args, code, message):
@@ -266,11 +269,16 @@ def test_missing_input_and_missing_weights_are_one_line_errors(videos, tmp_path,
 
 
 def test_records_written_before_crop_order_was_recorded_are_judged_by_the_old_values():
-    from vadpipe.features.extract_job import ExtractSettings
+    from vadpipe.features.record import IndexRecord
 
-    old = {"status": "ok", "backbone": "resnet3d", "tail": "pad", "dtype": "float32", "layout": "vadpipe"}
-    assert ExtractSettings("resnet3d", 1).made({**old, "crops": 1}, allow_random=False)  # same centre crop
-    assert not ExtractSettings("resnet3d", 10).made({**old, "crops": 10}, allow_random=False)  # old 10-crop order
-    assert ExtractSettings("resnet3d", 10, crop_order="vadpipe_v1").made({**old, "crops": 10}, allow_random=False)
+    old = {"id": "v", "features": "v.npy", "status": "ok", "backbone": "resnet3d", "tail": "pad", "dtype": "float32",
+           "layout": "vadpipe"}
+
+    def made(rec, spec):
+        return IndexRecord.from_json(rec).made_with(spec, "vadpipe", allow_random=False)
+
+    assert made({**old, "crops": 1}, FeatureSpec.resolve("resnet3d", crops=1))  # same centre crop
+    assert not made({**old, "crops": 10}, FeatureSpec.resolve("resnet3d", crops=10))  # old 10-crop order
+    assert made({**old, "crops": 10}, FeatureSpec.resolve("resnet3d", crops=10, crop_order="vadpipe_v1"))
     xd_old = {**old, "backbone": "inception_i3d", "crops": 5}
-    assert not ExtractSettings("inception_i3d", 5).made(xd_old, allow_random=False)  # resized another way
+    assert not made(xd_old, FeatureSpec.resolve("inception_i3d", crops=5))  # resized another way

@@ -8,21 +8,23 @@ import torch
 from torch import nn
 
 from tests.helpers.backbones import TinyConv
+from tests.helpers.extract import extract_video, extract_videos
 from tests.helpers.videos import random_frames, write_video
 from vadpipe.backbones.preprocess import preprocess_snippets
 from vadpipe.backbones.registry import BACKBONES, build_backbone
 from vadpipe.cli.app import main
 from vadpipe.errors import UsageError
-from vadpipe.features.extract import extract_video, extract_videos
 from vadpipe.features.extract_job import run_extract
+from vadpipe.features.options import ForwardOptions
 from vadpipe.features.precision import BF16_MIN_COSINE, compare_to_fp32, resolve_precision
+from vadpipe.features.spec import FeatureSpec
 from vadpipe.features.store import read_index
 
 
 def test_auto_precision_is_fp32_on_a_cpu_and_names_are_checked():
     assert resolve_precision("auto", "cpu") == "fp32"
     assert [resolve_precision(p, "cpu") for p in ("fp32", "bf16", "fp16")] == ["fp32", "bf16", "fp16"]
-    with pytest.raises(UsageError, match="--precision 'half': choose one of auto, fp32, bf16, fp16"):
+    with pytest.raises(UsageError, match="precision 'half': choose one of auto, fp32, bf16, fp16"):
         resolve_precision("half", "cpu")
 
 
@@ -89,11 +91,11 @@ def test_precision_is_recorded_but_does_not_decide_resuming(tmp_path):
     for i in range(2):
         write_video(videos / f"v{i}.mp4", random_frames(20, seed=i))
     out = tmp_path / "feats"
-    tiny = dict(random_init=True, resize_short=24, crop_size=16, crops=1, backbone_name="inception_i3d")
-    summary = run_extract([videos], out, precision="bf16", **tiny)
+    spec = FeatureSpec.resolve("inception_i3d", resize_short=24, crop_size=16, crops=1)
+    summary = run_extract([videos], out, spec, options=ForwardOptions(precision="bf16"), allow_random=True)
     assert summary.precision == "bf16" and summary.to_json()["precision"] == "bf16"
     assert [r["precision"] for r in read_index(out)] == ["bf16", "bf16"]
-    again = run_extract([videos], out, precision="fp32", **tiny)
+    again = run_extract([videos], out, spec, options=ForwardOptions(precision="fp32"), allow_random=True)
     assert (again.done, again.skipped) == (0, 2)
 
 

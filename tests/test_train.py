@@ -12,7 +12,7 @@ from vadpipe.cli.app import main
 from vadpipe.eval.evaluate import evaluate
 from vadpipe.eval.groundtruth import load_ground_truth
 from vadpipe.features.formats import load_feature_set
-from vadpipe.model.checkpoint import FeatureSpec, RunConfig, load_run
+from vadpipe.model.checkpoint import RunConfig, load_run
 from vadpipe.model.config import LossConfig, ScorerConfig, TrainConfig
 from vadpipe.train.data import BagSet, epoch_batches, uniform_sample_indices
 from vadpipe.train.loop import train
@@ -33,7 +33,7 @@ def _config(epochs=12, **switches) -> RunConfig:
     scorer = ScorerConfig(**SMALL, use_prior=switches.get("use_prior", True))
     loss = LossConfig(use_dr=switches.get("use_dr", True), use_da=switches.get("use_da", True))
     return RunConfig(scorer=scorer, loss=loss, train=TrainConfig(epochs=epochs, batch_size=16, lr=2e-3, seq_len=64),
-                     features=FeatureSpec(dim=32))
+                     features=None)
 
 
 def _held_out_auc(run_dir, task) -> float:

@@ -8,8 +8,10 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def _process_umask() -> int:
@@ -63,4 +65,6 @@ def write_json(path: str | os.PathLike, obj) -> None:
 
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        import numpy as np
+
         np.save(f, array)

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import os
-
-import torch
+from typing import TYPE_CHECKING
 
 from vadpipe.errors import UsageError
 
+if TYPE_CHECKING:
+    import torch
 
-def resolve_device(name: str = "auto") -> torch.device:
+
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
     """``auto`` is the GPU of ``LOCAL_RANK`` (torchrun) or cuda:0 when CUDA is available, else the CPU."""
-    name = (name or "auto").lower()
+    import torch
+
+    name = str(name or "auto").lower()
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
         return torch.device("cpu")
     try:
         device = torch.device(name)
-    except RuntimeError:
-        raise UsageError(f"--device {name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
+    except RuntimeError as exc:
+        raise UsageError(f"--device {name!r} is not a device; use auto, cpu, cuda or cuda:N") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UsageError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
     return device

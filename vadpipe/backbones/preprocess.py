@@ -28,22 +28,7 @@ import torchvision.transforms.v2.functional as TF
 
 from vadpipe.backbones.registry import Preprocessing
 from vadpipe.errors import UsageError
-
-CROP_COUNTS = (1, 5, 10)
-CROP_ORDERS = {"center": 1, "center_first": 5, "tencrop": 10, "vadpipe_v1": 10}  # name -> crops
-DEFAULT_CROP_ORDER = {1: "center", 5: "center_first", 10: "tencrop"}
-LEGACY_CROP_ORDER = {1: "center", 5: "center_first", 10: "vadpipe_v1"}  # stores without a recorded order
-RESIZE_MODES = ("short_side", "scale_factor")
-
-
-def resolve_crop_order(crops: int, crop_order: str | None = None) -> str:
-    """The crop order to use for ``crops`` crops (``None``: the default one), checked against the count."""
-    name = crop_order or DEFAULT_CROP_ORDER.get(crops)
-    if name not in CROP_ORDERS:
-        raise UsageError(f"crop order {crop_order!r}: choose one of {', '.join(CROP_ORDERS)}")
-    if CROP_ORDERS[name] != crops:
-        raise UsageError(f"crop order {name} has {CROP_ORDERS[name]} crops, not {crops}")
-    return name
+from vadpipe.features.spec import CROP_COUNTS, CROP_ORDERS, RESIZE_MODES, resolve_crop_order
 
 
 def _center(height: int, width: int, size: int) -> tuple[int, int]:
@@ -70,7 +55,7 @@ def crop_plan(height: int, width: int, size: int, crop_order: str) -> list[tuple
     if crop_order == "tencrop":
         five = [*corners, center]  # torchvision's five_crop order
         return [(t, left, False) for t, left in five] + [(t, right - left, True) for t, left in five]
-    raise UsageError(f"crop order {crop_order!r}: choose one of {', '.join(CROP_ORDERS)}")
+    raise UsageError(f"crop_order {crop_order!r}: choose one of {', '.join(CROP_ORDERS)}", param="crop_order")
 
 
 def crop_boxes(height: int, width: int, size: int, crops: int) -> list[tuple[int, int]]:
@@ -107,7 +92,7 @@ def _resize(x: torch.Tensor, short: int, mode: str) -> torch.Tensor:
         return TF.resize(x, [short], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
     if mode == "scale_factor":
         return resize_scale_factor(x, short)
-    raise UsageError(f"resize mode {mode!r}: choose one of {', '.join(RESIZE_MODES)}")
+    raise UsageError(f"resize_mode {mode!r}: choose one of {', '.join(RESIZE_MODES)}", param="resize_mode")
 
 
 def preprocess_snippets(
@@ -133,14 +118,14 @@ def preprocess_snippets(
         float32 ``(S, crops, 3, 16, crop, crop)``.
     """
     if crops not in CROP_COUNTS:
-        raise UsageError(f"--crops {crops}: must be one of {', '.join(map(str, CROP_COUNTS))}")
+        raise UsageError(f"crops {crops}: must be one of {', '.join(map(str, CROP_COUNTS))}", param="crops")
     order = resolve_crop_order(crops, crop_order)
     if frames.ndim != 5 or frames.shape[-1] != 3 or frames.dtype != torch.uint8:
         raise ValueError(f"expected uint8 frames (S, T, H, W, 3), got {frames.dtype} {tuple(frames.shape)}")
     short = resize_short or prep.resize_short
     size = crop_size or prep.crop_size
     if size > short:
-        raise UsageError(f"crop size {size} is larger than the resized shorter side {short}")
+        raise UsageError(f"crop_size {size} is larger than the resized shorter side {short}", param="crop_size")
     s, t, h, w, _ = frames.shape
     x = frames.permute(0, 1, 4, 2, 3).reshape(s * t, 3, h, w)  # (S*T, 3, H, W)
     x = _resize(x, short, resize_mode or prep.resize_mode)  # (S*T, 3, h, w)

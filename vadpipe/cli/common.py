@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import typer
 
 from vadpipe.cli.console import warn
 from vadpipe.errors import InputError
-from vadpipe.features.formats import FeatureVideo, load_feature_set
+from vadpipe.features.options import PRECISION_NAMES
+
+if TYPE_CHECKING:
+    from vadpipe.features.formats import FeatureVideo
 
 DEVICE_HELP = "auto (GPU when present, the LOCAL_RANK one under torchrun), cpu, cuda or cuda:N."
+
+# The options of vadpipe.features.options.ForwardOptions, as `extract` and `score` spell them.
+ForwardOpts = SimpleNamespace(
+    batch_size=typer.Option(None, "--batch-size", min=1, help="Snippets per forward pass (each is C clips). "
+                            "Default: ~32 clips on a GPU, ~4 on a CPU."),
+    device=typer.Option("auto", help=DEVICE_HELP),
+    workers=typer.Option(None, min=1, help="Videos decoded at once, each on its own thread (default: 1 on a CPU, "
+                         "half the cores, 2 to 8, beside a GPU)."),
+    precision=typer.Option("auto", help=f"Forward-pass precision: {', '.join(PRECISION_NAMES)} (auto: bf16 "
+                           "autocast on CUDA, fp32 on a CPU; bf16/fp16 autocast also on a CPU when asked). Recorded "
+                           "in the index; features are stored as --dtype either way."),
+    channels_last=typer.Option(None, "--channels-last/--no-channels-last", show_default=False,
+                               help="Backbone and inputs in channels_last_3d memory format "
+                               "(default: on for CUDA, off on a CPU)."),
+    compile=typer.Option(False, "--compile", help="torch.compile the backbone (the first batch pays for "
+                         "compiling; padded batches keep one shape)."),
+)
 
 LabelsOpt = typer.Option(None, "--labels", help="CSV `video,label` (0/1 or normal/abnormal) overriding other labels.")
 AbnormalFirstOpt = typer.Option(
@@ -30,6 +52,8 @@ def read_feature_set(
     Returns:
         (good videos, number of inputs left out)
     """
+    from vadpipe.features.formats import load_feature_set
+
     videos, problems = load_feature_set(
         source, labels_csv=labels, abnormal_first=abnormal_first, features_root=features_root
     )

@@ -6,7 +6,6 @@ import csv
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from vadpipe.atomic import atomic_path
 from vadpipe.cli.common import (
@@ -18,10 +17,6 @@ from vadpipe.cli.common import (
     read_feature_set,
 )
 from vadpipe.cli.console import err_console, out_console, print_json, warn
-from vadpipe.devices import resolve_device
-from vadpipe.eval.evaluate import evaluate
-from vadpipe.eval.groundtruth import load_ground_truth
-from vadpipe.model.checkpoint import load_run
 
 
 def evaluate_command(
@@ -44,6 +39,13 @@ def evaluate_command(
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON document on stdout."),
 ) -> None:
     """Frame-level ROC AUC and AP, the way the papers compute them (scores repeated 16x per frame)."""
+    from rich.table import Table
+
+    from vadpipe.devices import resolve_device
+    from vadpipe.eval.evaluate import evaluate
+    from vadpipe.eval.groundtruth import load_ground_truth
+    from vadpipe.model.checkpoint import load_run
+
     scorer, config = load_run(model, resolve_device(device))
     if window is not None or lookahead is not None:
         apply_band(scorer, window, lookahead)
@@ -51,7 +53,7 @@ def evaluate_command(
         features, labels=labels, abnormal_first=abnormal_first, features_root=features_root,
         expected_dim=config.scorer.feature_dim,
     )
-    order = [(v.id, v.frames or 16 * v.validate()[0]) for v in videos]
+    order = [(v.id, v.frame_count()) for v in videos]
     result = evaluate(scorer, videos, load_ground_truth(gt, video_order=order),
                       per_video_auc=per_video is not None or plots is not None)
     for line in result.problems:

@@ -6,16 +6,18 @@ import time
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from vadpipe.backbones.registry import BACKBONES
-from vadpipe.cli.common import DEVICE_HELP
+from vadpipe.backbones.registry import BACKBONES, DEFAULT_BACKBONE
+from vadpipe.cli.common import ForwardOpts
 from vadpipe.cli.console import err_console, out_console, print_json, progress, warn
 from vadpipe.engines import ENGINE_HELP
 from vadpipe.errors import UsageError
-from vadpipe.features.extract import DEFAULT_BACKBONE
-from vadpipe.features.extract_job import ExtractObserver, run_extract
-from vadpipe.video.decode import VIDEO_EXTENSIONS
+from vadpipe.features.spec import CROP_COUNTS, FEATURE_DTYPES, TAIL_POLICIES
+from vadpipe.observers import ExtractObserver
+from vadpipe.video.names import VIDEO_EXTENSIONS
+
+_SIZES = "/".join(sorted({f"{b.preprocessing.resize_short}" for b in BACKBONES.values()}))
+_CROP_SIZES = "/".join(sorted({f"{b.preprocessing.crop_size}" for b in BACKBONES.values()}))
 
 
 class _RichObserver(ExtractObserver):
@@ -49,9 +51,9 @@ class _RichObserver(ExtractObserver):
         self.bars.advance(self.snippets, n)
         self.bars.update(self.videos, info=f"{rate:.1f} snippets/s")
 
-    def video_finished(self, job, record: dict) -> None:
-        if record["status"] != "ok":
-            warn(record["error"])
+    def video_finished(self, job, record) -> None:
+        if not record.ok:
+            warn(record.error)
         if self.videos is not None:
             self.bars.advance(self.videos, 1)
 
@@ -67,17 +69,15 @@ def extract_command(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: <out>/<path below the input folder>.npy "
                              "+ index.jsonl."),
     backbone: str = typer.Option(DEFAULT_BACKBONE, help="Backbone: " + ", ".join(
-        f"{spec.name} ({spec.feature_dim}-d)" for spec in BACKBONES.values()) + "."),
-    crops: int | None = typer.Option(None, help="1 (centre), 5 (centre, then the corners: XD __0..__4) or 10 "
-                                     "(torchvision TenCrop order: corners, centre, then those of the flipped "
-                                     "frame). Default: 10, or 5 for --layout xd / inception_i3d."),
-    tail: str | None = typer.Option(None, help="Last partial snippet: pad (loop its frames; T = ceil(N/16)) "
-                                    "or drop (T = floor(N/16); videos under 16 frames fail). "
+        f"{spec.name} ({spec.feature_dim}-d, {spec.default_crops} crops)" for spec in BACKBONES.values()) + "."),
+    crops: int | None = typer.Option(None, help=f"{', '.join(map(str, CROP_COUNTS))}: the centre; the centre, then "
+                                     "the corners (XD __0..__4); or torchvision's TenCrop order (corners, centre, "
+                                     "then those of the flipped frame). Default: the backbone's (above), or 10 for "
+                                     "--layout rtfm, 5 for --layout xd."),
+    tail: str | None = typer.Option(None, help=f"Last partial snippet: {TAIL_POLICIES[0]} (loop its frames; "
+                                    "T = ceil(N/16)) or drop (T = floor(N/16); videos under 16 frames fail). "
                                     "Default: drop for --layout xd (as the public XD features), else pad."),
-    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Snippets per forward pass "
-                                          "(each is C clips). Default: ~32 clips on a GPU, ~4 on a CPU."),
-    device: str = typer.Option("auto", help=DEVICE_HELP),
-    dtype: str = typer.Option("float32", help="Stored feature type: float32 or float16."),
+    dtype: str = typer.Option(FEATURE_DTYPES[0], help=f"Stored feature type: {' or '.join(FEATURE_DTYPES)}."),
     layout: str = typer.Option("vadpipe", help="vadpipe: <name>.npy (T, C, D); rtfm: <name>_i3d.npy (T, C, D) "
                                "+ rtfm.list; xd: <name>__0..__C-1.npy (T, D) + xd.list."),
     weights: Path | None = typer.Option(None, help="Backbone checkpoint file (default: the cached one of "
@@ -87,26 +87,22 @@ def extract_command(
     fps: float | None = typer.Option(None, help="Resample every video to this frame rate (by timestamp) "
                                      "before cutting snippets. Default: every decoded frame."),
     resize_short: int | None = typer.Option(None, "--resize-short", min=8, help="Override the backbone's "
-                                            "shorter-side resize (256)."),
-    crop_size: int | None = typer.Option(None, "--crop-size", min=8, help="Override the crop size (224)."),
+                                            f"shorter-side resize ({_SIZES})."),
+    crop_size: int | None = typer.Option(None, "--crop-size", min=8, help=f"Override the crop size ({_CROP_SIZES})."),
     labels: Path | None = typer.Option(None, help="CSV `video,label` (0/1 or normal/abnormal) recorded in the "
                                        "index and used to order list files; otherwise labels come from "
                                        "normal/ and abnormal/ folders."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Extract again even videos already done."),
     shard: str | None = typer.Option(None, help="Do shard i of n (i/n, from 0) of the sorted videos. "
                                      "Default: RANK/WORLD_SIZE under torchrun, else 0/1."),
-    workers: int | None = typer.Option(None, min=1, help="Videos decoded at once, each on its own thread "
-                                   "(default: 1 on a CPU, half the cores, 2 to 8, beside a GPU)."),
-    precision: str = typer.Option("auto", help="Forward-pass precision: auto (bf16 autocast on CUDA, fp32 on a "
-                                  "CPU), fp32, bf16 or fp16 (autocast; also on a CPU when asked). Recorded in the "
-                                  "index; features are stored as --dtype either way."),
+    batch_size: int | None = ForwardOpts.batch_size,
+    device: str = ForwardOpts.device,
+    workers: int | None = ForwardOpts.workers,
+    precision: str = ForwardOpts.precision,
     no_amp: bool = typer.Option(False, "--no-amp", help="Same as --precision fp32 (kept for older scripts)."),
-    channels_last: bool | None = typer.Option(None, "--channels-last/--no-channels-last", show_default=False,
-                                              help="Backbone and inputs in channels_last_3d memory format "
-                                              "(default: on for CUDA, off on a CPU)."),
+    channels_last: bool | None = ForwardOpts.channels_last,
+    compile_backbone: bool = ForwardOpts.compile,
     engine: str = typer.Option("auto", envvar="VADPIPE_ENGINE", help=ENGINE_HELP),
-    compile_backbone: bool = typer.Option(False, "--compile", help="torch.compile the backbone (the first batch "
-                                          "pays for compiling; padded batches keep one shape)."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout (and nothing else)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summary table "
                                "(bad videos are still reported, one line each)."),
@@ -117,19 +113,25 @@ def extract_command(
     Shardable: --shard i/n, or one shard per process under torchrun.
     Exit code 1 if any video failed (after doing all the others), 2 for a usage error.
     """
+    from vadpipe.features.extract_job import run_extract
+    from vadpipe.features.layouts import LAYOUT_CROPS, LAYOUT_TAILS, check_layout
+    from vadpipe.features.options import ForwardOptions
+    from vadpipe.features.spec import FeatureSpec
+
     if no_amp:
         if precision not in ("auto", "fp32"):
             raise UsageError(f"--no-amp means --precision fp32; it cannot go with --precision {precision}")
         precision = "fp32"
+    check_layout(layout)
+    spec = FeatureSpec.resolve(backbone, crops=crops or LAYOUT_CROPS.get(layout),
+                               tail=tail or LAYOUT_TAILS.get(layout, TAIL_POLICIES[0]), dtype=dtype,
+                               resample_fps=fps, resize_short=resize_short, crop_size=crop_size)
+    options = ForwardOptions(batch_size=batch_size, device=device, precision=precision, channels_last=channels_last,
+                             compile=compile_backbone, workers=workers, engine=engine)
     with progress(quiet=quiet) as bars:
-        observer = _RichObserver(bars)
-        summary = run_extract(
-            inputs, out, backbone_name=backbone, crops=crops, tail=tail, batch_size=batch_size, device=device,
-            dtype=dtype, layout=layout, overwrite=overwrite, shard=shard, weights=weights, random_init=random_init,
-            fps=fps, resize_short=resize_short, crop_size=crop_size, labels=labels, workers=workers,
-            precision=precision, channels_last=channels_last, compile=compile_backbone, engine=engine,
-            observer=observer,
-        )
+        summary = run_extract(inputs, out, spec, layout=layout, options=options, weights=weights,
+                              allow_random=random_init, labels=labels, overwrite=overwrite, shard=shard,
+                              observer=_RichObserver(bars))
     if json_out:
         print_json(summary.to_json())
     elif not quiet:
@@ -139,10 +141,10 @@ def extract_command(
 
 
 def _print_table(summary) -> None:
-    s = summary.settings
+    from rich.table import Table
+
     precision = f"precision {summary.precision}, engine {summary.engine}, " if summary.precision else ""
-    title = (f"vadpipe extract -> {summary.out} ({s.backbone}{' RANDOM-INIT' if summary.random_init else ''}, "
-             f"{s.crops} crop{'s' if s.crops != 1 else ''}, tail {s.tail}, {s.layout} layout, {precision}"
+    title = (f"vadpipe extract -> {summary.out} ({summary.spec.describe()}, {summary.layout} layout, {precision}"
              f"shard {summary.shard[0]}/{summary.shard[1]})")
     table = Table(title=title)
     for name in ("videos", "done", "skipped", "failed", "snippets", "snippets/s"):

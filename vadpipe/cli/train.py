@@ -15,19 +15,18 @@ from vadpipe.cli.common import (
     read_feature_set,
 )
 from vadpipe.cli.console import err_console, print_json, progress, warn
-from vadpipe.devices import resolve_device
 from vadpipe.errors import UsageError
-from vadpipe.eval.groundtruth import load_ground_truth
-from vadpipe.model.checkpoint import CONFIG_NAME, FeatureSpec, RunConfig, read_run_config
-from vadpipe.model.config import PRESETS, get_preset
-from vadpipe.train.data import BagSet
-from vadpipe.train.distributed import init_distributed, shutdown_distributed
-from vadpipe.train.loop import Validation, train
+from vadpipe.model.config import PRESETS, LossConfig, ScorerConfig, TrainConfig, get_preset
 
 
 def _preset_help(field: str, section: str) -> str:
     values = ", ".join(f"{n}: {getattr(getattr(p, section), field)}" for n, p in PRESETS.items())
     return f"default from the preset ({values})"
+
+
+def _default(cls, field: str) -> str:
+    """``default X`` read from the config dataclass itself, so the help never restates it."""
+    return f"default {next(f.default for f in dataclasses.fields(cls) if f.name == field)}"
 
 
 def train_command(
@@ -44,14 +43,15 @@ def train_command(
     epochs: int | None = typer.Option(None, help="Epochs; " + _preset_help("epochs", "train")),
     batch_size: int | None = typer.Option(None, help="Bags per batch; " + _preset_help("batch_size", "train")),
     lr: float | None = typer.Option(None, help="Adam learning rate (cosine decay); " + _preset_help("lr", "train")),
-    weight_decay: float | None = typer.Option(None, help="Adam weight decay; default 0."),
+    weight_decay: float | None = typer.Option(None, help="Adam weight decay; "
+                                              + _default(TrainConfig, "weight_decay") + "."),
     seq_len: int | None = typer.Option(None, help="Snippets per training bag; " + _preset_help("seq_len", "train")),
-    seed: int | None = typer.Option(None, help="Random seed; default 0."),
+    seed: int | None = typer.Option(None, help="Random seed; " + _default(TrainConfig, "seed") + "."),
     heads: int | None = typer.Option(None, help="Attention heads k; " + _preset_help("heads", "scorer")),
     hidden_dim: int | None = typer.Option(None, help="Attention width D_h; " + _preset_help("hidden_dim", "scorer")),
     sigma: float | None = typer.Option(None, help="Locality prior sigma; " + _preset_help("sigma", "scorer")),
     conv_kernel: int | None = typer.Option(None, help="Causal conv kernel K; " + _preset_help("conv_kernel", "scorer")),
-    dropout: float | None = typer.Option(None, help="MLP dropout; default 0.1."),
+    dropout: float | None = typer.Option(None, help="MLP dropout; " + _default(ScorerConfig, "dropout") + "."),
     window: int | None = typer.Option(None, help="Banded attention for live scoring: each snippet attends to the "
                                       "last W snippets only (saved in config.json; `watch` uses it); default 0 = "
                                       "the whole bag, as in the paper."),
@@ -63,7 +63,7 @@ def train_command(
     lambda_da: float | None = typer.Option(
         None, help="Weight of the alignment loss; " + _preset_help("lambda_da", "loss")
     ),
-    margin: float | None = typer.Option(None, help="Ranking margin zeta; default 0."),
+    margin: float | None = typer.Option(None, help="Ranking margin zeta; " + _default(LossConfig, "margin") + "."),
     standardize: bool = typer.Option(False, "--standardize", help="Not in the paper: standardise each feature "
                                      "dimension with the training set's mean and std (saved with the model)."),
     no_prior: bool = typer.Option(False, "--no-prior", help="Ablation: LA-Net without the locality prior G."),
@@ -76,12 +76,26 @@ def train_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or per-epoch lines."),
 ) -> None:
     """Train LA-Net + DDL on weakly labelled features (each crop of each video is one bag)."""
+    from vadpipe.devices import resolve_device
+    from vadpipe.eval.groundtruth import load_ground_truth
+    from vadpipe.model.checkpoint import CONFIG_NAME, read_run_config
+    from vadpipe.train.data import BagSet
+    from vadpipe.train.distributed import init_distributed, shutdown_distributed
+    from vadpipe.train.loop import Validation, train
+
     if (val is None) != (val_gt is None):
         raise UsageError("--val and --val-gt go together")
     if resume:
         config = read_run_config(out)
     else:
-        config = _config_from_options(preset, locals())
+        config = _config_from_options(
+            preset,
+            train=dict(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seq_len=seq_len,
+                       seed=seed),
+            scorer=dict(heads=heads, hidden_dim=hidden_dim, sigma=sigma, conv_kernel=conv_kernel, dropout=dropout,
+                        window=window, lookahead=lookahead, use_prior=not no_prior, standardize=standardize),
+            loss=dict(lambda_dr=lambda_dr, lambda_da=lambda_da, margin=margin, use_dr=not no_dr, use_da=not no_da),
+        )
     videos, skipped = read_feature_set(
         features, labels=labels, abnormal_first=abnormal_first, features_root=features_root,
         expected_dim=config.scorer.feature_dim if resume else None, need_labels=True,
@@ -95,7 +109,7 @@ def train_command(
             expected_dim=config.scorer.feature_dim,
         )
         skipped += val_skipped
-        order = [(v.id, v.frames or 16 * v.validate()[0]) for v in val_videos]
+        order = [(v.id, v.frame_count()) for v in val_videos]
         validation = Validation(val_videos, load_ground_truth(val_gt, video_order=order))
     dataset = BagSet(videos, config.train.seq_len)
     torch_device = resolve_device(device)
@@ -149,51 +163,38 @@ def train_command(
         raise typer.Exit(1)
 
 
-def _config_from_options(preset_name: str, opts: dict) -> RunConfig:
-    """The preset with every option the user gave on top of it."""
+def _config_from_options(preset_name: str, *, train: dict, scorer: dict, loss: dict):
+    """The preset with every option the user gave (not None) on top of it, section by section."""
+    from vadpipe.model.checkpoint import RunConfig
+
     preset = get_preset(preset_name)
-    train_cfg = dataclasses.replace(preset.train, **_given(opts, "epochs", "batch_size", "lr", "weight_decay",
-                                                          "seq_len", "seed"))
-    try:
-        scorer = dataclasses.replace(preset.scorer, **_given(opts, "heads", "hidden_dim", "sigma", "conv_kernel",
-                                                            "dropout", "window", "lookahead"),
-                                     use_prior=not opts["no_prior"], standardize=opts["standardize"])
-    except ValueError as exc:
-        raise UsageError(f"--window/--lookahead: {exc}") from None
-    loss = dataclasses.replace(preset.loss, **_given(opts, "lambda_dr", "lambda_da", "margin"),
-                               use_dr=not opts["no_dr"], use_da=not opts["no_da"])
-    for name, value in (("epochs", train_cfg.epochs), ("batch_size", train_cfg.batch_size),
-                        ("seq_len", train_cfg.seq_len), ("heads", scorer.heads), ("conv_kernel", scorer.conv_kernel)):
-        if value < 1:
+
+    def given(section: dict) -> dict:
+        return {k: v for k, v in section.items() if v is not None}
+
+    for name, value in {**given(train), **given(scorer)}.items():
+        if name in ("epochs", "batch_size", "seq_len", "heads", "conv_kernel") and value < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
-    if scorer.hidden_dim % scorer.heads:
-        raise UsageError(f"--hidden-dim {scorer.hidden_dim} must be divisible by --heads {scorer.heads}")
-    return RunConfig(scorer=scorer, loss=loss, train=train_cfg, features=FeatureSpec(dim=scorer.feature_dim),
+    try:
+        scorer_cfg = dataclasses.replace(preset.scorer, **given(scorer))
+    except ValueError as exc:  # the config's own checks (hidden_dim divisible by heads, ...)
+        raise UsageError(str(exc)) from exc
+    return RunConfig(scorer=scorer_cfg, loss=dataclasses.replace(preset.loss, **given(loss)),
+                     train=dataclasses.replace(preset.train, **given(train)), features=None,
                      preset=preset_name, metric=preset.metric)
 
 
-def _given(opts: dict, *names: str) -> dict:
-    return {n: opts[n] for n in names if opts[n] is not None}
-
-
-def _fit_features(config: RunConfig, videos, preset: str) -> None:
-    """Take the feature dim from the data, and what the extraction recorded (backbone, crops, ...)."""
+def _fit_features(config, videos, preset: str) -> None:
+    """Take the feature dim from the data, and the feature spec the extraction recorded (whole)."""
     t, crops, dim = videos[0].validate()
     if dim != config.scorer.feature_dim:
         warn(f"features are {dim}-d; the {preset} preset was tuned for {config.scorer.feature_dim}-d features")
         config.scorer.feature_dim = dim
-    from vadpipe.backbones.preprocess import LEGACY_CROP_ORDER
-
-    meta = videos[0].meta
-    legacy = {"crop_order": LEGACY_CROP_ORDER.get(crops), "resize_mode": "short_side"} if meta else {}
-    config.features = FeatureSpec(
-        dim=dim, crops=crops, backbone=meta.get("backbone"), tail=meta.get("tail"),
-        resize_short=meta.get("resize_short"), crop_size=meta.get("crop_size"),
-        # a store record without them was written before they were recorded: the values of that time
-        crop_order=meta.get("crop_order", legacy.get("crop_order")),
-        resize_mode=meta.get("resize_mode", legacy.get("resize_mode")),
-        random_init=bool(meta.get("random_init", False)), backbone_seed=meta.get("backbone_seed"),
-    )
+    specs = {v.record.spec for v in videos if v.record is not None}
+    if len(specs) > 1:
+        warn(f"the training features were made with {len(specs)} different feature specs; the run records the "
+             "first, which `vadpipe score` will extract with")
+    config.features = videos[0].record.spec if videos[0].record is not None else None
 
 
 def register(app: typer.Typer) -> None:

@@ -68,9 +68,9 @@ def watch_command(
     if sum(s.kind == "stdin" for s in specs) > 1:
         raise UsageError("stdin (-) can be given only once")
     if out is not None:
-        from vadpipe.cli.score import _check_writable
+        from vadpipe.infer.scoring import check_writable
 
-        _check_writable(out)
+        check_writable(out)
 
     from vadpipe.live.session import run_watch
 

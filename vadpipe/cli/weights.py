@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from vadpipe.cli.console import out_console, print_json
-from vadpipe.weights import cache_dir, cached_path, download, entries, import_weights, read_metadata
 
 weights_app = typer.Typer(
     help="Backbone checkpoints: list the known ones, download or import them into the cache "
@@ -22,6 +20,10 @@ def list_command(
     json_out: bool = typer.Option(False, "--json", help="Print the registry as one JSON document on stdout."),
 ) -> None:
     """Known checkpoints, which backbone each fits, and whether it is cached."""
+    from rich.table import Table
+
+    from vadpipe.weights.registry import cache_dir, cached_path, entries
+
     rows = [
         {
             "name": e.name, "backbone": e.backbone, "feature_dim": e.feature_dim, "cached": cached_path(e).is_file(),
@@ -52,6 +54,8 @@ def download_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Download a checkpoint (resuming a partial one), verify it and cache it as .safetensors."""
+    from vadpipe.weights.install import download
+
     path = download(name, url=url, quiet=quiet)
     _report(name, path)
 
@@ -63,10 +67,14 @@ def import_command(
                                ".safetensors, or a Caffe2 .pkl for resnet3d)."),
 ) -> None:
     """Verify a checkpoint you already have (sha256 where known, strict load) and cache it as .safetensors."""
+    from vadpipe.weights.install import import_weights
+
     _report(name, import_weights(name, file))
 
 
 def _report(name: str, path: Path) -> None:
+    from vadpipe.weights.checkpoint import read_metadata
+
     meta = read_metadata(path)
     source = f"{meta.get('source_file', '?')} (sha256 {meta.get('source_sha256', '?')})"
     out_console.print(f"{name}: {source} checked and cached as {path}", soft_wrap=True)

@@ -7,6 +7,7 @@ plainly in the output: such features are only good for showing the pipeline work
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,10 +19,12 @@ import torch
 from vadpipe.demo.scenes import SceneSpec, make_specs, render_scene, write_mp4
 from vadpipe.eval.metrics import frame_metrics
 from vadpipe.features.formats import load_feature_set
+from vadpipe.features.spec import FeatureSpec
 from vadpipe.infer.curve import frame_scores
-from vadpipe.infer.score import IntervalOptions, snippet_scores, write_video_outputs
-from vadpipe.model.checkpoint import FeatureSpec, RunConfig, load_run
+from vadpipe.infer.scoring import ScoreOptions, ScoringRun, score_inputs
+from vadpipe.model.checkpoint import RunConfig
 from vadpipe.model.config import get_preset
+from vadpipe.observers import ScoreObserver
 from vadpipe.train.data import BagSet
 from vadpipe.train.loop import train
 
@@ -75,6 +78,7 @@ def run_demo(out: Path, settings: DemoSettings | None = None, *, device: str = "
              log: Callable[[str], None] = print) -> DemoResult:
     """Run the whole demo into ``out`` and return what it measured."""
     from vadpipe.features.extract_job import run_extract
+    from vadpipe.features.options import ForwardOptions
 
     s = settings or DemoSettings()
     rng = np.random.default_rng(s.seed)
@@ -91,15 +95,13 @@ def run_demo(out: Path, settings: DemoSettings | None = None, *, device: str = "
 
     started = time.perf_counter()
     log(f"2/4 extracting {s.backbone} features at {s.crop_size}x{s.crop_size} (centre crop)")
-    summaries = {}
-    for split in ("train", "test"):
-        summaries[split] = run_extract(
-            [out / "videos" / split], out / "features" / split, backbone_name=s.backbone, crops=1, tail="pad",
-            device=device, random_init=True, resize_short=s.resize_short, crop_size=s.crop_size,
-        )
+    spec = FeatureSpec.resolve(s.backbone, crops=1, resize_short=s.resize_short, crop_size=s.crop_size)
+    run_extract([out / "videos" / "train"], out / "features" / "train", spec,
+                          options=ForwardOptions(device=device), allow_random=True)
     clock["extract"] = time.perf_counter() - started
     train_videos, _ = load_feature_set(out / "features" / "train")
-    random_init = bool(train_videos[0].meta.get("random_init", False))
+    spec = train_videos[0].record.spec  # as extracted (random_init recorded)
+    random_init = spec.random_init
     if random_init:
         log("    note: no checkpoint of this backbone is cached, so it is RANDOM-INITIALISED (seed 0); the "
             "scores show the pipeline working, not what real I3D weights achieve")
@@ -109,16 +111,12 @@ def run_demo(out: Path, settings: DemoSettings | None = None, *, device: str = "
         f"({s.epochs} epochs{', features standardised' if s.standardize else ''})")
     preset = get_preset("xd")
     preset.train.epochs, preset.train.batch_size, preset.train.seed = s.epochs, s.batch_size, s.seed
-    preset.train.seq_len = max(int(v.meta["snippets"]) for v in train_videos)  # no padding to 200: clips are short
+    preset.train.seq_len = max(v.record.snippets for v in train_videos)  # no padding to 200: clips are short
     preset.scorer.sigma, preset.scorer.conv_kernel = s.sigma, s.conv_kernel
     preset.scorer.standardize = s.standardize
-    meta = train_videos[0].meta
-    config = RunConfig(
-        scorer=preset.scorer, loss=preset.loss, train=preset.train, preset="xd", metric="auc",
-        features=FeatureSpec(dim=int(meta["dim"]), crops=1, backbone=s.backbone, tail="pad",
-                             resize_short=s.resize_short, crop_size=s.crop_size, random_init=random_init),
-    )
-    config.scorer.feature_dim = int(meta["dim"])
+    preset.scorer.feature_dim = spec.dim
+    config = RunConfig(scorer=preset.scorer, loss=preset.loss, train=preset.train, preset="xd", metric="auc",
+                       features=spec)
     run_dir = out / "run"
     if (run_dir / "last.ckpt").exists():
         import shutil
@@ -133,26 +131,35 @@ def run_demo(out: Path, settings: DemoSettings | None = None, *, device: str = "
     clock["train"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    log("4/4 scoring the held-out videos")
-    model, config = load_run(run_dir, device)
+    log("4/4 scoring the held-out videos (extracted with the run's feature spec, as `vadpipe score` does)")
+    run = ScoringRun.load(run_dir, device)
     truth_by_id = {spec.name: spec.event for spec in test_specs}
-    test_videos, _ = load_feature_set(out / "features" / "test")
+    observer = _Curves()
+    results = list(score_inputs([out / "videos" / "test"], run, ScoreOptions(out=out / "scores", forward=ForwardOptions(
+        device=device)), observer=observer))
     curves, labels, example = [], [], None
-    for video in test_videos:
-        scores = snippet_scores(model, video.load(), config.scorer.feature_dim, str(video.files[0]))
-        n = int(video.frames)
-        truth = np.zeros(n, dtype=np.uint8)
-        event = truth_by_id[video.id]
+    for result in results:
+        video_id = Path(result.video).stem
+        truth = np.zeros(result.frames, dtype=np.uint8)
+        event = truth_by_id[video_id]
         if event is not None:
             truth[event[0] : event[1]] = 1
-        curves.append(frame_scores(scores, n))
+        curves.append(frame_scores(observer.scores[result.video], result.frames))
         labels.append(truth)
         if example is None and event is not None:
-            example = write_video_outputs(
-                out / "scores", video.id, scores, n_frames=n, fps=float(video.fps), config=config,
-                options=IntervalOptions(), source=str(video.meta["video"]), model_dir=str(run_dir), truth=truth,
-            )
+            example = result
     metrics = frame_metrics(np.concatenate(curves), np.concatenate(labels))
     clock["score"] = time.perf_counter() - started
-    return DemoResult(metrics["auc"], metrics["ap"], random_init, s.backbone, example.__dict__ if example else {},
-                      outputs=example.outputs if example else {}, seconds=clock)
+    return DemoResult(metrics["auc"], metrics["ap"], random_init, s.backbone,
+                      dataclasses.asdict(example) if example else {}, outputs=example.outputs if example else {},
+                      seconds=clock)
+
+
+class _Curves(ScoreObserver):
+    """Keeps each scored video's snippet scores (the demo measures them against its own ground truth)."""
+
+    def __init__(self):
+        self.scores: dict[str, np.ndarray] = {}
+
+    def scored(self, video: str, scores: np.ndarray) -> None:
+        self.scores[video] = scores

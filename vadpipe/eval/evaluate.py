@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from vadpipe import SNIPPET_FRAMES
 from vadpipe.errors import InputError
 from vadpipe.eval.groundtruth import GroundTruth
 from vadpipe.eval.metrics import frame_metrics
 from vadpipe.features.formats import FeatureVideo
 from vadpipe.infer.curve import frame_scores
 from vadpipe.model.scorer import AnomalyScorer
+from vadpipe.video.snippets import frame_count
 
 
 @dataclass
@@ -68,7 +68,7 @@ def evaluate(model: AnomalyScorer, videos: list[FeatureVideo], gt: GroundTruth, 
     for video in videos:
         try:
             snippet = score_feature_video(model, video, dim)
-            n_frames = int(video.frames) if video.frames else SNIPPET_FRAMES * len(snippet)
+            n_frames = frame_count(len(snippet), video.frames)
             labels, note = gt.labels_for(video.id, n_frames, video.label)
         except InputError as exc:
             problems.append(str(exc))

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from vadpipe.errors import InputError
+from vadpipe.video.names import strip_extension
 
 
 @dataclass
@@ -91,7 +92,7 @@ def load_ground_truth(path: str | Path, *, video_order: list[tuple[str, int]] | 
         if len(numbers) % 2 or not all(_is_int(n) for n in numbers):
             raise InputError(f"{path}:{line_no}: expected `name [class] start end ...` with integer frames")
         pairs = [(int(numbers[i]), int(numbers[i + 1])) for i in range(0, len(numbers), 2)]
-        gt.intervals[_strip_ext(parts[0])] = [(s, e) for s, e in pairs if s >= 0 and e >= 0]
+        gt.intervals[strip_extension(parts[0])] = [(s, e) for s, e in pairs if s >= 0 and e >= 0]
     return gt
 
 
@@ -114,10 +115,3 @@ def _split_concatenated(path: Path, video_order: list[tuple[str, int]]) -> Groun
 
 def _is_int(text: str) -> bool:
     return text.lstrip("-").isdigit()
-
-
-def _strip_ext(name: str) -> str:
-    for ext in (".mp4", ".avi", ".mkv", ".webm", ".npy"):
-        if name.endswith(ext):
-            return name[: -len(ext)]
-    return name

@@ -9,7 +9,6 @@ One video flows through :func:`extract_videos` like this::
             only uint8 frames cross PCIe)
       -> run_packed + BackboneRunner         full batches packed across consecutive videos
            (main thread)                     (B*C, D) -> (B, C, D), split back per video
-                                             (torch, or a CPU engine: vadpipe.engines)
       -> concatenated                        (T, C, D) float32
 
 Decoding and preprocessing run ahead of the backbone on ``workers`` threads feeding a
@@ -22,6 +21,7 @@ resume, shards, index) is :func:`vadpipe.features.extract_job.run_extract`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,16 +32,15 @@ from torch import nn
 
 from vadpipe import SNIPPET_FRAMES
 from vadpipe.backbones.preprocess import preprocess_snippets
-from vadpipe.devices import cpus_for_this_process
+from vadpipe.devices import cpus_for_this_process, resolve_device
 from vadpipe.errors import InputError
 from vadpipe.features.batching import run_packed
+from vadpipe.features.options import ForwardOptions
 from vadpipe.features.runner import BackboneRunner
+from vadpipe.features.spec import FeatureSpec
 from vadpipe.video.decode import VideoInfo, VideoReader
 from vadpipe.video.prefetch import Prefetcher
-from vadpipe.video.snippets import iter_snippet_batches
-
-DTYPES = {"float32": np.float32, "float16": np.float16}
-DEFAULT_BACKBONE = "resnet3d"  # the RTFM backbone: features comparable with the public UCF-Crime ones
+from vadpipe.video.snippets import iter_snippet_batches, snippet_count
 
 
 @dataclass
@@ -67,22 +66,9 @@ def default_batch_size(crops: int, device: torch.device) -> int:
 def extract_videos(
     paths: Iterable[str | Path],
     backbone: nn.Module,
+    spec: FeatureSpec,
+    options: ForwardOptions = ForwardOptions(),
     *,
-    crops: int = 10,
-    tail: str = "pad",
-    batch_size: int | None = None,
-    device: str | torch.device = "cpu",
-    dtype: str = "float32",
-    fps: float | None = None,
-    resize_short: int | None = None,
-    crop_size: int | None = None,
-    crop_order: str | None = None,
-    resize_mode: str | None = None,
-    precision: str = "auto",
-    channels_last: bool | None = None,
-    compile: bool = False,
-    engine: str = "torch",
-    workers: int = 1,
     preprocess_on_device: bool | None = None,
     on_start: Callable[[Path, int], None] | None = None,
     on_snippets: Callable[[int], None] | None = None,
@@ -91,27 +77,13 @@ def extract_videos(
 
     Args:
         paths: video files.
-        backbone: a module mapping ``(N, 3, 16, h, w)`` to ``(N, D)``, on ``device``, with a
+        backbone: a module mapping ``(N, 3, 16, h, w)`` to ``(N, D)``, on the options' device, with a
             ``spec`` attribute (:class:`vadpipe.backbones.registry.BackboneSpec`) for preprocessing.
-        crops: 1, 5 or 10 (order in :mod:`vadpipe.backbones.preprocess`).
-        tail: ``pad`` (loop the last partial snippet) or ``drop`` (see :mod:`vadpipe.video.snippets`).
-        batch_size: snippets per forward pass (``None``: :func:`default_batch_size`); snippets of
-            consecutive videos share a pass (:mod:`vadpipe.features.batching`).
-        dtype: ``float32`` or ``float16`` for the returned features.
-        fps: resample each video to this rate by timestamp first (``None``: every decoded frame).
-        resize_short, crop_size: override the backbone's preprocessing sizes.
-        crop_order: order of the crops (``None``: the default for ``crops``: TenCrop for 10,
-            centre first for 5; see :mod:`vadpipe.backbones.preprocess`).
-        resize_mode: ``short_side`` or ``scale_factor`` (``None``: the backbone's own).
-        precision: ``auto`` (bf16 autocast on CUDA, fp32 on a CPU), ``fp32``, ``bf16`` or ``fp16``
-            (:mod:`vadpipe.features.precision`).
-        channels_last: backbone and inputs in ``torch.channels_last_3d`` (``None``: on CUDA only;
-            converts the backbone's weights in place, which does not change its outputs).
-        compile: ``torch.compile`` the backbone.
-        engine: what runs the forward pass: ``torch``, ``onnxruntime``, ``openvino`` or ``auto``
-            (:mod:`vadpipe.engines`); everything before and after it is the same for all.
-        workers: decoding threads (videos decoded ahead in parallel).
-        preprocess_on_device: resize/crop/normalise on ``device`` rather than on the decoding
+        spec: every setting that decides the features (crops, tail, resampling fps, sizes, dtype);
+            its ``backbone`` must be the one given.
+        options: how the forward passes run (batch size, device, precision, memory format, compile,
+            decoding workers); none of them changes the features beyond float rounding.
+        preprocess_on_device: resize/crop/normalise on the device rather than on the decoding
             thread (``None``: on CUDA, where only uint8 frames then cross PCIe).
         on_start: called with (path, expected snippets) when the backbone reaches a video (with
             packed batches, possibly before the previous video is yielded).
@@ -120,18 +92,21 @@ def extract_videos(
     A bad video (unreadable, truncated, no frames, shorter than a snippet with ``drop``)
     yields a result whose ``error`` is an :class:`InputError`; other videos go on.
     """
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    device = torch.device(device)
-    prep = backbone.spec.preprocessing
-    sizes = dict(resize_short=resize_short, crop_size=crop_size, crop_order=crop_order, resize_mode=resize_mode)
-    batch_size = batch_size or default_batch_size(crops, device)
+    if spec.backbone != backbone.spec.name:
+        raise ValueError(f"the spec is for backbone {spec.backbone}, the module given is {backbone.spec.name}")
+    spec.checked()
+    device = resolve_device(options.device)
+    batch_size = options.batch_size or default_batch_size(spec.crops, device)
+    workers = options.workers or default_workers(device)
     on_device = device.type == "cuda" if preprocess_on_device is None else preprocess_on_device
     pin = device.type == "cuda"
     if device.type == "cuda" and device.index is not None:
         torch.cuda.set_device(device)  # pinned buffers and events of this process belong to its own GPU (torchrun)
-    runner = BackboneRunner(backbone, device, precision=precision, channels_last=channels_last, compile=compile,
-                            engine=engine)
+    runner = BackboneRunner(backbone, device, precision=options.precision, channels_last=options.channels_last,
+                            compile=options.compile, engine=options.engine)
+    preprocess = functools.partial(preprocess_snippets, prep=backbone.spec.preprocessing, crops=spec.crops,
+                                   resize_short=spec.resize_short, crop_size=spec.crop_size,
+                                   crop_order=spec.crop_order, resize_mode=spec.resize_mode)
 
     decoder_threads = max(1, cpus_for_this_process() // max(1, workers))  # FFmpeg threads per decoding worker
 
@@ -141,15 +116,15 @@ def extract_videos(
             # fight the backbone's threads for the cores (torch's thread count is per OS thread
             # with OpenMP; the main thread keeps its own).
             torch.set_num_threads(1)
-        with VideoReader(path, fps=fps, threads=decoder_threads) as reader:
-            yield "start", -(-reader.estimated_frames() // SNIPPET_FRAMES)
-            for batch in iter_snippet_batches(reader, tail=tail, batch_size=batch_size):
+        with VideoReader(path, fps=spec.resample_fps, threads=decoder_threads) as reader:
+            yield "start", snippet_count(reader.estimated_frames(), spec.tail)
+            for batch in iter_snippet_batches(reader, tail=spec.tail, batch_size=batch_size):
                 x = torch.from_numpy(batch)  # (S, 16, H, W, 3) uint8
                 if on_device:  # preprocessed by the consumer, on the GPU
                     x = x.pin_memory() if pin else x
                 else:
                     with torch.no_grad():
-                        x = preprocess_snippets(x, prep, crops, **sizes)
+                        x = preprocess(x)
                 yield "batch", x
             yield "info", reader.info
 
@@ -158,17 +133,17 @@ def extract_videos(
             if kind == "batch":
                 value = value.to(device, non_blocking=True)
                 if value.dtype == torch.uint8:
-                    value = preprocess_snippets(value, prep, crops, **sizes)
+                    value = preprocess(value)
             yield kind, value  # batches: (S, C, 3, 16, crop, crop) on the device
 
     main_threads = torch.get_num_threads()  # also pins this thread's own count before the workers set theirs
     try:
-        yield from _consume(paths, produce, prepare, runner, batch_size, workers, tail, dtype, on_start, on_snippets)
+        yield from _consume(paths, produce, prepare, runner, batch_size, workers, spec, on_start, on_snippets)
     finally:
         torch.set_num_threads(main_threads)  # the workers' set_num_threads(1) also lowered torch's global default
 
 
-def _consume(paths, produce, prepare, runner, batch_size, workers, tail, dtype, on_start,
+def _consume(paths, produce, prepare, runner, batch_size, workers, spec, on_start,
              on_snippets) -> Iterator[VideoFeatures]:
     with Prefetcher([Path(p) for p in paths], produce, workers=workers, depth=2) as prefetcher, \
             torch.inference_mode():
@@ -177,50 +152,36 @@ def _consume(paths, produce, prepare, runner, batch_size, workers, tail, dtype, 
             result = VideoFeatures(done.path, info=done.info, error=done.error)
             if result.error is None:
                 try:
-                    result.features = _assemble(done.path, done.chunks, done.info, tail, dtype)
+                    result.features = _assemble(done.path, done.chunks, done.info, spec)
                 except InputError as exc:
                     result.error = exc
             yield result
 
 
-def _assemble(path: Path, chunks: list[np.ndarray], info: VideoInfo, tail: str, dtype: str) -> np.ndarray:
+def _assemble(path: Path, chunks: list[np.ndarray], info: VideoInfo, spec: FeatureSpec) -> np.ndarray:
     if not chunks:
         raise InputError(
             f"{path}: only {info.frames} frames, shorter than one {SNIPPET_FRAMES}-frame snippet, so --tail "
-            f"{tail} leaves nothing; use --tail pad to loop-pad it into one snippet, or leave it out"
+            f"{spec.tail} leaves nothing; use --tail pad to loop-pad it into one snippet, or leave it out"
         )
-    return np.concatenate(chunks).astype(DTYPES[dtype], copy=False)  # (T, C, D)
+    return np.concatenate(chunks).astype(spec.dtype, copy=False)  # (T, C, D)
 
 
 def extract_video(
-    path: str | Path,
-    backbone: nn.Module,
-    *,
-    crops: int = 10,
-    tail: str = "pad",
-    batch_size: int | None = None,
-    device: str | torch.device = "cpu",
-    dtype: str = "float32",
-    fps: float | None = None,
-    resize_short: int | None = None,
-    crop_size: int | None = None,
-    precision: str = "auto",
+    path: str | Path, backbone: nn.Module, spec: FeatureSpec, options: ForwardOptions = ForwardOptions(),
 ) -> tuple[np.ndarray, VideoInfo]:
     """Features of one video, streamed (the video is never held whole in memory).
 
     Arguments as :func:`extract_videos` (decoding runs on one thread, ahead of the backbone).
 
     Returns:
-        ``(features, info)``: ``(T, C, D)`` array of ``dtype`` (float32 by default) with
-        T = ceil(N/16) (``pad``) or floor(N/16) (``drop``), and the video's :class:`VideoInfo`.
+        ``(features, info)``: ``(T, C, D)`` array of ``spec.dtype`` with T = ceil(N/16) (``pad``)
+        or floor(N/16) (``drop``), and the video's :class:`VideoInfo`.
 
     Raises:
         InputError: the video cannot be used (one line naming the file and what to do).
     """
-    (result,) = extract_videos(
-        [path], backbone, crops=crops, tail=tail, batch_size=batch_size, device=device, dtype=dtype, fps=fps,
-        resize_short=resize_short, crop_size=crop_size, precision=precision,
-    )
+    (result,) = extract_videos([path], backbone, spec, options)
     if result.error is not None:
         raise result.error
     return result.features, result.info

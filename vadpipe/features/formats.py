@@ -16,15 +16,17 @@ UCF-Crime: ``Normal_Videos…`` is normal, the 13 crime classes are abnormal).
 
 from __future__ import annotations
 
-import csv
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 
 from vadpipe.errors import InputError
+from vadpipe.features.record import IndexRecord
 from vadpipe.features.store import INDEX_NAME, check_finite, open_features, read_index
+from vadpipe.labels import folder_label, read_labels_csv
+from vadpipe.video.snippets import frame_count
 
 UCF_ANOMALY_CLASSES = (
     "Abuse", "Arrest", "Arson", "Assault", "Burglary", "Explosion", "Fighting", "RoadAccidents",
@@ -43,7 +45,7 @@ class FeatureVideo:
     label: int | None = None
     frames: int | None = None  # decoded frame count N when known (vadpipe stores)
     fps: float | None = None
-    meta: dict = field(default_factory=dict)  # the store's index record, when there is one
+    record: IndexRecord | None = None  # the store's index record, when there is one
 
     def open(self) -> list[np.ndarray]:
         """Memory-mapped crops, each (T, D)."""
@@ -74,6 +76,12 @@ class FeatureVideo:
                 "use features from the backbone the model was trained on (or a matching --preset/--feature-dim)"
             )
         return t, len(crops), d
+
+    def frame_count(self) -> int:
+        """N: the frame count the store recorded, else 16·T (reads T from the file)."""
+        if self.frames:
+            return int(self.frames)
+        return frame_count(self.open()[0].shape[0])
 
     def load(self) -> np.ndarray:
         """All crops in memory as float32 (T, C, D)."""
@@ -110,7 +118,7 @@ def load_feature_set(
         videos = _from_list(source, abnormal_first, features_root, problems)
     else:
         raise InputError(f"{source}: no such feature folder or list file")
-    overrides = _read_labels_csv(Path(labels_csv)) if labels_csv else {}
+    overrides = read_labels_csv(labels_csv) if labels_csv else {}
     for v in videos:
         label = overrides.get(v.id, overrides.get(v.files[0].stem))
         if label is None:
@@ -119,15 +127,22 @@ def load_feature_set(
     return videos, problems
 
 
+def record_of_feature_file(npy: str | Path) -> IndexRecord | None:
+    """The index record of a feature file inside a vadpipe store (the nearest ``index.jsonl`` above it)."""
+    npy = Path(npy)
+    for folder in [npy.parent, *npy.parents]:
+        if (folder / INDEX_NAME).is_file():
+            rel = npy.resolve().relative_to(folder.resolve()).as_posix()
+            records = (IndexRecord.from_json(r) for r in read_index(folder))
+            return next((r for r in records if rel in r.feature_files), None)
+    return None
+
+
 def infer_label(video_id: str, path: Path | None = None) -> int | None:
     """Label from the public naming conventions or a ``normal``/``abnormal`` parent folder."""
-    if path is not None:
-        for part in reversed(path.parent.parts):
-            low = part.lower()
-            if low in ("normal", "normals", "negative"):
-                return 0
-            if low in ("abnormal", "anomaly", "anomalous", "positive", "violent"):
-                return 1
+    label = folder_label(path.parent.parts) if path is not None else None
+    if label is not None:
+        return label
     if "_label_" in video_id:
         return 0 if "_label_A" in video_id else 1  # XD-Violence
     if video_id.lower().startswith("normal"):
@@ -139,18 +154,17 @@ def infer_label(video_id: str, path: Path | None = None) -> int | None:
 
 def _from_store(store: Path, problems: list[str]) -> list[FeatureVideo]:
     videos = []
-    for rec in read_index(store):
-        if rec.get("status", "ok") != "ok":
-            problems.append(f"{rec.get('video', rec['id'])}: extraction failed ({rec.get('error', '?')}); skipped")
+    for rec in map(IndexRecord.from_json, read_index(store)):
+        if not rec.ok:
+            problems.append(f"{rec.video}: extraction failed ({rec.error or '?'}); skipped")
             continue
-        label = rec.get("label")
         videos.append(FeatureVideo(
-            id=str(rec["id"]),
-            files=[store / name for name in (rec.get("files") or [rec["features"]])],  # xd: one file per crop
-            label=None if label is None else int(label),
-            frames=rec.get("frames"),
-            fps=rec.get("fps"),
-            meta=rec,
+            id=rec.id,
+            files=[store / name for name in rec.feature_files],  # xd: one file per crop
+            label=None if rec.label is None else int(rec.label),
+            frames=rec.frames,
+            fps=rec.fps,
+            record=rec,
         ))
     return videos
 
@@ -216,19 +230,3 @@ def _group_files(paths: list[Path], origin: Path | None) -> list[FeatureVideo]:
         crop = int(m.group("crop")) if m and m.group("crop") is not None else 0
         groups.setdefault((p.parent, _video_id(p.name)), {})[crop] = p
     return [FeatureVideo(id=vid, files=[crops[c] for c in sorted(crops)]) for (_, vid), crops in groups.items()]
-
-
-def _read_labels_csv(path: Path) -> dict[str, int]:
-    if not path.is_file():
-        raise InputError(f"{path}: labels CSV not found")
-    words = {"0": 0, "1": 1, "normal": 0, "abnormal": 1, "anomaly": 1, "false": 0, "true": 1}
-    labels = {}
-    with open(path, newline="", encoding="utf-8") as f:
-        for row_no, row in enumerate(csv.reader(f), start=1):
-            if not row or row[0].strip().lower() in ("video", "id", "name"):
-                continue
-            if len(row) < 2 or row[1].strip().lower() not in words:
-                raise InputError(f"{path}:{row_no}: expected `video,label` with label 0/1 or normal/abnormal")
-            labels[Path(row[0].strip()).stem if row[0].strip().endswith((".mp4", ".avi", ".npy"))
-                   else row[0].strip()] = words[row[1].strip().lower()]
-    return labels

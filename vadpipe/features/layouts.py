@@ -19,9 +19,19 @@ from pathlib import Path
 import numpy as np
 
 from vadpipe.atomic import save_npy, write_text
+from vadpipe.errors import UsageError
+from vadpipe.features.record import DEFAULT_LAYOUT, IndexRecord
 
-LAYOUTS = ("vadpipe", "rtfm", "xd")
+LAYOUTS = (DEFAULT_LAYOUT, "rtfm", "xd")
 LIST_NAMES = {"rtfm": "rtfm.list", "xd": "xd.list"}
+LAYOUT_CROPS = {"rtfm": 10, "xd": 5}  # crops of the public features of that layout (else the backbone's default)
+LAYOUT_TAILS = {"xd": "drop"}  # the public XD-Violence features drop the last partial snippet (else pad)
+
+
+def check_layout(layout: str) -> None:
+    """Raises UsageError (``param`` ``layout``) unless ``layout`` is one of :data:`LAYOUTS`."""
+    if layout not in LAYOUTS:
+        raise UsageError(f"layout {layout!r}: choose one of {', '.join(LAYOUTS)}", param="layout")
 
 
 def feature_files(layout: str, rel: str, crops: int) -> list[str]:
@@ -46,11 +56,11 @@ def write_features(out: Path, layout: str, rel: str, features: np.ndarray) -> li
     return files
 
 
-def outputs_complete(out: Path, layout: str, record: dict, dtype: str) -> bool:
+def outputs_complete(out: Path, record: IndexRecord) -> bool:
     """Whether every file the record names exists with the shape and dtype it should have."""
-    t, c, d = record.get("snippets"), record.get("crops"), record.get("dim")
-    files = record.get("files") or [record.get("features")]
-    if None in (t, c, d) or None in files or files != feature_files(layout, _rel_of(layout, files[0]), c):
+    t, c, d, layout = record.snippets, record.crops, record.dim, record.layout
+    files = record.feature_files
+    if None in (t, c, d, record.spec) or files != feature_files(layout, _rel_of(layout, files[0]), c):
         return False
     shape = (t, d) if layout == "xd" else (t, c, d)
     for name in files:
@@ -58,7 +68,7 @@ def outputs_complete(out: Path, layout: str, record: dict, dtype: str) -> bool:
             arr = np.load(out / name, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError, EOFError):
             return False
-        if arr.shape != shape or arr.dtype != np.dtype(dtype):
+        if arr.shape != shape or arr.dtype != np.dtype(record.spec.dtype):
             return False
     return True
 
@@ -68,7 +78,7 @@ def _rel_of(layout: str, first_file: str) -> str:
     return first_file[: -len(suffix)] if first_file.endswith(suffix) else first_file
 
 
-def write_list(out: Path, layout: str, records: list[dict]) -> Path | None:
+def write_list(out: Path, layout: str, records: list[IndexRecord]) -> Path | None:
     """Write the public list file of ``layout`` from the index records (``ok`` ones, this layout).
 
     Order: label 1 (abnormal) first, then 0, then unknown; by id within each group.
@@ -76,11 +86,11 @@ def write_list(out: Path, layout: str, records: list[dict]) -> Path | None:
     """
     if layout not in LIST_NAMES:
         return None
-    ok = [r for r in records if r.get("status") == "ok" and r.get("layout", "vadpipe") == layout]
+    ok = [r for r in records if r.ok and r.layout == layout]
     rank = {1: 0, 0: 1, None: 2}
-    ok.sort(key=lambda r: (rank.get(r.get("label"), 2), str(r["id"])))
+    ok.sort(key=lambda r: (rank.get(r.label, 2), r.id))
     root = out.resolve()
-    lines = [str(root / name) for r in ok for name in (r.get("files") or [r["features"]])]
+    lines = [str(root / name) for r in ok for name in r.feature_files]
     path = out / LIST_NAMES[layout]
     write_text(path, "".join(line + "\n" for line in lines))
     return path

@@ -29,8 +29,8 @@ import torch
 from torch import nn
 
 from vadpipe.errors import UsageError
+from vadpipe.features.options import PRECISION_NAMES as PRECISIONS
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 # Lowest per-clip cosine between bf16-autocast and fp32 features that counts as agreement (module docstring).
@@ -44,7 +44,7 @@ def resolve_precision(precision: str, device: str | torch.device) -> str:
         UsageError: not one of :data:`PRECISIONS`.
     """
     if precision not in PRECISIONS:
-        raise UsageError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+        raise UsageError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}", param="precision")
     if precision != "auto":
         return precision
     if torch.device(device).type != "cuda":

@@ -71,7 +71,7 @@ def open_features(path: str | os.PathLike, *, mmap: bool = True) -> np.ndarray:
     try:
         arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{path}: not a readable .npy feature file ({exc}); re-extract it") from None
+        raise InputError(f"{path}: not a readable .npy feature file ({exc}); re-extract it") from exc
     if arr.ndim not in (2, 3) or arr.shape[0] == 0 or arr.shape[-1] == 0:
         raise InputError(
             f"{path}: features have shape {arr.shape}; expected (T, D) or (T, crops, D) with T >= 1; re-extract it"

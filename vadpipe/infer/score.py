@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vadpipe.errors import InputError
+from vadpipe.errors import InputError, UsageError
 from vadpipe.infer.curve import frame_scores
-from vadpipe.infer.intervals import DEFAULT_THRESHOLD, detect_intervals, smooth_scores
+from vadpipe.infer.intervals import DEFAULT_THRESHOLD, Interval, detect_intervals, smooth_scores
 from vadpipe.infer.report import plot_curve, write_report_json, write_scores_csv
 from vadpipe.model.checkpoint import RunConfig
 from vadpipe.model.scorer import AnomalyScorer
@@ -31,6 +31,10 @@ class IntervalOptions:
     smooth: int = 0  # moving average over this many snippets (0/1: off)
     min_duration_s: float = 0.0
     merge_gap_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.threshold is not None and not 0 <= self.threshold <= 1:
+            raise UsageError(f"threshold {self.threshold}: must be within [0, 1]", param="threshold")
 
     def resolve_threshold(self, config: RunConfig) -> tuple[float, str]:
         if self.threshold is not None:
@@ -52,7 +56,7 @@ class VideoScore:
     max_score: float
     threshold: float
     threshold_source: str
-    intervals: list[dict]
+    intervals: list[Interval]
     outputs: dict[str, str] = field(default_factory=dict)
     engine: str | None = None  # what ran the backbone (vadpipe.engines); None for precomputed features
     timings_s: dict[str, float] = field(default_factory=dict)
@@ -101,12 +105,13 @@ def write_video_outputs(
     result = VideoScore(
         video=source, frames=int(n_frames), fps=float(fps), duration_s=n_frames / fps, snippets=int(len(scores)),
         max_score=float(curve.max()), threshold=float(threshold), threshold_source=threshold_source,
-        intervals=[iv.to_dict() for iv in intervals], outputs={k: str(v) for k, v in paths.items()},
+        intervals=intervals, outputs={k: str(v) for k, v in paths.items()},
         metadata=metadata or {},
     )
     report = {
         **asdict(result),
-        "model": {"run": model_dir, "preset": config.preset, "features": asdict(config.features)},
+        "model": {"run": model_dir, "preset": config.preset,
+                  "features": config.features.record_fields() if config.features else None},
         "interval_options": {"smooth_snippets": options.smooth, "min_duration_s": options.min_duration_s,
                              "merge_gap_s": options.merge_gap_s},
     }

@@ -21,12 +21,13 @@ def run_watch(specs: list[SourceSpec], run_dir: Path, *, device: str = "cpu", wi
         the summary (also printed: one JSON line with ``json_lines``, a table otherwise).
     """
     from vadpipe.backbones.preprocess import preprocess_snippets
+    from vadpipe.backbones.registry import build_backbone
     from vadpipe.cli.common import apply_band
-    from vadpipe.cli.score import preprocessing_of_run, resolve_backbone
     from vadpipe.devices import resolve_device
     from vadpipe.errors import UsageError
     from vadpipe.features.runner import BackboneRunner
     from vadpipe.infer.score import IntervalOptions
+    from vadpipe.infer.scoring import scoring_spec
     from vadpipe.live.watch import Watcher, WatchOptions
     from vadpipe.model.checkpoint import load_run
     from vadpipe.model.config import DEFAULT_LIVE_WINDOW
@@ -45,13 +46,14 @@ def run_watch(specs: list[SourceSpec], run_dir: Path, *, device: str = "cpu", wi
     release = round(0.8 * threshold, 6) if release is None else release
     if release > threshold:
         raise UsageError(f"--release {release} must not exceed the threshold {threshold}")
-    crops = crops or config.features.crops or 1
-    if crops not in (1, 5, 10):
-        raise UsageError("--crops must be 1, 5 or 10")
-    net = resolve_backbone(config, backbone, weights, torch_device)
+    note = (lambda _: None) if quiet else (lambda line: err_console.print(f"note: {line}", highlight=False))
+    spec = scoring_spec(config, backbone=backbone, crops=crops, note=note)  # exactly as `score` extracts
+    crops = spec.crops
+    net = build_backbone(spec.backbone, weights=weights, random_init=spec.random_init, device=torch_device)
     runner = BackboneRunner(net, torch_device)
-    prepare = functools.partial(preprocess_snippets, prep=net.spec.preprocessing, crops=crops,
-                                **preprocessing_of_run(config, crops))
+    prepare = functools.partial(preprocess_snippets, prep=net.spec.preprocessing, crops=spec.crops,
+                                resize_short=spec.resize_short, crop_size=spec.crop_size, crop_order=spec.crop_order,
+                                resize_mode=spec.resize_mode)
     model_info = {"run": str(run_dir), "window": scorer.cfg.window, "lookahead": scorer.cfg.lookahead,
                   "threshold": threshold, "release": release, "backbone": net.spec.name, "crops": crops}
     options = WatchOptions(sources=specs, threshold=threshold, release=release, **loop_options)

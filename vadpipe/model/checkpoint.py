@@ -1,4 +1,9 @@
-"""Run folders: ``config.json`` + ``model.safetensors``, enough to rebuild the scorer from the files alone."""
+"""Run folders: ``config.json`` + ``model.safetensors``, enough to rebuild the scorer from the files alone.
+
+``config.json`` of format 1 (before the feature spec was stored whole) still loads: its
+``features`` section names the backbone, crops, tail and sizes, but not a resampling fps
+or dtype, which read as "every frame" and float32.
+"""
 
 from __future__ import annotations
 
@@ -14,29 +19,14 @@ from safetensors.torch import load_file, save_file
 import vadpipe
 from vadpipe.atomic import atomic_path, write_json
 from vadpipe.errors import VadpipeError
+from vadpipe.features.spec import FeatureSpec
 from vadpipe.model.config import LossConfig, ScorerConfig, TrainConfig, from_dict
 from vadpipe.model.scorer import AnomalyScorer
 
 RUN_FORMAT = "vadpipe-run"
-RUN_FORMAT_VERSION = 1
+RUN_FORMAT_VERSION = 2  # 2: `features` is the whole FeatureSpec (with resample_fps, dtype); 1 still loads
 CONFIG_NAME = "config.json"
 MODEL_NAME = "model.safetensors"
-
-
-@dataclass
-class FeatureSpec:
-    """What the features the model was trained on looked like, so `score` can make the same ones."""
-
-    dim: int
-    crops: int | None = None
-    backbone: str | None = None
-    tail: str | None = None
-    resize_short: int | None = None
-    crop_size: int | None = None
-    crop_order: str | None = None  # None: the default for `crops` (public features carry no record)
-    resize_mode: str | None = None  # None: the backbone's own
-    random_init: bool = False  # True when the backbone was random-initialised (the offline demo)
-    backbone_seed: int | None = None
 
 
 @dataclass
@@ -46,7 +36,7 @@ class RunConfig:
     scorer: ScorerConfig
     loss: LossConfig
     train: TrainConfig
-    features: FeatureSpec
+    features: FeatureSpec | None  # how the training features were made; None when no store recorded it
     preset: str | None = None
     metric: str = "auc"
     threshold: float | None = None  # decision threshold for intervals, chosen on validation data
@@ -70,7 +60,7 @@ class RunConfig:
             scorer=from_dict(ScorerConfig, data["scorer"]),
             loss=from_dict(LossConfig, data["loss"]),
             train=from_dict(TrainConfig, data["train"]),
-            features=from_dict(FeatureSpec, data["features"]),
+            features=FeatureSpec.from_record(data.get("features")),
             **{k: data[k] for k in ("preset", "metric", "threshold", "threshold_source", "best_epoch",
                                     "best_metric", "epochs_done", "extra") if k in data},
         )
@@ -93,7 +83,7 @@ def read_run_config(run_dir: str | Path) -> RunConfig:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise VadpipeError(f"{path}: not valid JSON ({exc}); retrain or restore the file") from None
+        raise VadpipeError(f"{path}: not valid JSON ({exc}); retrain or restore the file") from exc
     version = data.get("format_version") if isinstance(data, dict) else None
     if not isinstance(data, dict) or data.get("format") != RUN_FORMAT or version is None:
         raise VadpipeError(f"{path}: not a vadpipe run config; retrain with `vadpipe train`")
@@ -105,7 +95,7 @@ def read_run_config(run_dir: str | Path) -> RunConfig:
     try:
         return RunConfig.from_dict(data)
     except (KeyError, TypeError, ValueError) as exc:
-        raise VadpipeError(f"{path}: incompatible run config ({exc}); retrain with this vadpipe version") from None
+        raise VadpipeError(f"{path}: incompatible run config ({exc}); retrain with this vadpipe version") from exc
 
 
 def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[AnomalyScorer, RunConfig]:
@@ -120,5 +110,5 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[A
         model.load_state_dict(state, strict=True)
     except (SafetensorError, RuntimeError, OSError) as exc:
         first = str(exc).strip().splitlines()[0]
-        raise VadpipeError(f"{weights}: cannot be loaded into the model of config.json ({first})") from None
+        raise VadpipeError(f"{weights}: cannot be loaded into the model of config.json ({first})") from exc
     return model.to(device).eval(), config

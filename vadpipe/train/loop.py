@@ -70,14 +70,23 @@ def train(
     run_dir = Path(run_dir)
     ckpt_path = run_dir / CKPT_NAME
     if ckpt_path.exists() and not resume:
-        raise UsageError(f"{run_dir} already holds a run; pass --resume to continue it, or choose a new --out")
+        raise UsageError(f"resume is off but {run_dir} already holds a run; turn it on to continue that run, or "
+                         "choose a new run folder", param="resume")
+    state = None
+    if resume:  # the checkpoint's config decides the architecture, before anything is built
+        if not ckpt_path.exists():
+            raise UsageError(f"resume: {ckpt_path} does not exist, so there is nothing to resume; start the run "
+                             "without it", param="resume")
+        state = _load_checkpoint(ckpt_path)
+        config = RunConfig.from_dict(state["config"])
     labels = np.asarray(dataset.labels)
     if not ((labels == 0).any() and (labels == 1).any()):
         raise InputError("training needs both abnormal (label 1) and normal (label 0) videos; check the labels")
     tc = config.train
     device = torch.device(device)
     if tc.batch_size < dist.world_size:
-        raise UsageError(f"--batch-size {tc.batch_size} is smaller than the {dist.world_size} processes")
+        raise UsageError(f"batch_size {tc.batch_size} is smaller than the {dist.world_size} processes",
+                         param="batch_size")
     torch.manual_seed(tc.seed)  # initial weights, the same in every process
     model = AnomalyScorer(config.scorer)
     if config.scorer.standardize and not resume:  # a resumed run restores them with the weights
@@ -88,16 +97,11 @@ def train(
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, tc.epochs * steps_per_epoch))
     history: list[dict] = []
     start_epoch = 0
-    if resume:
-        if not ckpt_path.exists():
-            raise UsageError(f"{ckpt_path}: nothing to resume; start the run without --resume")
-        state = _load_checkpoint(ckpt_path)
-        config = RunConfig.from_dict(state["config"])
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         history, start_epoch = list(state["history"]), int(state["epoch"])
-        tc = config.train
     run_dir.mkdir(parents=True, exist_ok=True)
     net = model
     if dist.world_size > 1:
@@ -120,7 +124,8 @@ def train(
             out = net(feats, mask)
             loss, parts = total_loss(out.scores, out.embeddings, mask, y, config.loss, dist)
             if not math.isfinite(parts["total"]):
-                raise VadpipeError(f"training diverged at epoch {epoch + 1} (loss {parts['total']}); lower --lr")
+                raise VadpipeError(f"lr {tc.lr:g}: training diverged at epoch {epoch + 1} (loss {parts['total']}); "
+                                   "lower it", param="lr")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -181,4 +186,4 @@ def _load_checkpoint(path: Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a torn or foreign file: say so in one line
-        raise VadpipeError(f"{path}: cannot be read ({str(exc).splitlines()[0]}); start a new run") from None
+        raise VadpipeError(f"{path}: cannot be read ({str(exc).splitlines()[0]}); start a new run") from exc

@@ -27,7 +27,6 @@ from vadpipe.errors import InputError
 
 av.logging.set_level(None)  # FFmpeg's own log lines would break the one-line-per-problem output
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
 # Containers whose header states the duration (not estimated from the bit rate).
 _RELIABLE_DURATION = ("mov", "mp4", "matroska", "webm", "avi", "asf", "flv")
 _REENCODE = "re-encode it (ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4) or remove it from the inputs"
@@ -113,7 +112,7 @@ class VideoReader:
             raise InputError(
                 f"{self.path}: FFmpeg cannot read this file ({_reason(exc)}): not a video, or truncated/corrupt; "
                 f"download it again or {_REENCODE}"
-            ) from None
+            ) from exc
         if not self._container.streams.video:
             self._container.close()
             raise InputError(f"{self.path}: no video stream (audio only?); remove it from the inputs")
@@ -175,7 +174,7 @@ class VideoReader:
             raise InputError(
                 f"{self.path}: decoding stopped after {n} frames ({_reason(exc)}); the file looks truncated "
                 f"or corrupt; download it again or {_REENCODE}"
-            ) from None
+            ) from exc
         if n == 0:
             raise InputError(f"{self.path}: no frame could be decoded; {_REENCODE}")
         self._finish(np.asarray(times), size, rotation)

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from vadpipe.errors import UsageError
-from vadpipe.video.decode import VIDEO_EXTENSIONS
-
-LIST_EXTENSIONS = (".txt", ".list")
+from vadpipe.labels import folder_label
+from vadpipe.video.names import LIST_EXTENSIONS, VIDEO_EXTENSIONS
 
 
 @dataclass
@@ -32,16 +31,6 @@ class VideoJob:
     id: str
     folder_label: int | None = None  # from a parent folder named normal / abnormal
     problem: str | None = None  # a reason it cannot be extracted, found before decoding
-
-
-def _folder_label(parts: list[str]) -> int | None:
-    for part in reversed(parts):
-        low = part.lower()
-        if low == "normal":
-            return 0
-        if low == "abnormal":
-            return 1
-    return None
 
 
 def _safe_rel(path: PurePosixPath) -> PurePosixPath | None:
@@ -96,7 +85,7 @@ def collect_videos(inputs: list[str | Path]) -> list[VideoJob]:
         if key in seen:
             continue  # the same file named twice
         seen[key] = str(rel)
-        job = VideoJob(video=path, rel=str(rel), id=rel.name, folder_label=_folder_label(folders))
+        job = VideoJob(video=path, rel=str(rel), id=rel.name, folder_label=folder_label(folders))
         if str(rel) in owner:
             job.id = str(path)  # keeps its failed record apart from the owner's
             job.problem = (

@@ -16,8 +16,9 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from vadpipe import SNIPPET_FRAMES
+from vadpipe.features.spec import TAIL_POLICIES
 
-TAIL_POLICIES = ("pad", "drop")
+__all__ = ["TAIL_POLICIES", "frame_count", "iter_snippet_batches", "loop_indices", "snippet_count"]
 
 
 def snippet_count(frames: int, tail: str = "pad") -> int:
@@ -26,6 +27,12 @@ def snippet_count(frames: int, tail: str = "pad") -> int:
         raise ValueError(f"tail must be one of {TAIL_POLICIES}, got {tail!r}")
     full, rest = divmod(frames, SNIPPET_FRAMES)
     return full + (1 if rest and tail == "pad" else 0)
+
+
+def frame_count(snippets: int, recorded: int | None = None) -> int:
+    """N of a video: the frame count recorded at extraction, else 16·T (the convention of the public features
+    and of their ground truth, which were cut into whole snippets)."""
+    return int(recorded) if recorded else SNIPPET_FRAMES * int(snippets)
 
 
 def loop_indices(available: int, length: int = SNIPPET_FRAMES) -> np.ndarray:

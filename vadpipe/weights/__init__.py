@@ -1,8 +1,15 @@
-"""Backbone checkpoints: the registry of known files, the cache, download, import and safe loading."""
+"""Backbone checkpoints: the registry of known files, the cache, download, import and safe loading.
 
-from vadpipe.weights.checkpoint import check_fits, load_into, read_metadata, read_state_dict, save_safetensors
+Names are imported from their submodules on first use, so that importing the package (or the
+registry alone) does not pull in torch, and so that the install step, which builds a backbone,
+does not form an import circle with :mod:`vadpipe.backbones.registry`.
+"""
+
+import importlib
+
+# Light (no torch): imported now. `fetch` is also the name of its submodule, so the function must be bound
+# here, after the submodule, or the module would shadow it.
 from vadpipe.weights.fetch import fetch, sha256_of
-from vadpipe.weights.install import download, import_weights, resolve_weights
 from vadpipe.weights.registry import (
     WeightsEntry,
     cache_dir,
@@ -12,8 +19,23 @@ from vadpipe.weights.registry import (
     missing_weights_message,
 )
 
+_HOMES = {
+    "check_fits": "checkpoint", "load_into": "checkpoint", "read_metadata": "checkpoint",
+    "read_state_dict": "checkpoint", "save_safetensors": "checkpoint",
+    "download": "install", "import_weights": "install",
+}
+
 __all__ = [
-    "WeightsEntry", "cache_dir", "cached_path", "check_fits", "download", "entries", "fetch", "get_entry",
-    "import_weights", "load_into", "missing_weights_message", "read_metadata", "read_state_dict", "resolve_weights",
-    "save_safetensors", "sha256_of",
+    *_HOMES, "WeightsEntry", "cache_dir", "cached_path", "entries", "fetch", "get_entry", "missing_weights_message",
+    "resolve_weights", "sha256_of",
 ]
+
+
+def __getattr__(name: str):
+    if name == "resolve_weights":
+        from vadpipe.backbones.registry import resolve_weights
+
+        return resolve_weights
+    if name in _HOMES:
+        return getattr(importlib.import_module(f"vadpipe.weights.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'vadpipe.weights' has no attribute {name!r}")

@@ -43,18 +43,18 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         try:
             obj = load_file(path, device="cpu")
         except Exception as exc:  # safetensors raises its own error types
-            raise VadpipeError(f"{path}: not a readable .safetensors file ({exc}); import it again") from None
+            raise VadpipeError(f"{path}: not a readable .safetensors file ({exc}); import it again") from exc
     else:
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError:
+        except pickle.UnpicklingError as exc:
             raise VadpipeError(
                 f"{path}: refused: unpickling it would run arbitrary code (torch.load weights_only=True rejected it); "
                 "only plain dicts of tensors are loaded, re-save it as torch.save(model.state_dict()) or .safetensors"
-            ) from None
+            ) from exc
         except Exception as exc:  # truncated zip, not a torch file at all, ...
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise VadpipeError(f"{path}: not a readable PyTorch checkpoint ({reason}); download it again") from None
+            raise VadpipeError(f"{path}: not a readable PyTorch checkpoint ({reason}); download it again") from exc
     while isinstance(obj, Mapping) and any(isinstance(obj.get(k), Mapping) for k in WRAPPER_KEYS):
         obj = next(obj[k] for k in WRAPPER_KEYS if isinstance(obj.get(k), Mapping))
     if not isinstance(obj, Mapping) or not obj or not all(torch.is_tensor(v) for v in obj.values()):

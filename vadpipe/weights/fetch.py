@@ -10,9 +10,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from vadpipe.cli.console import err_console
 from vadpipe.errors import VadpipeError
 
 CHUNK = 1 << 20
@@ -31,6 +31,7 @@ def sha256_of(path: str | os.PathLike) -> str:
 
 
 def _progress(quiet: bool) -> Progress:
+    err_console = Console(stderr=True, highlight=False)  # the library draws its own bar; it does not lean on the CLI
     return Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
         TimeRemainingColumn(), console=err_console, disable=quiet or not err_console.is_terminal,
@@ -53,7 +54,7 @@ def _transfer_once(url: str, part: Path, timeout: float, progress: Progress) -> 
         if exc.code == 416 and have:  # our partial file is not a prefix the server knows: start over
             part.unlink()
             return "the server refused to resume"
-        raise TransferError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from None
+        raise TransferError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from exc
     with resp:
         start = have
         if resp.status != 206 or not resp.headers.get("Content-Range", "").startswith(f"bytes {have}-"):

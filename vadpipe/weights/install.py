@@ -1,27 +1,25 @@
-"""Getting checkpoints into the cache (download / import, both converted to .safetensors) and finding them."""
+"""Getting checkpoints into the cache: download / import, both strict-loaded into their backbone and converted to
+.safetensors (which file a backbone loads is :func:`vadpipe.backbones.registry.resolve_weights`)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from vadpipe.errors import UsageError, VadpipeError
-from vadpipe.weights.checkpoint import CHECKPOINT_SUFFIXES, save_safetensors
+from vadpipe.backbones.registry import build_backbone
+from vadpipe.errors import VadpipeError
+from vadpipe.weights.checkpoint import save_safetensors
 from vadpipe.weights.fetch import TransferError, fetch, sha256_of
 from vadpipe.weights.registry import (
     WeightsEntry,
     cache_dir,
     cached_path,
-    entries,
     get_entry,
-    missing_weights_message,
 )
 
 
 def _install(entry: WeightsEntry, source: Path, source_sha256: str) -> Path:
     """Strict-load ``source`` into the entry's backbone and write it to the cache as safetensors."""
-    from vadpipe.backbones.registry import build_backbone
-
     model = build_backbone(entry.backbone, weights=source)
     metadata = {"weights": entry.name, "backbone": entry.backbone, "source_file": source.name,
                 "source_sha256": source_sha256}
@@ -75,36 +73,3 @@ def import_weights(name: str, file: str | os.PathLike) -> Path:
             f"{file}: sha256 {digest} does not match {entry.sha256} of {entry.file_name}; not imported"
         )
     return _install(entry, file, digest)
-
-
-def resolve_weights(backbone_name: str, weights_override: str | os.PathLike | None = None) -> Path | None:
-    """The checkpoint file a backbone should load.
-
-    Args:
-        weights_override: a checkpoint path (.pth / .pyth / .pt / .safetensors, or a Caffe2 .pkl for
-            resnet3d) or a registry entry name; None means the backbone's default entry.
-
-    Returns:
-        The file, or None when the (default or named) entry is not in the cache yet.
-    """
-    from vadpipe.backbones.registry import get_spec
-
-    spec = get_spec(backbone_name)
-    if weights_override is None:
-        path = cached_path(get_entry(spec.weights))
-        return path if path.is_file() else None
-    override = str(weights_override)
-    if override in entries() and not Path(override).exists():
-        entry = entries()[override]
-        if entry.backbone != backbone_name:
-            raise UsageError(f"weights {override} are for backbone {entry.backbone}, not {backbone_name}")
-        path = cached_path(entry)
-        if not path.is_file():
-            raise VadpipeError(missing_weights_message(entry))
-        return path
-    path = Path(override).expanduser()
-    if path.suffix not in CHECKPOINT_SUFFIXES:
-        raise UsageError(f"--weights {path}: expected a {' / '.join(CHECKPOINT_SUFFIXES)} file or a registry name")
-    if not path.is_file():
-        raise VadpipeError(f"{path}: weights file not found")
-    return path

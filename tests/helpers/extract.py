@@ -1,0 +1,36 @@
+"""`extract_video(s)` called with loose keywords, as the pipeline tests read best: the spec's fields
+(``crops``, ``tail``, ``fps``, sizes, ``dtype``) become a FeatureSpec for the module's backbone, the rest
+ForwardOptions."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from vadpipe.features import extract
+from vadpipe.features.options import ForwardOptions
+from vadpipe.features.spec import FeatureSpec
+
+_SPEC = {f.name for f in dataclasses.fields(FeatureSpec)}
+_OPTIONS = {f.name for f in dataclasses.fields(ForwardOptions)}
+
+
+def split(model, kwargs: dict) -> tuple[FeatureSpec, ForwardOptions, dict]:
+    kwargs = dict(kwargs)
+    if "fps" in kwargs:
+        kwargs["resample_fps"] = kwargs.pop("fps")
+    spec = {k: kwargs.pop(k) for k in list(kwargs) if k in _SPEC}
+    spec.setdefault("crops", model.spec.default_crops)
+    options = {k: str(v) if k == "device" else v for k, v in list(kwargs.items()) if k in _OPTIONS}
+    rest = {k: v for k, v in kwargs.items() if k not in _OPTIONS}
+    return FeatureSpec(backbone=model.spec.name, **spec), ForwardOptions(**options), rest
+
+
+def extract_video(path, model, **kwargs):
+    spec, options, rest = split(model, kwargs)
+    assert not rest, rest
+    return extract.extract_video(path, model, spec, options)
+
+
+def extract_videos(paths, model, **kwargs):
+    spec, options, rest = split(model, kwargs)
+    return extract.extract_videos(paths, model, spec, options, **rest)

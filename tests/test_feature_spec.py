@@ -1,0 +1,133 @@
+"""One feature spec from extract to score: written into every record, stored in the run, honoured by score."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.helpers.videos import write_video
+from vadpipe.cli.app import main
+from vadpipe.features.record import IndexRecord
+from vadpipe.features.spec import FeatureSpec
+from vadpipe.features.store import read_index
+from vadpipe.infer.scoring import ScoreOptions, ScoringRun, score_inputs
+from vadpipe.model.checkpoint import CONFIG_NAME, read_run_config
+from vadpipe.observers import ScoreObserver
+
+# Every field of the spec away from its default, so that one that score dropped would change the features.
+SPEC_ARGS = ["--backbone", "inception_i3d", "--random-init", "--fps", "10", "--tail", "drop", "--crops", "5",
+             "--resize-short", "36", "--crop-size", "32", "--dtype", "float16"]
+
+
+class _Keep(ScoreObserver):
+    def __init__(self):
+        self.features = {}
+
+    def extracted(self, video, features):
+        self.features[video] = features
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    """Four 96-frame 30 fps videos, extracted with SPEC_ARGS, and a run trained on them."""
+    root = tmp_path_factory.mktemp("chain")
+    rng = np.random.default_rng(0)
+    for label in ("normal", "abnormal"):
+        for i in range(2):
+            frames = rng.integers(0, 255, size=(96, 40, 48, 3), dtype=np.uint8)
+            write_video(root / "videos" / label / f"{label}{i}.mp4", frames, fps=30)
+    assert main(["extract", str(root / "videos"), "--out", str(root / "feats"), *SPEC_ARGS, "--device", "cpu",
+                 "--quiet"]) == 0
+    assert main(["train", str(root / "feats"), "--out", str(root / "run"), "--preset", "xd", "--epochs", "1",
+                 "--batch-size", "4", "--seq-len", "4", "--device", "cpu", "--quiet"]) == 0
+    return root
+
+
+def test_every_spec_field_is_in_the_index_and_the_run(chain):
+    records = [IndexRecord.from_json(r) for r in read_index(chain / "feats")]
+    expected = FeatureSpec(backbone="inception_i3d", crops=5, tail="drop", resample_fps=10.0, resize_short=36,
+                           crop_size=32, dtype="float16", random_init=True)
+    assert {r.spec for r in records} == {expected}
+    assert all((r.frames, r.snippets) == (32, 2) for r in records)  # 96 frames at 30 fps -> 32 at 10 fps
+    assert read_run_config(chain / "run").features == expected
+    stored = json.loads((chain / "run" / CONFIG_NAME).read_text())["features"]
+    assert stored == expected.record_fields()  # stored whole, under the record's own keys
+
+
+def test_score_on_raw_video_extracts_the_stores_features_byte_for_byte(chain, tmp_path):
+    keep = _Keep()
+    run = ScoringRun.load(chain / "run", "cpu")
+    results = list(score_inputs([chain / "videos"], run, ScoreOptions(out=tmp_path), observer=keep))
+    assert len(results) == 4 and len(keep.features) == 4
+    for video, feats in keep.features.items():
+        rel = video.split("videos/")[1].removesuffix(".mp4")
+        stored = np.load(chain / "feats" / f"{rel}.npy")
+        assert feats.dtype == stored.dtype == np.float16 and feats.shape == stored.shape == (2, 5, 1024)
+        assert feats.tobytes() == stored.tobytes()
+
+
+def test_score_writes_as_many_rows_as_the_features_have_frames(chain, tmp_path, capsys):
+    video = chain / "videos" / "abnormal" / "abnormal0.mp4"
+    npy = chain / "feats" / "abnormal" / "abnormal0.npy"
+    assert main(["score", str(video), "--model", str(chain / "run"), "--out", str(tmp_path / "raw"),
+                 "--device", "cpu", "--json"]) == 0
+    (raw,) = json.loads(capsys.readouterr().out)["videos"]
+    assert main(["score", "--features", str(npy), "--model", str(chain / "run"), "--out", str(tmp_path / "npy"),
+                 "--json"]) == 0
+    (pre,) = json.loads(capsys.readouterr().out)["videos"]
+    assert raw["frames"] == pre["frames"] == 32 and raw["fps"] == pytest.approx(10.0)
+    rows = (tmp_path / "raw" / "abnormal0.scores.csv").read_text().splitlines()
+    assert len(rows) == 1 + 32
+    assert raw["max_score"] == pytest.approx(pre["max_score"])
+
+
+def test_a_record_written_before_the_spec_was_recorded_whole_reads_as_the_same_spec():
+    old = {"video": "a.mp4", "id": "a", "features": "a.npy", "frames": 40, "fps": 25.0, "snippets": 3, "crops": 10,
+           "dim": 2048, "backbone": "resnet3d", "tail": "pad", "status": "ok", "random_init": True}
+    rec = IndexRecord.from_json(old)
+    spec = FeatureSpec.resolve("resnet3d", random_init=True)
+    assert rec.spec == spec and rec.made_with(spec, "vadpipe", allow_random=True)
+    assert not rec.made_with(spec, "vadpipe", allow_random=False)  # random-init features only when allowed
+    assert not rec.made_with(FeatureSpec.resolve("resnet3d", resample_fps=10.0), "vadpipe", allow_random=True)
+    assert not rec.made_with(spec, "rtfm", allow_random=True)
+    again = IndexRecord.from_json(rec.to_json())
+    assert again == rec and again.frame_count == 40
+
+
+def test_unknown_record_keys_are_kept_and_a_record_without_backbone_has_no_spec():
+    rec = IndexRecord.from_json({"id": "b", "features": "b.npy", "crops": 2, "dim": 32, "snippets": 3,
+                                 "status": "ok", "engine": "onnxruntime"})
+    assert rec.spec is None and rec.crops == 2 and rec.frame_count == 48
+    assert rec.to_json()["engine"] == "onnxruntime"
+
+
+@pytest.mark.parametrize(("kwargs", "param"), [
+    ({"crops": 3}, "crops"), ({"tail": "loop"}, "tail"), ({"dtype": "int8"}, "dtype"),
+    ({"resample_fps": 0.0}, "resample_fps"), ({"resize_short": 100, "crop_size": 200}, "crop_size"),
+])
+def test_a_bad_setting_names_its_parameter_and_the_cli_its_flag(kwargs, param, tmp_path, capsys):
+    from vadpipe.errors import UsageError
+
+    with pytest.raises(UsageError) as caught:
+        FeatureSpec.resolve("resnet3d", **kwargs)
+    assert caught.value.param == param and str(caught.value).startswith(param)
+    flags = {"crops": ["--crops", "3"], "tail": ["--tail", "loop"], "dtype": ["--dtype", "int8"],
+             "resample_fps": ["--fps", "0"], "crop_size": ["--resize-short", "100", "--crop-size", "200"]}
+    assert main(["extract", str(tmp_path), "--out", str(tmp_path / "o"), *flags[param]]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"vadpipe: error: {flags[param][-2 if param == 'crop_size' else 0]}")
+    assert len(err.splitlines()) == 1
+
+
+def test_a_format_1_run_config_still_loads(tmp_path, chain):
+    data = json.loads((chain / "run" / CONFIG_NAME).read_text())
+    data["format_version"] = 1
+    data["features"] = {"dim": 1024, "crops": 5, "backbone": "inception_i3d", "tail": "drop", "resize_short": 36,
+                        "crop_size": 32, "random_init": True, "backbone_seed": None}
+    (tmp_path / CONFIG_NAME).write_text(json.dumps(data))
+    spec = read_run_config(tmp_path).features
+    assert spec == FeatureSpec(backbone="inception_i3d", crops=5, tail="drop", resize_short=36, crop_size=32,
+                               random_init=True)  # format 1 never recorded a resampling fps or dtype
+    data["features"] = {"dim": 1024, "crops": 5, "backbone": None}  # trained on public features
+    (tmp_path / CONFIG_NAME).write_text(json.dumps(data))
+    assert read_run_config(tmp_path).features is None

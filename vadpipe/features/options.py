@@ -1,0 +1,41 @@
+"""How a backbone's forward passes run: settings that change speed and memory, never a feature.
+
+None of these decides whether a stored feature is reused (that is the
+:class:`~vadpipe.features.spec.FeatureSpec`'s job); `extract` and `score` share them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vadpipe.errors import UsageError
+
+PRECISION_NAMES = ("auto", "fp32", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class ForwardOptions:
+    """Attributes:
+        batch_size: snippets per forward pass (None: about 32 clips on a GPU, 4 on a CPU).
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        precision: ``auto`` (bf16 autocast on CUDA, fp32 on a CPU), ``fp32``, ``bf16`` or ``fp16``.
+        channels_last: backbone and inputs in ``channels_last_3d`` (None: on CUDA only).
+        compile: ``torch.compile`` the backbone.
+        workers: videos decoded at once, each on its own thread (None: 1 on a CPU, 2..8 beside a GPU).
+        engine: what runs the forward pass (:mod:`vadpipe.engines`); resolve ``auto`` before extracting.
+    """
+
+    batch_size: int | None = None
+    device: str = "auto"
+    precision: str = "auto"
+    channels_last: bool | None = None
+    compile: bool = False
+    workers: int | None = None
+    engine: str = "torch"  # torch, onnxruntime, openvino or auto (vadpipe.engines); recorded, never decisive
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISION_NAMES:
+            raise UsageError(f"precision {self.precision!r}: choose one of {', '.join(PRECISION_NAMES)}",
+                             param="precision")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise UsageError(f"batch_size {self.batch_size}: must be at least 1", param="batch_size")

@@ -1,0 +1,110 @@
+"""One line of ``index.jsonl``: the schema of the feature store, in one place.
+
+A record is the video (``video``, ``id``, ``label``), where its features are (``features``,
+and ``files`` when there is one file per crop; ``layout``), what they are (``frames`` N,
+``fps``, ``snippets`` T, ``crops`` C, ``dim`` D, and every field of the
+:class:`~vadpipe.features.spec.FeatureSpec` they were made with), how the forward pass
+ran (``precision``, and whatever else a later version adds: kept, not decisive), and
+whether it worked (``status`` ``ok`` / ``failed`` with ``error``). Keys this version does
+not know are carried through untouched (``extra``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from vadpipe.features.spec import FeatureSpec
+from vadpipe.video.snippets import frame_count
+
+OK, FAILED = "ok", "failed"
+DEFAULT_LAYOUT = "vadpipe"
+
+
+@dataclass
+class IndexRecord:
+    """One video of a feature store (see the module docstring for the keys)."""
+
+    video: str
+    id: str
+    features: str  # the first (or only) feature file, relative to the store, "/"-separated
+    spec: FeatureSpec | None  # None: the record names no backbone (features made elsewhere)
+    status: str = OK
+    layout: str = DEFAULT_LAYOUT
+    files: list[str] | None = None  # one file per crop (xd layout)
+    frames: int | None = None  # N decoded (after resampling)
+    fps: float | None = None
+    snippets: int | None = None  # T
+    dim: int | None = None  # D
+    label: int | None = None
+    error: str | None = None
+    precision: str | None = None
+    video_info: dict | None = None
+    extra: dict = field(default_factory=dict)  # keys this version does not know, kept as they were
+
+    _OWN = ("video", "id", "features", "status", "layout", "files", "frames", "fps", "snippets", "dim", "label",
+            "error", "precision", "video_info")
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+    @property
+    def crops(self) -> int | None:
+        return self.spec.crops if self.spec else self.extra.get("crops")
+
+    @property
+    def feature_files(self) -> list[str]:
+        """Every feature file of the video, crop order when there is one per crop."""
+        return list(self.files) if self.files else [self.features]
+
+    @property
+    def frame_count(self) -> int | None:
+        """N: the recorded frame count, else 16·T."""
+        return frame_count(self.snippets, self.frames) if self.snippets or self.frames else None
+
+    def made_with(self, spec: FeatureSpec, layout: str, *, allow_random: bool) -> bool:
+        """Whether this is an ``ok`` record of ``spec`` in ``layout`` (a random-init one only counts when allowed)."""
+        if not self.ok or self.spec is None or self.layout != layout:
+            return False
+        differ = set(self.spec.differences(spec)) - {"random_init"}
+        return not differ and (allow_random or not self.spec.random_init)
+
+    def to_json(self) -> dict:
+        """The JSON object of one ``index.jsonl`` line (unset optional keys left out)."""
+        rec = {"video": self.video, "id": self.id, "features": self.features}
+        if self.files:
+            rec["files"] = list(self.files)
+        for key in ("frames", "fps", "snippets"):
+            if getattr(self, key) is not None:
+                rec[key] = getattr(self, key)
+        if self.spec is not None:
+            rec["crops"] = self.spec.crops  # first, beside dim, as the store has always listed them
+            if self.dim is not None:
+                rec["dim"] = self.dim
+            rec.update(self.spec.record_fields())
+        elif self.dim is not None:
+            rec["dim"] = self.dim
+        rec["layout"] = self.layout
+        if self.precision is not None:
+            rec["precision"] = self.precision
+        rec["status"] = self.status
+        for key in ("error", "label", "video_info"):
+            if getattr(self, key) is not None:
+                rec[key] = getattr(self, key)
+        for key, value in self.extra.items():
+            rec.setdefault(key, value)
+        return rec
+
+    @classmethod
+    def from_json(cls, rec: dict) -> IndexRecord:
+        """A record from one parsed ``index.jsonl`` line (old lines without the newer keys included)."""
+        spec = FeatureSpec.from_record(rec)
+        spec_keys = {f.name for f in dataclasses.fields(FeatureSpec)} if spec is not None else set()
+        own = {k: rec[k] for k in cls._OWN if k in rec}
+        extra = {k: v for k, v in rec.items() if k not in cls._OWN and k not in spec_keys}
+        return cls(
+            video=str(own.pop("video", rec.get("id", ""))), id=str(own.pop("id")),
+            features=str(own.pop("features", "")), spec=spec, **{k: v for k, v in own.items() if v is not None},
+            extra=extra,
+        )

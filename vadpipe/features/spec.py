@@ -1,0 +1,166 @@
+"""The feature spec: every setting that changes a feature, in one frozen value.
+
+A spec is resolved once (:meth:`FeatureSpec.resolve`: the backbone's defaults filled in,
+every value checked), written whole into every index record (its fields are record keys,
+:meth:`FeatureSpec.record_fields`), stored whole in a run's ``config.json``, read back in
+one place (:meth:`FeatureSpec.from_record`) and handed whole to extraction. `vadpipe score`
+on a raw video extracts with the very spec the run was trained on.
+
+Settings that only change how fast features are made (batch size, device, precision,
+workers, memory format, compile, engine) and where they are written (layout) are not part
+of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from vadpipe.errors import UsageError
+
+CROP_COUNTS = (1, 5, 10)
+TAIL_POLICIES = ("pad", "drop")
+FEATURE_DTYPES = ("float32", "float16")
+# Crop orders by name -> crop count (what each is: vadpipe.backbones.preprocess).
+CROP_ORDERS = {"center": 1, "center_first": 5, "tencrop": 10, "vadpipe_v1": 10}
+DEFAULT_CROP_ORDER = {1: "center", 5: "center_first", 10: "tencrop"}
+LEGACY_CROP_ORDER = {1: "center", 5: "center_first", 10: "vadpipe_v1"}  # stores without a recorded order
+RESIZE_MODES = ("short_side", "scale_factor")
+LEGACY_RESIZE_MODE = "short_side"  # of stores and runs made before resize_mode was recorded
+
+
+def resolve_crop_order(crops: int, crop_order: str | None = None) -> str:
+    """The crop order to use for ``crops`` crops (``None``: the default one), checked against the count.
+
+    Raises:
+        UsageError: (``param`` ``crop_order``) an unknown order, or one with another number of crops.
+    """
+    name = crop_order or DEFAULT_CROP_ORDER.get(crops)
+    if name not in CROP_ORDERS:
+        raise UsageError(f"crop_order {crop_order!r}: choose one of {', '.join(CROP_ORDERS)}", param="crop_order")
+    if CROP_ORDERS[name] != crops:
+        raise UsageError(f"crop_order {name} has {CROP_ORDERS[name]} crops, not {crops}", param="crop_order")
+    return name
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """What decides a video's features (field names are also the index-record keys).
+
+    Attributes:
+        backbone: registry name (:data:`vadpipe.backbones.registry.BACKBONES`).
+        crops: 1, 5 or 10 (order in :mod:`vadpipe.backbones.preprocess`).
+        tail: ``pad`` (loop the last partial snippet, T = ceil(N/16)) or ``drop`` (T = floor(N/16)).
+        resample_fps: frames resampled to this rate by timestamp before snippets are cut; None: every frame.
+        resize_short: the frames' shorter side is resized to this.
+        crop_size: square crops of this side.
+        crop_order: the order of the crop axis (:data:`CROP_ORDERS`; e.g. ``tencrop``, torchvision's TenCrop).
+        resize_mode: ``short_side`` (antialiased, PIL-like) or ``scale_factor`` (OpenCV fx=fy), the backbone's own.
+        dtype: ``float32`` or ``float16`` as stored.
+        random_init: the backbone had random (seeded) weights, not a checkpoint (tests, the offline demo).
+    """
+
+    backbone: str
+    crops: int
+    tail: str = "pad"
+    resample_fps: float | None = None
+    resize_short: int | None = None
+    crop_size: int | None = None
+    crop_order: str | None = None
+    resize_mode: str | None = None
+    dtype: str = "float32"
+    random_init: bool = False
+
+    @classmethod
+    def resolve(cls, backbone: str, *, crops: int | None = None, **settings) -> FeatureSpec:
+        """A checked spec with the backbone's defaults for what is not given (None).
+
+        Raises:
+            UsageError: with ``param`` naming the setting that is wrong.
+        """
+        from vadpipe.backbones.registry import get_spec
+
+        facts = get_spec(backbone)
+        given = {k: v for k, v in settings.items() if v is not None}
+        unknown = set(given) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown feature settings: {', '.join(sorted(unknown))}")
+        crops = crops or facts.default_crops
+        spec = cls(backbone=backbone, crops=crops, **given)
+        if spec.crop_order is None and crops in DEFAULT_CROP_ORDER:
+            spec = dataclasses.replace(spec, crop_order=DEFAULT_CROP_ORDER[crops])
+        return spec.with_defaults(resize_mode=facts.preprocessing.resize_mode).checked()
+
+    def with_defaults(self, *, resize_mode: str = LEGACY_RESIZE_MODE) -> FeatureSpec:
+        """Unset fields filled: sizes with the backbone's own, ``crop_order`` with the order of stores
+        made before it was recorded (:data:`LEGACY_CROP_ORDER`) and ``resize_mode`` with ``resize_mode``.
+        A record written before a field was recorded thus reads as what made it then."""
+        from vadpipe.backbones.registry import BACKBONES
+
+        facts = BACKBONES.get(self.backbone)
+        filled = dataclasses.replace(self, crop_order=self.crop_order or LEGACY_CROP_ORDER.get(self.crops),
+                                     resize_mode=self.resize_mode or resize_mode)
+        if facts is None:
+            return filled
+        prep = facts.preprocessing
+        return dataclasses.replace(filled, resize_short=self.resize_short or prep.resize_short,
+                                   crop_size=self.crop_size or prep.crop_size)
+
+    def checked(self) -> FeatureSpec:
+        """This spec, once every value is known to be usable.
+
+        Raises:
+            UsageError: with ``param`` naming the setting that is wrong.
+        """
+        if self.crops not in CROP_COUNTS:
+            raise UsageError(f"crops {self.crops}: choose one of {', '.join(map(str, CROP_COUNTS))}", param="crops")
+        if self.tail not in TAIL_POLICIES:
+            raise UsageError(f"tail {self.tail!r}: choose {' or '.join(TAIL_POLICIES)}", param="tail")
+        resolve_crop_order(self.crops, self.crop_order)
+        if self.resize_mode is not None and self.resize_mode not in RESIZE_MODES:  # None: the backbone's own
+            raise UsageError(f"resize_mode {self.resize_mode!r}: choose {' or '.join(RESIZE_MODES)}",
+                             param="resize_mode")
+        if self.dtype not in FEATURE_DTYPES:
+            raise UsageError(f"dtype {self.dtype!r}: choose {' or '.join(FEATURE_DTYPES)}", param="dtype")
+        if self.resample_fps is not None and not self.resample_fps > 0:
+            raise UsageError(f"resample_fps {self.resample_fps}: must be positive", param="resample_fps")
+        if self.crop_size is not None and self.resize_short is not None and self.crop_size > self.resize_short:
+            raise UsageError(f"crop_size {self.crop_size} is larger than the resized shorter side "
+                             f"{self.resize_short}", param="crop_size")
+        return self
+
+    @property
+    def dim(self) -> int | None:
+        """The feature size the backbone makes (None for a backbone vadpipe does not know)."""
+        from vadpipe.backbones.registry import BACKBONES
+
+        facts = BACKBONES.get(self.backbone)
+        return facts.feature_dim if facts else None
+
+    def record_fields(self) -> dict:
+        """The spec as index-record / config.json keys (every field, unset ones as null)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict) -> FeatureSpec | None:
+        """The spec an index record or a run's ``features`` section states; None when it names no backbone.
+
+        Keys this version does not know are ignored; missing ones take the defaults above.
+        """
+        if not isinstance(record, dict) or not record.get("backbone"):
+            return None
+        names = {f.name for f in dataclasses.fields(cls)}
+        known = {k: v for k, v in record.items() if k in names and v is not None}
+        return cls(**known).with_defaults()
+
+    def differences(self, other: FeatureSpec) -> dict[str, tuple]:
+        """{field: (mine, theirs)} for every field where ``other`` differs."""
+        return {f.name: (getattr(self, f.name), getattr(other, f.name)) for f in dataclasses.fields(self)
+                if getattr(self, f.name) != getattr(other, f.name)}
+
+    def describe(self) -> str:
+        """One line: ``resnet3d, 10 crops (tencrop), tail pad, short_side 256 -> 224, every frame, float32``."""
+        fps = f"resampled to {self.resample_fps:g} fps" if self.resample_fps else "every frame"
+        return (f"{self.backbone}{' RANDOM-INIT' if self.random_init else ''}, {self.crops} "
+                f"crop{'s' if self.crops != 1 else ''} ({self.crop_order}), tail {self.tail}, {self.resize_mode} "
+                f"{self.resize_short} -> {self.crop_size}, {fps}, {self.dtype}")

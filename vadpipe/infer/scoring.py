@@ -1,0 +1,227 @@
+"""`vadpipe score` as a library call: inputs + a loaded run + options -> one :class:`VideoScore` per video.
+
+Raw videos are extracted with exactly the feature spec the run was trained on
+(:func:`scoring_spec`: an override that conflicts with it is refused in one line), scored
+over the whole video at once, and written as ``<stem>.scores.csv`` / ``.json`` / ``.png``
+(and an overlay video on request). Precomputed feature files are scored as they are, with
+their frame count and fps from their store's index. `vadpipe score`, `vadpipe demo` and
+``bench/score.py`` all go through :func:`score_inputs`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vadpipe.errors import InputError, UsageError, VadpipeError
+from vadpipe.features.options import ForwardOptions
+from vadpipe.features.spec import DEFAULT_CROP_ORDER, FeatureSpec
+from vadpipe.infer.curve import frame_scores
+from vadpipe.infer.score import IntervalOptions, VideoScore, snippet_scores, write_video_outputs
+from vadpipe.model.checkpoint import RunConfig, load_run
+from vadpipe.observers import ScoreObserver
+from vadpipe.video.snippets import frame_count
+
+DEFAULT_FEATURES_FPS = 30.0
+
+
+@dataclass
+class ScoringRun:
+    """A trained run, loaded: the scorer (eval mode, on its device), its config and its folder."""
+
+    scorer: object  # vadpipe.model.scorer.AnomalyScorer
+    config: RunConfig
+    path: Path
+
+    @classmethod
+    def load(cls, run_dir: str | Path, device: str = "auto") -> ScoringRun:
+        from vadpipe.devices import resolve_device
+
+        scorer, config = load_run(run_dir, resolve_device(device))
+        return cls(scorer, config, Path(run_dir))
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """Attributes:
+        out: folder for the per-video outputs (a video's are under its path below its input folder).
+        intervals: how the curve becomes intervals.
+        overlay: also write ``<stem>.overlay.mp4``.
+        forward: how the backbone runs on raw videos (batch size, device, ...).
+        weights: backbone checkpoint file or registry name (None: the cached default).
+        backbone, crops, tail: the feature spec when the run records none; otherwise they must agree
+            with it (``crops`` may be fewer: scores are averaged over crops, and 1 ⊂ 5 ⊂ 10).
+        features_fps: the frame rate of a feature file with no store index beside it.
+    """
+
+    out: Path = Path("vadpipe-scores")
+    intervals: IntervalOptions = field(default_factory=IntervalOptions)
+    overlay: bool = False
+    forward: ForwardOptions = ForwardOptions()
+    weights: str | None = None
+    backbone: str | None = None
+    crops: int | None = None
+    tail: str | None = None
+    features_fps: float = DEFAULT_FEATURES_FPS
+
+
+def scoring_spec(config: RunConfig, *, backbone: str | None = None, crops: int | None = None,
+                 tail: str | None = None) -> FeatureSpec:
+    """The spec to extract raw videos with: the run's own, checked against the overrides given.
+
+    Raises:
+        UsageError: an override that conflicts with the run's spec, a run that records no spec and no
+            ``backbone`` given, or a backbone whose features do not fit the model (``param`` names it).
+    """
+    recorded = config.features
+    dim = config.scorer.feature_dim
+    if recorded is None:
+        if backbone is None:
+            raise UsageError("backbone: the run does not record how its features were made (it was trained on "
+                             f"{dim}-d features from elsewhere); name the backbone that made them", param="backbone")
+        spec = FeatureSpec.resolve(backbone, crops=crops, tail=tail)
+    else:
+        for name, given in (("backbone", backbone), ("tail", tail)):
+            if given is not None and given != getattr(recorded, name):
+                raise UsageError(f"{name} {given}: the run was trained on features with {name} "
+                                 f"{getattr(recorded, name)}; leave it out to use the run's", param=name)
+        if crops is not None and crops > recorded.crops:
+            raise UsageError(f"crops {crops}: the run was trained on {recorded.crops}-crop features; "
+                             f"give at most {recorded.crops} (fewer is faster)", param="crops")
+        if crops is not None and crops != recorded.crops:  # fewer crops: that count's own order (a subset)
+            recorded = dataclasses.replace(recorded, crops=crops, crop_order=DEFAULT_CROP_ORDER.get(crops))
+        spec = recorded.checked()
+    if spec.dim != dim:
+        raise UsageError(f"backbone {spec.backbone} makes {spec.dim}-d features but the model in the run expects "
+                         f"{dim}-d; use the backbone it was trained on", param="backbone")
+    return spec
+
+
+def score_inputs(
+    inputs: list[str | Path],
+    run: ScoringRun,
+    options: ScoreOptions = ScoreOptions(),
+    *,
+    features: list[str | Path] = (),
+    observer: ScoreObserver | None = None,
+) -> Iterator[VideoScore]:
+    """Score feature files (``features``) and raw videos (``inputs``), yielding one result per good video.
+
+    A bad input is reported to ``observer.failed`` (one line naming it) and the rest go on.
+
+    Raises:
+        UsageError: nothing to score, or options that conflict with the run. VadpipeError: the output
+            folder is not writable, or the backbone's weights are missing.
+    """
+    observer = observer or ScoreObserver()
+    if not inputs and not features:
+        raise UsageError("give videos to score, or feature files (.npy)")
+    check_writable(options.out)
+    for npy in features:
+        try:
+            yield _score_features_file(Path(npy), run, options)
+        except InputError as exc:
+            observer.failed(str(exc))
+    if inputs:
+        yield from _score_videos(inputs, run, options, observer)
+
+
+def check_writable(out: Path) -> None:
+    """Raises VadpipeError (``param`` ``out``) unless files can be written in ``out`` (made if missing)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".vadpipe-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise VadpipeError(f"{out}: output folder is not writable ({exc.strerror}); choose another output folder",
+                           param="out") from exc
+
+
+def _score_features_file(npy: Path, run: ScoringRun, options: ScoreOptions) -> VideoScore:
+    from vadpipe.features.formats import record_of_feature_file
+    from vadpipe.features.store import open_features
+
+    feats = open_features(npy)
+    record = record_of_feature_file(npy)
+    scores = snippet_scores(run.scorer, feats, run.config.scorer.feature_dim, str(npy))
+    recorded = record.frames if record else None
+    fps = (record.fps if record else None) or options.features_fps
+    return write_video_outputs(options.out, npy.stem, scores, n_frames=frame_count(len(scores), recorded), fps=fps,
+                               config=run.config, options=options.intervals,
+                               source=record.video if record else str(npy), model_dir=str(run.path))
+
+
+def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: ScoreObserver) -> Iterator[VideoScore]:
+    from vadpipe.backbones.registry import build_backbone
+    from vadpipe.devices import resolve_device
+    from vadpipe.features.extract import extract_videos
+    from vadpipe.video.inputs import collect_videos
+
+    spec = scoring_spec(run.config, backbone=options.backbone, crops=options.crops, tail=options.tail)
+    jobs = collect_videos([str(p) for p in inputs])
+    device = resolve_device(options.forward.device)
+    net = build_backbone(spec.backbone, weights=options.weights, random_init=spec.random_init, device=device)
+    if spec.random_init:
+        observer.note("this run was trained on features of a random-init backbone (the offline demo); "
+                      "scoring uses the same seeded random backbone")
+    good = [j for j in jobs if j.problem is None]
+    for job in jobs:
+        if job.problem:
+            observer.failed(job.problem)
+    observer.planned(len(good))
+    by_path = {j.video: j for j in good}
+    from vadpipe.engines import resolve_engine
+
+    engine = resolve_engine(options.forward.engine, device)
+    if engine != "torch":
+        from vadpipe.engines.backbone import export_pending
+
+        pending = export_pending(net, engine, spec.crop_size)
+        if pending:
+            observer.note(pending)
+    forward = dataclasses.replace(options.forward, device=str(device), engine=engine)
+    started = time.perf_counter()
+    for item in extract_videos([j.video for j in good], net, spec, forward):
+        extracted = time.perf_counter()
+        job = by_path[item.path]
+        try:
+            if item.error is not None:
+                raise item.error
+            observer.extracted(str(job.video), item.features)
+            scores = snippet_scores(run.scorer, item.features, run.config.scorer.feature_dim, str(job.video))
+            observer.scored(str(job.video), scores)
+            scored = time.perf_counter()
+            result = _write(job, item, scores, run, options)
+        except (InputError, OSError) as exc:
+            observer.failed(str(exc) if isinstance(exc, InputError) else f"{job.video}: cannot write outputs ({exc})")
+        else:
+            result.timings_s.update({"decode_and_backbone": extracted - started, "scorer": scored - extracted})
+            result.engine = engine
+            observer.video_done(result)
+            yield result
+        started = time.perf_counter()
+
+
+def _write(job, item, scores: np.ndarray, run: ScoringRun, options: ScoreOptions) -> VideoScore:
+    stem_dir = options.out / Path(job.rel).parent
+    stem = Path(job.rel).name
+    result = write_video_outputs(stem_dir, stem, scores, n_frames=item.info.frames, fps=item.info.fps,
+                                 config=run.config, options=options.intervals, source=str(job.video),
+                                 model_dir=str(run.path), metadata=item.info.to_record())
+    if options.overlay:
+        from vadpipe.infer.overlay import write_overlay
+
+        path = stem_dir / f"{stem}.overlay.mp4"
+        curve = frame_scores(scores, item.info.frames)
+        alarm = np.zeros(item.info.frames, dtype=bool)
+        for iv in result.intervals:
+            alarm[iv.start_frame : iv.end_frame] = True
+        write_overlay(job.video, path, curve, alarm, result.threshold, item.info.fps)
+        result.outputs["overlay"] = str(path)
+    return result
