@@ -7,8 +7,8 @@ folder. Each stage is then timed on its own, through the code `vadpipe score` ru
     decode      VideoReader -> iter_snippet_batches over the whole video (uint8 snippets)
     preprocess  preprocess_snippets (resize, normalise, crop) on those snippets
     backbone    the random-init backbone's forward passes (the run's backbone, 1 crop)
-    scorer      LA-Net + DDL (ucf preset, random init) over all T snippets at once
-    writing     write_video_outputs: per-frame curve, intervals, CSV + JSON + PNG
+    scorer      LA-Net + DDL (ucf preset, random init) over all T snippets at once   } both through score_inputs,
+    writing     per-frame curve, intervals, CSV + JSON + PNG                          } the call `vadpipe score` makes
     report      what `score --report` adds: build_report over those outputs, once with the original
                 hard-linked (an H.264 MP4 plays in browsers) and once with --video webm (VP9 transcode)
 
@@ -49,11 +49,14 @@ sys.path.insert(0, str(REPO))
 from vadpipe.backbones.preprocess import preprocess_snippets  # noqa: E402
 from vadpipe.backbones.registry import BACKBONES, build_backbone  # noqa: E402
 from vadpipe.features.extract import default_batch_size  # noqa: E402
+from vadpipe.features.record import IndexRecord  # noqa: E402
 from vadpipe.features.spec import FeatureSpec  # noqa: E402
-from vadpipe.infer.score import IntervalOptions, snippet_scores, write_video_outputs  # noqa: E402
+from vadpipe.features.store import append_index  # noqa: E402
+from vadpipe.infer.scoring import ScoreOptions, ScoringRun, score_inputs  # noqa: E402
 from vadpipe.model.checkpoint import RunConfig, save_run  # noqa: E402
 from vadpipe.model.config import get_preset  # noqa: E402
 from vadpipe.model.scorer import AnomalyScorer  # noqa: E402
+from vadpipe.observers import ScoreObserver  # noqa: E402
 from vadpipe.report.build import build_report  # noqa: E402
 from vadpipe.video.decode import VideoReader  # noqa: E402
 from vadpipe.video.snippets import iter_snippet_batches  # noqa: E402
@@ -126,6 +129,11 @@ def time_backbone(video: Path, model, batch: int, limit: int | None, sizes: dict
     return pre_s, fwd_s, done, np.concatenate(feats)
 
 
+class _Strict(ScoreObserver):
+    def failed(self, message: str) -> None:
+        sys.exit(f"scoring failed: {message}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the synthetic video")
@@ -171,6 +179,7 @@ def main(argv: list[str] | None = None) -> None:
 
     model = build_backbone(args.backbone, random_init=True, seed=0, device=device)
     preset = get_preset("ucf")
+    preset.scorer.feature_dim = spec.feature_dim  # the ucf preset on this backbone's features
     torch.manual_seed(0)
     scorer = AnomalyScorer(preset.scorer).eval()
     features = FeatureSpec.resolve(args.backbone, crops=CROPS, random_init=True, **sizes)
@@ -183,17 +192,25 @@ def main(argv: list[str] | None = None) -> None:
     if timed < t:  # the scorer's cost depends on T only: the timed features, repeated to T
         feats = np.resize(feats, (t, *feats.shape[1:]))  # (T, 1, D)
 
-    with torch.inference_mode():
-        snippet_scores(scorer, feats[:16], spec.feature_dim, "warm-up")
-        start = time.perf_counter()
-        scores = snippet_scores(scorer, feats, spec.feature_dim, str(video))  # (T,)
-        scorer_s = time.perf_counter() - start
-
     with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        result = write_video_outputs(Path(tmp) / "stages", video.stem, scores, n_frames=n_frames, fps=fps,
-                                     config=config, options=IntervalOptions(), source=str(video), model_dir="bench")
-        writing_s = time.perf_counter() - start
+        # The scorer and writing stages through the library call `vadpipe score` makes (score_inputs), on the
+        # features as a store (one .npy + its index record: frames, fps and the video, as extract writes them),
+        # with the run folder `vadpipe score` will load.
+        run = Path(tmp) / "run"
+        save_run(run, scorer, config)
+        loaded = ScoringRun.load(run, "cpu")
+        store = Path(tmp) / "features"
+        store.mkdir()
+        for stem, part in ((video.stem, feats), ("warm-up", feats[:16])):
+            np.save(store / f"{stem}.npy", part)  # (T, 1, D)
+            append_index(store, IndexRecord(video=str(video), id=stem, features=f"{stem}.npy", spec=features,
+                                            frames=n_frames if stem == video.stem else 16 * len(part), fps=fps,
+                                            snippets=len(part), dim=part.shape[-1]).to_json())
+        list(score_inputs([], loaded, ScoreOptions(out=Path(tmp) / "warm-up"), features=[store / "warm-up.npy"],
+                          observer=_Strict()))
+        (result,) = score_inputs([], loaded, ScoreOptions(out=Path(tmp) / "stages"),
+                                 features=[store / f"{video.stem}.npy"], observer=_Strict())
+        scorer_s, writing_s = result.timings_s["scorer"], result.timings_s["writing"]
         report_s = {}
         for mode in ("auto", "webm"):
             start = time.perf_counter()
@@ -202,8 +219,6 @@ def main(argv: list[str] | None = None) -> None:
 
         e2e = None
         if not args.no_end_to_end:
-            run = Path(tmp) / "run"
-            save_run(run, scorer, config)
             engines = args.engines.split(",")
             _export_once(model, engines, crop)  # a CPU engine's first run would export the backbone: not timed
             e2e = {e: [] for e in engines}

@@ -2,10 +2,25 @@
 
 import json
 
+import pytest
+
 from vadpipe.cli.app import main
 from vadpipe.demo.run import DemoSettings, run_demo
 
 
+def test_tiny_demo_runs_every_stage_and_scores_raw_held_out_videos(tmp_path, monkeypatch):
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path / "home"))
+    settings = DemoSettings(train_normal=2, train_abnormal=2, test_normal=1, test_abnormal=1, frames=40,
+                            height=32, width=32, resize_short=32, crop_size=32, epochs=2, batch_size=4, seed=0)
+    result = run_demo(tmp_path, settings, log=lambda _: None)
+    assert result.random_init and result.frame_auc is not None
+    assert set(result.seconds) == {"render", "extract", "train", "score"}
+    report = json.loads(open(result.outputs["json"]).read())
+    assert report["frames"] == 40 and report["model"]["features"]["crop_size"] == 32
+    assert len(open(result.outputs["csv"]).read().splitlines()) == 1 + 40
+
+
+@pytest.mark.slow
 def test_reduced_demo_runs_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setenv("VADPIPE_HOME", str(tmp_path / "home"))  # no cached checkpoint
     # 24 short training clips (6 snippets each) at 32x32: about 15 s on 2 cores. The held-out

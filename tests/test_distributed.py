@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -25,6 +26,7 @@ def _torchrun(nproc: int, features, out, command: str = "train", args=ARGS) -> s
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
+@pytest.mark.slow
 def test_two_process_gloo_training_matches_one_process(tmp_path):
     write_store(tmp_path / "feats", n_abnormal=6, n_normal=6, seed=5, t_range=(20, 50))
     one = _torchrun(1, tmp_path / "feats", tmp_path / "one")
@@ -45,6 +47,7 @@ def test_two_process_gloo_training_matches_one_process(tmp_path):
 EXTRACT_ARGS = ["--random-init", "--resize-short", "24", "--crop-size", "16", "--crops", "1", "--quiet", "--json"]
 
 
+@pytest.mark.slow
 def test_two_rank_extract_covers_every_video_once_and_resumes_across_ranks(tmp_path):
     videos = tmp_path / "videos"
     for i in range(5):

@@ -153,6 +153,7 @@ def test_crash_midway_then_rerun_gives_the_same_files(videos, tmp_path, monkeypa
     assert _files(out) == _files(reference)
 
 
+@pytest.mark.slow
 def test_killed_process_then_rerun_gives_the_same_files(tmp_path):
     root = tmp_path / "videos"
     for i in range(6):

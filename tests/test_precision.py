@@ -152,4 +152,5 @@ def test_a_compile_failure_is_one_line_saying_to_drop_the_flag(tmp_path, capsys,
     err = capsys.readouterr().err.strip()
     errors = [line for line in err.splitlines() if "error:" in line]
     assert "Traceback" not in err and len(errors) == 1
-    assert "rerun without --compile" in errors[0] and "No working C++ compiler" in errors[0]
+    assert errors[0].startswith("vadpipe: error: --compile: torch.compile failed") and "without it" in errors[0]
+    assert "No working C++ compiler" in errors[0]

@@ -23,9 +23,9 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError as exc:
-        raise UsageError(f"--device {name!r} is not a device; use auto, cpu, cuda or cuda:N") from exc
+        raise UsageError(f"device {name!r} is not a device; use auto, cpu, cuda or cuda:N", param="device") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
+        raise UsageError(f"device {name}: CUDA is not available on this machine; use cpu", param="device")
     return device
 
 

@@ -134,7 +134,8 @@ def resolve_weights(backbone_name: str, weights_override: str | os.PathLike | No
         return path
     path = Path(override).expanduser()
     if path.suffix not in CHECKPOINT_SUFFIXES:
-        raise UsageError(f"--weights {path}: expected a {' / '.join(CHECKPOINT_SUFFIXES)} file or a registry name")
+        raise UsageError(f"weights {path}: expected a {' / '.join(CHECKPOINT_SUFFIXES)} file or a registry name",
+                         param="weights")
     if not path.is_file():
         raise VadpipeError(f"{path}: weights file not found")
     return path

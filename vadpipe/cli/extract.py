@@ -114,7 +114,7 @@ def extract_command(
     Exit code 1 if any video failed (after doing all the others), 2 for a usage error.
     """
     from vadpipe.features.extract_job import run_extract
-    from vadpipe.features.layouts import LAYOUT_CROPS, LAYOUT_TAILS, check_layout
+    from vadpipe.features.layouts import LAYOUT_CROPS, LAYOUT_TAILS
     from vadpipe.features.options import ForwardOptions
     from vadpipe.features.spec import FeatureSpec
 
@@ -122,7 +122,6 @@ def extract_command(
         if precision not in ("auto", "fp32"):
             raise UsageError(f"--no-amp means --precision fp32; it cannot go with --precision {precision}")
         precision = "fp32"
-    check_layout(layout)
     spec = FeatureSpec.resolve(backbone, crops=crops or LAYOUT_CROPS.get(layout),
                                tail=tail or LAYOUT_TAILS.get(layout, TAIL_POLICIES[0]), dtype=dtype,
                                resample_fps=fps, resize_short=resize_short, crop_size=crop_size)

@@ -82,7 +82,8 @@ def extract_videos(
         spec: every setting that decides the features (crops, tail, resampling fps, sizes, dtype);
             its ``backbone`` must be the one given.
         options: how the forward passes run (batch size, device, precision, memory format, compile,
-            decoding workers); none of them changes the features beyond float rounding.
+            decoding workers); none of them changes the features beyond float rounding. Device
+            ``auto`` is the backbone's own.
         preprocess_on_device: resize/crop/normalise on the device rather than on the decoding
             thread (``None``: on CUDA, where only uint8 frames then cross PCIe).
         on_start: called with (path, expected snippets) when the backbone reaches a video (with
@@ -95,7 +96,7 @@ def extract_videos(
     if spec.backbone != backbone.spec.name:
         raise ValueError(f"the spec is for backbone {spec.backbone}, the module given is {backbone.spec.name}")
     spec.checked()
-    device = resolve_device(options.device)
+    device = _device(backbone, options.device)
     batch_size = options.batch_size or default_batch_size(spec.crops, device)
     workers = options.workers or default_workers(device)
     on_device = device.type == "cuda" if preprocess_on_device is None else preprocess_on_device
@@ -165,6 +166,15 @@ def _assemble(path: Path, chunks: list[np.ndarray], info: VideoInfo, spec: Featu
             f"{spec.tail} leaves nothing; use --tail pad to loop-pad it into one snippet, or leave it out"
         )
     return np.concatenate(chunks).astype(spec.dtype, copy=False)  # (T, C, D)
+
+
+def _device(backbone: nn.Module, name: str) -> torch.device:
+    """``auto`` means where the backbone already is (the caller built it there); else the device named."""
+    if name == "auto":
+        first = next(backbone.parameters(), None)
+        if first is not None:
+            return first.device
+    return resolve_device(name)
 
 
 def extract_video(

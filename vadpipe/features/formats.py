@@ -73,7 +73,7 @@ class FeatureVideo:
         if expected_dim is not None and d != expected_dim:
             raise InputError(
                 f"{self.files[0]}: features are {d}-d but the model expects {expected_dim}-d; "
-                "use features from the backbone the model was trained on (or a matching --preset/--feature-dim)"
+                "use features from the backbone the model was trained on (or train a run on these features)"
             )
         return t, len(crops), d
 

@@ -73,7 +73,7 @@ class BackboneRunner:
                 if not self.compiled:
                     raise
                 reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-                raise VadpipeError(f"--compile: torch.compile failed on this machine ({type(error).__name__}: "
-                                   f"{reason[:200]}); rerun without --compile") from error
+                raise VadpipeError(f"compile: torch.compile failed on this machine ({type(error).__name__}: "
+                                   f"{reason[:200]}); run again without it", param="compile") from error
         self.calls += 1
         return y.float().view(b, c, -1)  # (B, C, D), still on the device

@@ -1,9 +1,8 @@
 """The vadpipe feature store: one ``.npy`` of shape (T, C, D) per video plus ``index.jsonl``.
 
-``index.jsonl`` holds one JSON object per video (DESIGN.md): ``video``, ``id``,
-``features`` (path relative to the store), ``frames``, ``fps``, ``snippets``,
-``crops``, ``dim``, ``backbone``, ``tail``, ``status`` (``ok`` / ``failed`` with
-``error``) and ``label`` when known. Lines are appended as videos finish; a later
+``index.jsonl`` holds one JSON object per video; its keys are
+:class:`vadpipe.features.record.IndexRecord`'s (this module reads and writes the
+lines as plain dicts, and merges them). Lines are appended as videos finish; a later
 line for the same ``id`` supersedes an earlier one, and a torn last line (a
 killed run) is ignored, so the index never lies about a finished video.
 """

@@ -149,12 +149,16 @@ def _score_features_file(npy: Path, run: ScoringRun, options: ScoreOptions) -> V
 
     feats = open_features(npy)
     record = record_of_feature_file(npy)
+    started = time.perf_counter()
     scores = snippet_scores(run.scorer, feats, run.config.scorer.feature_dim, str(npy))
+    scorer_s = time.perf_counter() - started
     recorded = record.frames if record else None
     fps = (record.fps if record else None) or options.features_fps
-    return write_video_outputs(options.out, npy.stem, scores, n_frames=frame_count(len(scores), recorded), fps=fps,
-                               config=run.config, options=options.intervals,
-                               source=record.video if record else str(npy), model_dir=str(run.path))
+    result = write_video_outputs(options.out, npy.stem, scores, n_frames=frame_count(len(scores), recorded), fps=fps,
+                                 config=run.config, options=options.intervals,
+                                 source=record.video if record else str(npy), model_dir=str(run.path))
+    result.timings_s["scorer"] = scorer_s
+    return result
 
 
 def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: ScoreObserver) -> Iterator[VideoScore]:

@@ -103,7 +103,7 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[A
     config = read_run_config(run_dir)
     weights = Path(run_dir) / MODEL_NAME
     if not weights.is_file():
-        raise VadpipeError(f"{weights}: missing; the run has no saved model yet (train it, or --resume it)")
+        raise VadpipeError(f"{weights}: missing; the run has no saved model yet (train it, or resume its training)")
     model = AnomalyScorer(config.scorer)
     try:
         state = load_file(str(weights))
