@@ -9,14 +9,15 @@ import numpy as np
 from vadpipe.eval.evaluate import Evaluation, VideoResult
 from vadpipe.eval.metrics import frame_metrics
 from vadpipe.infer.score import IntervalOptions, write_video_outputs
-from vadpipe.model.checkpoint import FeatureSpec, RunConfig
+from vadpipe.features.spec import FeatureSpec
+from vadpipe.model.checkpoint import RunConfig
 from vadpipe.model.config import get_preset
 
 
 def tiny_config() -> RunConfig:
     preset = get_preset("xd")
     return RunConfig(scorer=preset.scorer, loss=preset.loss, train=preset.train, preset="xd",
-                     features=FeatureSpec(dim=preset.scorer.feature_dim, crops=1, backbone="inception_i3d"))
+                     features=FeatureSpec.resolve("inception_i3d", crops=1))
 
 
 def write_scored(out: Path, stem: str, scores, *, frames: int, fps: float = 25.0, video: Path | None = None,
