@@ -1,5 +1,6 @@
 """One feature spec from extract to score: written into every record, stored in the run, honoured by score."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -46,7 +47,8 @@ def chain(tmp_path_factory):
 def test_every_spec_field_is_in_the_index_and_the_run(chain):
     records = [IndexRecord.from_json(r) for r in read_index(chain / "feats")]
     expected = FeatureSpec(backbone="inception_i3d", crops=5, tail="drop", resample_fps=10.0, resize_short=36,
-                           crop_size=32, dtype="float16", random_init=True)
+                           crop_size=32, crop_order="center_first", resize_mode="scale_factor", dtype="float16",
+                           random_init=True)
     assert {r.spec for r in records} == {expected}
     assert all((r.frames, r.snippets) == (32, 2) for r in records)  # 96 frames at 30 fps -> 32 at 10 fps
     assert read_run_config(chain / "run").features == expected
@@ -85,10 +87,13 @@ def test_a_record_written_before_the_spec_was_recorded_whole_reads_as_the_same_s
     old = {"video": "a.mp4", "id": "a", "features": "a.npy", "frames": 40, "fps": 25.0, "snippets": 3, "crops": 10,
            "dim": 2048, "backbone": "resnet3d", "tail": "pad", "status": "ok", "random_init": True}
     rec = IndexRecord.from_json(old)
-    spec = FeatureSpec.resolve("resnet3d", random_init=True)
+    # Written before crop_order / resize_mode were recorded: the 10 crops were in vadpipe's first order.
+    assert (rec.spec.crop_order, rec.spec.resize_mode) == ("vadpipe_v1", "short_side")
+    assert not rec.made_with(FeatureSpec.resolve("resnet3d", random_init=True), "vadpipe", allow_random=True)
+    spec = FeatureSpec.resolve("resnet3d", random_init=True, crop_order="vadpipe_v1")
     assert rec.spec == spec and rec.made_with(spec, "vadpipe", allow_random=True)
     assert not rec.made_with(spec, "vadpipe", allow_random=False)  # random-init features only when allowed
-    assert not rec.made_with(FeatureSpec.resolve("resnet3d", resample_fps=10.0), "vadpipe", allow_random=True)
+    assert not rec.made_with(dataclasses.replace(spec, resample_fps=10.0), "vadpipe", allow_random=True)
     assert not rec.made_with(spec, "rtfm", allow_random=True)
     again = IndexRecord.from_json(rec.to_json())
     assert again == rec and again.frame_count == 40
@@ -103,6 +108,7 @@ def test_unknown_record_keys_are_kept_and_a_record_without_backbone_has_no_spec(
 
 @pytest.mark.parametrize(("kwargs", "param"), [
     ({"crops": 3}, "crops"), ({"tail": "loop"}, "tail"), ({"dtype": "int8"}, "dtype"),
+    ({"crops": 5, "crop_order": "tencrop"}, "crop_order"), ({"resize_mode": "nearest"}, "resize_mode"),
     ({"resample_fps": 0.0}, "resample_fps"), ({"resize_short": 100, "crop_size": 200}, "crop_size"),
 ])
 def test_a_bad_setting_names_its_parameter_and_the_cli_its_flag(kwargs, param, tmp_path, capsys):
@@ -111,6 +117,8 @@ def test_a_bad_setting_names_its_parameter_and_the_cli_its_flag(kwargs, param, t
     with pytest.raises(UsageError) as caught:
         FeatureSpec.resolve("resnet3d", **kwargs)
     assert caught.value.param == param and str(caught.value).startswith(param)
+    if param in ("crop_order", "resize_mode"):
+        return  # no command-line flag
     flags = {"crops": ["--crops", "3"], "tail": ["--tail", "loop"], "dtype": ["--dtype", "int8"],
              "resample_fps": ["--fps", "0"], "crop_size": ["--resize-short", "100", "--crop-size", "200"]}
     assert main(["extract", str(tmp_path), "--out", str(tmp_path / "o"), *flags[param]]) == 2
@@ -127,7 +135,8 @@ def test_a_format_1_run_config_still_loads(tmp_path, chain):
     (tmp_path / CONFIG_NAME).write_text(json.dumps(data))
     spec = read_run_config(tmp_path).features
     assert spec == FeatureSpec(backbone="inception_i3d", crops=5, tail="drop", resize_short=36, crop_size=32,
-                               random_init=True)  # format 1 never recorded a resampling fps or dtype
+                               crop_order="center_first", resize_mode="short_side", random_init=True)
+    # (format 1 recorded no resampling fps or dtype; before crop_order/resize_mode it made short_side features)
     data["features"] = {"dim": 1024, "crops": 5, "backbone": None}  # trained on public features
     (tmp_path / CONFIG_NAME).write_text(json.dumps(data))
     assert read_run_config(tmp_path).features is None
