@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
@@ -125,7 +124,8 @@ def test_rerun_skips_finished_videos_and_redoes_broken_outputs(videos, tmp_path)
     third = run_extract([videos], out, **TINY_KW)
     assert (third.done, third.skipped) == (2, 2)
     assert _files(out) == before
-    other = run_extract([videos], out, dataclasses.replace(TINY_SPEC, crops=5), allow_random=True)  # redone
+    other = run_extract([videos], out, FeatureSpec.resolve("resnet3d", resize_short=24, crop_size=16, crops=5),
+                        allow_random=True)  # another spec: redone, not reused
     assert other.done == 4 and np.load(out / "normal" / "n1.npy").shape == (3, 5, 2048)
 
 
