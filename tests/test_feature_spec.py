@@ -140,3 +140,27 @@ def test_a_format_1_run_config_still_loads(tmp_path, chain):
     data["features"] = {"dim": 1024, "crops": 5, "backbone": None}  # trained on public features
     (tmp_path / CONFIG_NAME).write_text(json.dumps(data))
     assert read_run_config(tmp_path).features is None
+
+
+def test_a_run_trained_on_public_lists_scores_as_that_public_set_was_made():
+    from vadpipe.errors import UsageError
+    from vadpipe.infer.scoring import scoring_spec
+    from vadpipe.model.checkpoint import RunConfig
+    from vadpipe.model.config import get_preset
+
+    def config(dim):
+        preset = get_preset("ucf")
+        preset.scorer.feature_dim = dim
+        return RunConfig(scorer=preset.scorer, loss=preset.loss, train=preset.train, features=None)
+
+    notes = []
+    ucf = scoring_spec(config(2048), note=notes.append)
+    assert (ucf.backbone, ucf.crops, ucf.crop_order, ucf.tail) == ("resnet3d", 10, "tencrop", "pad")
+    xd = scoring_spec(config(1024), note=notes.append)
+    assert (xd.backbone, xd.crops, xd.crop_order, xd.tail, xd.resize_mode) == (
+        "inception_i3d", 5, "center_first", "drop", "scale_factor")
+    assert "RTFM UCF-Crime" in notes[0] and "XD-Violence" in notes[1]
+    assert scoring_spec(config(2048), backbone="i3d_r50").backbone == "i3d_r50"  # named: no public default
+    with pytest.raises(UsageError) as caught:
+        scoring_spec(config(32))
+    assert caught.value.param == "backbone"

@@ -164,3 +164,20 @@ class FeatureSpec:
         return (f"{self.backbone}{' RANDOM-INIT' if self.random_init else ''}, {self.crops} "
                 f"crop{'s' if self.crops != 1 else ''} ({self.crop_order}), tail {self.tail}, {self.resize_mode} "
                 f"{self.resize_short} -> {self.crop_size}, {fps}, {self.dtype}")
+
+
+# How the public feature sets were made (DESIGN.md), for runs trained on them: their lists carry no record.
+PUBLIC_FEATURE_SETS = {
+    "RTFM UCF-Crime": dict(backbone="resnet3d", crops=10, tail="pad"),
+    "XD-Violence": dict(backbone="inception_i3d", crops=5, tail="drop"),
+}
+
+
+def public_spec(dim: int) -> tuple[str, FeatureSpec] | None:
+    """(name, spec) of the public feature set of ``dim``-d features, or None when none is."""
+    from vadpipe.backbones.registry import BACKBONES
+
+    for name, settings in PUBLIC_FEATURE_SETS.items():
+        if BACKBONES[settings["backbone"]].feature_dim == dim:
+            return name, FeatureSpec.resolve(**settings)
+    return None

@@ -20,7 +20,7 @@ import numpy as np
 
 from vadpipe.errors import InputError, UsageError, VadpipeError
 from vadpipe.features.options import ForwardOptions
-from vadpipe.features.spec import DEFAULT_CROP_ORDER, FeatureSpec
+from vadpipe.features.spec import DEFAULT_CROP_ORDER, FeatureSpec, public_spec
 from vadpipe.infer.curve import frame_scores
 from vadpipe.infer.score import IntervalOptions, VideoScore, snippet_scores, write_video_outputs
 from vadpipe.model.checkpoint import RunConfig, load_run
@@ -71,8 +71,12 @@ class ScoreOptions:
 
 
 def scoring_spec(config: RunConfig, *, backbone: str | None = None, crops: int | None = None,
-                 tail: str | None = None) -> FeatureSpec:
+                 tail: str | None = None, note=lambda message: None) -> FeatureSpec:
     """The spec to extract raw videos with: the run's own, checked against the overrides given.
+
+    A run trained on a public feature set's lists records no spec: it gets the spec that set was
+    made with (:data:`~vadpipe.features.spec.PUBLIC_FEATURE_SETS`, by feature size, said through
+    ``note``), unless ``backbone`` is given.
 
     Raises:
         UsageError: an override that conflicts with the run's spec, a run that records no spec and no
@@ -80,6 +84,11 @@ def scoring_spec(config: RunConfig, *, backbone: str | None = None, crops: int |
     """
     recorded = config.features
     dim = config.scorer.feature_dim
+    public = public_spec(dim) if recorded is None else None
+    if recorded is None and backbone is None and public is not None:
+        name, recorded = public  # trained on a public feature set's lists: made as that set was
+        note(f"the run records no feature spec (trained on {dim}-d features from elsewhere); extracting as the "
+             f"{name} features were made ({recorded.describe()}); --backbone / --crops / --tail choose otherwise")
     if recorded is None:
         if backbone is None:
             raise UsageError("backbone: the run does not record how its features were made (it was trained on "
@@ -167,7 +176,8 @@ def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: Scor
     from vadpipe.features.extract import extract_videos
     from vadpipe.video.inputs import collect_videos
 
-    spec = scoring_spec(run.config, backbone=options.backbone, crops=options.crops, tail=options.tail)
+    spec = scoring_spec(run.config, backbone=options.backbone, crops=options.crops, tail=options.tail,
+                        note=observer.note)
     jobs = collect_videos([str(p) for p in inputs])
     device = resolve_device(options.forward.device)
     net = build_backbone(spec.backbone, weights=options.weights, random_init=spec.random_init, device=device)
