@@ -43,9 +43,11 @@ from score import make_video  # noqa: E402
 from vadpipe.backbones.registry import build_backbone  # noqa: E402
 from vadpipe.cli.app import main  # noqa: E402
 from vadpipe.features.extract import extract_video  # noqa: E402
+from vadpipe.features.options import ForwardOptions  # noqa: E402
+from vadpipe.features.spec import FeatureSpec  # noqa: E402
 from vadpipe.live.session import run_watch  # noqa: E402
 from vadpipe.live.sources import parse_sources  # noqa: E402
-from vadpipe.model.checkpoint import FeatureSpec, RunConfig, load_run, save_run  # noqa: E402
+from vadpipe.model.checkpoint import RunConfig, load_run, save_run  # noqa: E402
 from vadpipe.model.config import get_preset  # noqa: E402
 from vadpipe.model.scorer import AnomalyScorer  # noqa: E402
 
@@ -58,8 +60,7 @@ def make_run(folder: Path, crop: int) -> Path:
     torch.manual_seed(0)
     scorer = AnomalyScorer(preset.scorer).eval()
     short, size = SIZES[crop]
-    spec = FeatureSpec(dim=2048, crops=1, backbone="resnet3d", tail="pad", resize_short=short, crop_size=size,
-                       random_init=True, backbone_seed=0)
+    spec = FeatureSpec.resolve("resnet3d", crops=1, tail="pad", resize_short=short, crop_size=size, random_init=True)
     save_run(folder, scorer, RunConfig(scorer=preset.scorer, loss=preset.loss, train=preset.train, features=spec,
                                        preset="ucf", threshold=0.5))
     return folder
@@ -75,8 +76,7 @@ def offline_snippets_per_s(video: Path, run: Path, device: str) -> float:
     scorer, config = load_run(run, device)
     net = build_backbone("resnet3d", random_init=True, seed=0, device=device)
     start = time.perf_counter()
-    feats, _ = extract_video(video, net, crops=1, device=device, resize_short=config.features.resize_short,
-                             crop_size=config.features.crop_size)
+    feats, _ = extract_video(video, net, config.features, ForwardOptions(device=str(device)))
     scorer.score_video(torch.from_numpy(feats))
     return len(feats) / (time.perf_counter() - start)
 

@@ -16,7 +16,8 @@ import torch
 
 from vadpipe.backbones.registry import build_backbone
 from vadpipe.features.extract import extract_video
-from vadpipe.model.checkpoint import FeatureSpec, RunConfig, save_run
+from vadpipe.features.spec import FeatureSpec
+from vadpipe.model.checkpoint import RunConfig, save_run
 from vadpipe.model.config import LossConfig, ScorerConfig, TrainConfig
 from vadpipe.model.scorer import AnomalyScorer
 
@@ -62,7 +63,8 @@ def encode(container, frames: np.ndarray, pace: float | None = None, stop: threa
 def make_run(run_dir: Path, train_video: Path, *, window: int = 8, lookahead: int = 0) -> Path:
     """A run whose scorer fires on the bright snippets of ``event_frames`` (trained on one video's features)."""
     net = build_backbone("inception_i3d", random_init=True, seed=0)
-    feats, _ = extract_video(train_video, net, crops=1, **SIZE)  # (T, 1, 1024)
+    spec = FeatureSpec.resolve("inception_i3d", crops=1, tail="pad", random_init=True, **SIZE)
+    feats, _ = extract_video(train_video, net, spec)  # (T, 1, 1024)
     x = torch.from_numpy(feats[:, 0])  # (T, D)
     bright = torch.tensor([frames_mean > 100 for frames_mean in _snippet_brightness(train_video)], dtype=torch.float32)
     torch.manual_seed(0)
@@ -77,8 +79,7 @@ def make_run(run_dir: Path, train_video: Path, *, window: int = 8, lookahead: in
         torch.nn.functional.binary_cross_entropy(s, bright).backward()
         opt.step()
     config = RunConfig(scorer=cfg, loss=LossConfig(), train=TrainConfig(),
-                       features=FeatureSpec(dim=1024, crops=1, backbone="inception_i3d", tail="pad",
-                                            random_init=True, backbone_seed=0, **SIZE),
+                       features=spec,
                        threshold=0.5, threshold_source="test")
     save_run(run_dir, model.eval(), config)
     return run_dir
