@@ -58,3 +58,10 @@ def test_report_files_have_one_csv_row_per_frame_and_a_png(tmp_path):
     plot_curve(tmp_path / "v.png", curve, 25.0, intervals, 0.5, title="v.mp4", truth=curve > 0.5)
     assert (tmp_path / "v.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(tmp_path.glob(".*tmp"))  # no temporary file left behind
+
+
+def test_interval_times_are_rounded_to_the_frame_without_float_noise():
+    curve = np.zeros(130)
+    curve[60:120] = 1.0
+    (iv,) = detect_intervals(curve, fps=30000 / 1001, threshold=0.5)
+    assert (iv.start_s, iv.end_s) == (2.002, 4.004)  # 120 / (30000/1001) is 4.0040000000000004 unrounded

@@ -15,6 +15,11 @@ import numpy as np
 DEFAULT_THRESHOLD = 0.5
 
 
+def frame_time(frame: int, fps: float) -> float:
+    """Seconds at the start of ``frame``, to the microsecond (4.004, not 4.0040000000000004)."""
+    return round(frame / fps, 6)
+
+
 @dataclass
 class Interval:
     start_frame: int
@@ -64,7 +69,8 @@ def detect_intervals(curve: np.ndarray, fps: float, *, threshold: float = DEFAUL
         else:
             merged.append([start, end])
     return [
-        Interval(start, end, start / fps, end / fps, float(values[start:end].max()), float(values[start:end].mean()))
+        Interval(start, end, frame_time(start, fps), frame_time(end, fps), float(values[start:end].max()),
+                 float(values[start:end].mean()))
         for start, end in merged
         if (end - start) / fps >= min_duration_s
     ]

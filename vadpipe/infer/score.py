@@ -17,7 +17,7 @@ import torch
 
 from vadpipe.errors import InputError, UsageError
 from vadpipe.infer.curve import frame_scores
-from vadpipe.infer.intervals import DEFAULT_THRESHOLD, Interval, detect_intervals, smooth_scores
+from vadpipe.infer.intervals import DEFAULT_THRESHOLD, Interval, detect_intervals, frame_time, smooth_scores
 from vadpipe.infer.report import plot_curve, write_report_json, write_scores_csv
 from vadpipe.model.checkpoint import RunConfig
 from vadpipe.model.scorer import AnomalyScorer
@@ -103,7 +103,8 @@ def write_video_outputs(
     plot_curve(paths["png"], curve, fps, intervals, threshold, title=Path(source).name, truth=truth,
                smoothed=smoothed)
     result = VideoScore(
-        video=source, frames=int(n_frames), fps=float(fps), duration_s=n_frames / fps, snippets=int(len(scores)),
+        video=source, frames=int(n_frames), fps=float(fps), duration_s=frame_time(n_frames, fps),
+        snippets=int(len(scores)),
         max_score=float(curve.max()), threshold=float(threshold), threshold_source=threshold_source,
         intervals=intervals, outputs={k: str(v) for k, v in paths.items()},
         metadata=metadata or {},
