@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -365,3 +366,35 @@ def test_pkl_that_needs_code_is_refused_and_nothing_runs(tmp_path, monkeypatch):
     (tmp_path / "cut.pkl").write_bytes(bad.read_bytes()[:10])
     with pytest.raises(VadpipeError, match="not a readable Caffe2 .pkl"):
         read_state_dict(tmp_path / "cut.pkl")
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (bytes(range(256)) * 20, "not a PyTorch checkpoint (neither a zip archive nor a pickle)"),
+    (b"", "not a PyTorch checkpoint (neither a zip archive nor a pickle)"),
+    (b"<html>404 Not Found</html>", "not a PyTorch checkpoint (neither a zip archive nor a pickle)"),
+])
+def test_import_of_a_file_that_is_no_checkpoint_says_so_in_one_line(tmp_path, monkeypatch, capsys, content, expected):
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path / "home"))
+    path = tmp_path / "random.pth"
+    path.write_bytes(content)
+    assert main(["weights", "import", "i3d_r50_kinetics400", str(path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert expected in err and len(err.splitlines()) == 1
+    assert "arbitrary code" not in err and not re.search(r"\(\d+\)", err) and "Warning" not in err
+
+
+def test_import_of_a_truncated_checkpoint_has_no_error_code_and_names_the_command(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path / "home"))
+    whole = tmp_path / "whole.pth"
+    torch.save({"w": torch.zeros(1000)}, whole)
+    cut = tmp_path / "cut.pth"
+    cut.write_bytes(whole.read_bytes()[:600])
+    assert main(["weights", "import", "i3d_r50_kinetics400", str(cut)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "not a readable PyTorch checkpoint" in err and "download it again" in err
+    assert not re.search(r"\(\d+\)", err) and len(err.splitlines()) == 1
+    other = tmp_path / "model.bin"
+    other.write_bytes(b"x")
+    assert main(["weights", "import", "i3d_r50_kinetics400", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "`vadpipe weights import` takes a .pth" in err and "--weights" not in err

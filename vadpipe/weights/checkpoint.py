@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -45,21 +47,42 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         except Exception as exc:  # safetensors raises its own error types
             raise VadpipeError(f"{path}: not a readable .safetensors file ({exc}); import it again") from exc
     else:
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as exc:
-            raise VadpipeError(
-                f"{path}: refused: unpickling it would run arbitrary code (torch.load weights_only=True rejected it); "
-                "only plain dicts of tensors are loaded, re-save it as torch.save(model.state_dict()) or .safetensors"
-            ) from exc
-        except Exception as exc:  # truncated zip, not a torch file at all, ...
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise VadpipeError(f"{path}: not a readable PyTorch checkpoint ({reason}); download it again") from exc
+        obj = _torch_load(path)
     while isinstance(obj, Mapping) and any(isinstance(obj.get(k), Mapping) for k in WRAPPER_KEYS):
         obj = next(obj[k] for k in WRAPPER_KEYS if isinstance(obj.get(k), Mapping))
     if not isinstance(obj, Mapping) or not obj or not all(torch.is_tensor(v) for v in obj.values()):
         raise VadpipeError(f"{path}: holds no state dict of tensors (looked under {', '.join(WRAPPER_KEYS)} too)")
     return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
+
+
+def _torch_load(path: Path):
+    """``torch.load(weights_only=True)`` with every failure as one line (no torch warnings, no error codes)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head.startswith((b"PK", b"\x80")):  # neither torch.save's zip nor a pickle
+        raise VadpipeError(f"{path}: not a PyTorch checkpoint (neither a zip archive nor a pickle); "
+                           "check that this is the checkpoint file you meant")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only" not in str(exc).lower():
+            raise VadpipeError(f"{path}: not a PyTorch checkpoint ({_first_sentence(exc)}); "
+                               "check that this is the checkpoint file you meant") from None
+        raise VadpipeError(
+            f"{path}: refused: unpickling it would run arbitrary code (torch.load weights_only=True rejected it); "
+            "only plain dicts of tensors are loaded, re-save it as torch.save(model.state_dict()) or .safetensors"
+        ) from None
+    except Exception as exc:  # truncated zip, ...
+        raise VadpipeError(f"{path}: not a readable PyTorch checkpoint ({_first_sentence(exc)}); "
+                           "download it again") from None
+
+
+def _first_sentence(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = re.sub(r"\s*\(\d+\)", "", text)  # miniz / zip error codes such as "(101)" say nothing to a user
+    return text.split(". ")[0].rstrip(".")
 
 
 def _names(keys: list[str]) -> str:

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 from vadpipe.backbones.registry import build_backbone
-from vadpipe.errors import VadpipeError
-from vadpipe.weights.checkpoint import save_safetensors
+from vadpipe.errors import UsageError, VadpipeError
+from vadpipe.weights.checkpoint import CHECKPOINT_SUFFIXES, save_safetensors
 from vadpipe.weights.fetch import TransferError, fetch, sha256_of
 from vadpipe.weights.registry import (
     WeightsEntry,
@@ -66,6 +66,8 @@ def import_weights(name: str, file: str | os.PathLike) -> Path:
     file = Path(file).expanduser()
     if not file.is_file():
         raise VadpipeError(f"{file}: file not found")
+    if file.suffix not in CHECKPOINT_SUFFIXES:
+        raise UsageError(f"{file}: `vadpipe weights import` takes a {' / '.join(CHECKPOINT_SUFFIXES)} file")
     digest = sha256_of(file)
     same_format = file.suffix == Path(entry.file_name).suffix  # the known hash is of the original file
     if entry.sha256 and same_format and digest != entry.sha256.lower():
