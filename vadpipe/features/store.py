@@ -120,19 +120,43 @@ def read_index_view(store: str | os.PathLike) -> dict[str, dict]:
     return records
 
 
+class _HeldLock:
+    """An exclusive flock on a lock file, which ``close()`` deletes before releasing (no lock files stay behind)."""
+
+    def __init__(self, file, path: Path):
+        self.file, self.path = file, path
+
+    def close(self) -> None:
+        if self.file.closed:
+            return
+        self.path.unlink(missing_ok=True)  # still holding the lock: a waiter on this inode will see it gone
+        self.file.close()
+
+
 def _lock(path: Path, *, blocking: bool):
-    """An open file holding an exclusive flock on ``path``, or None if another process holds it."""
+    """A :class:`_HeldLock` on ``path``, or None if another process holds it.
+
+    The holder deletes the file when it lets go, so a process that opened the file just before
+    that locks a deleted inode: it checks that the path still names the inode it locked, and
+    tries again on the new file if not.
+    """
     try:
         import fcntl
     except ImportError:  # no flock (Windows): runs must not overlap there
         return open(path, "a")  # noqa: SIM115
-    f = open(path, "a")  # noqa: SIM115
-    try:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-    except OSError:
+    while True:
+        f = open(path, "a")  # noqa: SIM115
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except OSError:
+            f.close()
+            return None
+        try:
+            if os.stat(path).st_ino == os.fstat(f.fileno()).st_ino:
+                return _HeldLock(f, path)
+        except FileNotFoundError:
+            pass
         f.close()
-        return None
-    return f
 
 
 def lock_index_part(store: str | os.PathLike, shard: int, shards: int, *, wait_s: float = 10.0):
@@ -191,6 +215,9 @@ def merge_index_parts(store: str | os.PathLike) -> list[dict]:
             write_text(store / INDEX_NAME, "".join(json.dumps(r, sort_keys=False) + "\n" for r in ordered))
         for part in merged:
             part.unlink(missing_ok=True)
+        for stale in store.glob(".index.part-*-of-*.lock"):  # left by an older vadpipe or a writer that is gone
+            if (handle := _lock(stale, blocking=False)) is not None:
+                held.append(handle)
         return ordered
     finally:
         for handle in held:
