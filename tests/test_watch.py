@@ -240,3 +240,20 @@ def test_usage_errors_are_one_line_with_exit_2(setup, capsys):
         assert main(["watch", *args, "--model", str(root / "run")]) == 2
         err = capsys.readouterr().err
         assert needle in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(not __import__("vadpipe.engines", fromlist=["runtimes"]).runtimes.is_installed("onnxruntime"),
+                    reason="onnxruntime extra not installed (pip install '.[onnx]')")
+def test_watch_with_a_cpu_engine_scores_as_torch_and_says_which(setup, tmp_path, capsys, engine_home, monkeypatch):
+    root, video, _ = setup
+    monkeypatch.setenv("VADPIPE_HOME", str(engine_home))
+    runs = {}
+    for engine in ("torch", "onnxruntime"):
+        capsys.readouterr()
+        assert main(["watch", str(video), "--model", str(root / "run"), "--every-snippet", "--engine", engine,
+                     *FAST]) == 0
+        lines = _lines(capsys.readouterr().out)
+        runs[engine] = np.array([x["score"] for x in _of(lines, "snippet")])
+        assert _of(lines, "summary")[0]["model"]["engine"] == engine
+    assert len(runs["torch"]) == SNIPPETS
+    np.testing.assert_allclose(runs["onnxruntime"], runs["torch"], atol=1e-5)

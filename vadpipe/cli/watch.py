@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from vadpipe.cli.common import DEVICE_HELP
+from vadpipe.engines import ENGINE_HELP
 from vadpipe.errors import UsageError
 
 
@@ -47,6 +48,7 @@ def watch_command(
     weights: str | None = typer.Option(None, help="Backbone checkpoint file or registry name (default: cached)."),
     batch_size: int = typer.Option(4, "--batch-size", help="Snippets (of all streams) per backbone pass."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
+    engine: str = typer.Option("auto", envvar="VADPIPE_ENGINE", help=ENGINE_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live line or event lines (the summary stays)."),
 ) -> None:
     """Score live streams (or files played as live) with a trained run: events as they happen."""
@@ -79,7 +81,7 @@ def watch_command(
         weights=weights, threshold=threshold, release=release, hold_s=hold, smooth=smooth, json_lines=json_out,
         every_snippet=every_snippet, out=out, pre_s=pre, post_s=post, webhook=webhook, behind=behind, queue=queue,
         realtime=realtime, retries=retries, backoff=backoff, timeout=timeout, duration_s=duration,
-        batch_size=batch_size, quiet=quiet,
+        batch_size=batch_size, quiet=quiet, engine=engine,
     )
     if summary["failed"]:
         raise typer.Exit(1)

@@ -13,7 +13,8 @@ from vadpipe.live.sources import SourceSpec
 
 def run_watch(specs: list[SourceSpec], run_dir: Path, *, device: str = "cpu", window: int | None = None,
               lookahead: int | None = None, crops: int | None = None, backbone: str | None = None,
-              weights: str | None = None, threshold: float | None = None, release: float | None = None,
+              weights: str | None = None, engine: str = "torch", threshold: float | None = None,
+              release: float | None = None,
               **loop_options) -> dict:
     """Load the run, build what scores a snippet exactly as `score` does, and watch until done.
 
@@ -50,12 +51,19 @@ def run_watch(specs: list[SourceSpec], run_dir: Path, *, device: str = "cpu", wi
     spec = scoring_spec(config, backbone=backbone, crops=crops, note=note)  # exactly as `score` extracts
     crops = spec.crops
     net = build_backbone(spec.backbone, weights=weights, random_init=spec.random_init, device=torch_device)
-    runner = BackboneRunner(net, torch_device)
+    runner = BackboneRunner(net, torch_device, engine=engine)  # the same forward-pass engines as score
+    if runner.engine != "torch" and not quiet:
+        from vadpipe.engines.backbone import export_pending
+
+        pending = export_pending(net, runner.engine, spec.crop_size)
+        if pending:
+            note(pending)
     prepare = functools.partial(preprocess_snippets, prep=net.spec.preprocessing, crops=spec.crops,
                                 resize_short=spec.resize_short, crop_size=spec.crop_size, crop_order=spec.crop_order,
                                 resize_mode=spec.resize_mode)
     model_info = {"run": str(run_dir), "window": scorer.cfg.window, "lookahead": scorer.cfg.lookahead,
-                  "threshold": threshold, "release": release, "backbone": net.spec.name, "crops": crops}
+                  "threshold": threshold, "release": release, "backbone": net.spec.name, "crops": crops,
+                  "engine": runner.engine}
     options = WatchOptions(sources=specs, threshold=threshold, release=release, **loop_options)
     watcher = Watcher(options, scorer, runner, prepare, new_scorer=lambda: OnlineScorer(scorer),
                       model_info=model_info)
