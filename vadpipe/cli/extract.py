@@ -146,10 +146,11 @@ def _print_table(summary) -> None:
     title = (f"vadpipe extract -> {summary.out} ({summary.spec.describe()}, {summary.layout} layout, {precision}"
              f"shard {summary.shard[0]}/{summary.shard[1]})")
     table = Table(title=title)
-    for name in ("videos", "done", "skipped", "failed", "snippets", "snippets/s"):
+    for name in ("videos", "done", "skipped", "changed", "failed", "snippets", "snippets/s"):
         table.add_column(name, justify="right")
     rate = f"{summary.snippets / summary.seconds:.1f}" if summary.snippets and summary.seconds > 0 else "-"
-    table.add_row(*map(str, (summary.videos, summary.done, summary.skipped, summary.failed, summary.snippets)), rate)
+    table.add_row(*map(str, (summary.videos, summary.done, summary.skipped, summary.changed, summary.failed,
+                                 summary.snippets)), rate)
     out_console.print(table)
     if summary.list_file is not None:
         err_console.print(f"list file: {summary.list_file}", highlight=False)

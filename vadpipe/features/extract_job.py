@@ -1,7 +1,7 @@
 """`vadpipe extract` as a batch job: inputs, resume, shards (``--shard`` / torchrun), index and summary.
 
 Each video goes through :func:`vadpipe.features.extract.extract_videos`; this module decides
-which videos to do (a finished output with the same feature spec and layout is skipped), writes each
+which videos to do (a finished output with the same feature spec, layout and source video is skipped), writes each
 one's features atomically with its index record, records failures without stopping, and
 merges the shards' index parts into ``index.jsonl``.
 """
@@ -29,6 +29,7 @@ from vadpipe.features.store import append_index, index_part_name, lock_index_par
 from vadpipe.labels import read_labels_csv
 from vadpipe.observers import ExtractObserver
 from vadpipe.video.inputs import VideoJob, collect_videos
+from vadpipe.video.source import source_change, source_identity
 
 
 @dataclass
@@ -42,6 +43,7 @@ class ExtractSummary:
     videos: int = 0
     done: int = 0
     skipped: int = 0
+    changed: int = 0  # videos done before from another or a since-modified source, extracted again
     failures: list[dict] = field(default_factory=list)  # {"video", "error"}
     snippets: int = 0
     seconds: float = 0.0
@@ -58,7 +60,7 @@ class ExtractSummary:
             "out": str(self.out), **self.spec.record_fields(), "layout": self.layout, "precision": self.precision,
             "engine": self.engine,
             "shard": f"{self.shard[0]}/{self.shard[1]}", "videos": self.videos, "done": self.done,
-            "skipped": self.skipped, "failed": self.failed, "snippets": self.snippets,
+            "skipped": self.skipped, "changed": self.changed, "failed": self.failed, "snippets": self.snippets,
             "seconds": round(self.seconds, 3),
             "snippets_per_s": round(self.snippets / self.seconds, 3) if self.seconds > 0 else None,
             "index": str(self.out / "index.jsonl"), "list": str(self.list_file) if self.list_file else None,
@@ -118,8 +120,10 @@ def run_extract(
         overwrite: extract again even videos already done.
         shard: ``i/n`` (None: ``RANK``/``WORLD_SIZE`` under torchrun, else ``0/1``).
 
-    Resumable: a video whose index record is ``ok`` for the same spec and layout and whose files
-    have the recorded shape is skipped. Every file is written atomically and its index record
+    Resumable: a video whose index record is ``ok`` for the same spec and layout, whose files
+    have the recorded shape and whose recorded ``source`` is the same file (path, size, mtime,
+    fingerprint: :mod:`vadpipe.video.source`) is skipped; one done from another or a since-changed
+    source is extracted again, noted and counted as ``changed``. Every file is written atomically and its index record
     appended only after, so a run killed at any moment and run again ends with the same files as
     an uninterrupted one. Shard ``i/n`` takes every n-th of the sorted videos, from ``i``, and
     appends to its own index part; parts are merged into ``index.jsonl`` (one record per id,
@@ -156,11 +160,18 @@ def run_extract(
             rec = IndexRecord.from_json(rec) if rec is not None else None
             if job.problem is not None:
                 writer.failed(job, job.problem)
-            elif (not overwrite and rec is not None and rec.made_with(spec, layout, allow_random=allow_random)
-                  and layouts.outputs_complete(out, rec)):
-                summary.skipped += 1
-            else:
-                todo.append(job)
+                continue
+            job.source = source_identity(job.video)
+            if (not overwrite and rec is not None and rec.made_with(spec, layout, allow_random=allow_random)
+                    and layouts.outputs_complete(out, rec)):
+                change = source_change(rec.source, job.source)
+                if change is None:
+                    summary.skipped += 1
+                    continue
+                summary.changed += 1
+                observer.note(f"{job.video}: extracting again; the features in {out} for {job.id} are stale "
+                              f"({change})")
+            todo.append(job)
         observer.planned(len(todo), summary.skipped, summary.failed)
         if todo:
             device = resolve_device(options.device)
@@ -212,7 +223,7 @@ class _RecordWriter:
             video=str(job.video), id=job.id, features=files[0], files=files if len(files) > 1 else None,
             spec=self.spec, layout=self.summary.layout, frames=info.frames, fps=round(info.fps, 6),
             snippets=feats.shape[0], dim=feats.shape[2], precision=self.summary.precision,
-            video_info=info.to_record(), extra={"engine": self.summary.engine},
+            video_info=info.to_record(), source=job.source, extra={"engine": self.summary.engine},
         ))
         self.summary.done += 1
 

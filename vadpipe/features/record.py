@@ -4,7 +4,9 @@ A record is the video (``video``, ``id``, ``label``), where its features are (``
 and ``files`` when there is one file per crop; ``layout``), what they are (``frames`` N,
 ``fps``, ``snippets`` T, ``crops`` C, ``dim`` D, and every field of the
 :class:`~vadpipe.features.spec.FeatureSpec` they were made with), how the forward pass
-ran (``precision``, and whatever else a later version adds: kept, not decisive), and
+ran (``precision``, and whatever else a later version adds: kept, not decisive), which
+file they came from (``source``: resolved path, size, mtime and fingerprint, see
+:mod:`vadpipe.video.source`; resume reuses features only for the same source), and
 whether it worked (``status`` ``ok`` / ``failed`` with ``error``). Keys this version does
 not know are carried through untouched (``extra``).
 """
@@ -40,10 +42,11 @@ class IndexRecord:
     error: str | None = None
     precision: str | None = None
     video_info: dict | None = None
+    source: dict | None = None  # vadpipe.video.source.source_identity of the video the features came from
     extra: dict = field(default_factory=dict)  # keys this version does not know, kept as they were
 
     _OWN = ("video", "id", "features", "status", "layout", "files", "frames", "fps", "snippets", "dim", "label",
-            "error", "precision", "video_info")
+            "error", "precision", "video_info", "source")
 
     @property
     def ok(self) -> bool:
@@ -89,7 +92,7 @@ class IndexRecord:
         if self.precision is not None:
             rec["precision"] = self.precision
         rec["status"] = self.status
-        for key in ("error", "label", "video_info"):
+        for key in ("error", "label", "video_info", "source"):
             if getattr(self, key) is not None:
                 rec[key] = getattr(self, key)
         for key, value in self.extra.items():

@@ -31,6 +31,7 @@ class VideoJob:
     id: str
     folder_label: int | None = None  # from a parent folder named normal / abnormal
     problem: str | None = None  # a reason it cannot be extracted, found before decoding
+    source: dict | None = None  # its identity (vadpipe.video.source), taken when the run plans its work
 
 
 def _safe_rel(path: PurePosixPath) -> PurePosixPath | None:
