@@ -49,14 +49,22 @@ def read_feature_set(
 ) -> tuple[list[FeatureVideo], int]:
     """Load and validate a feature set; bad videos are reported (one line each) and left out.
 
+    Videos whose *extraction* failed (``failed`` records of a store) are not inputs of this
+    command: they are left out with one summary line and not counted.
+
     Returns:
         (good videos, number of inputs left out)
     """
     from vadpipe.features.formats import load_feature_set
 
+    extraction_failures: list = []
     videos, problems = load_feature_set(
-        source, labels_csv=labels, abnormal_first=abnormal_first, features_root=features_root
+        source, labels_csv=labels, abnormal_first=abnormal_first, features_root=features_root,
+        extraction_failures=extraction_failures,
     )
+    if extraction_failures:
+        warn(f"{source}: {len(extraction_failures)} video(s) whose extraction failed are left out "
+             f"(their errors: `status: failed` records in {Path(source) / 'index.jsonl'})")
     for line in problems:
         warn(line)
     good: list[FeatureVideo] = []

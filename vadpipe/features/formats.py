@@ -94,6 +94,7 @@ def load_feature_set(
     labels_csv: str | Path | None = None,
     abnormal_first: int | None = None,
     features_root: str | Path | None = None,
+    extraction_failures: list[IndexRecord] | None = None,
 ) -> tuple[list[FeatureVideo], list[str]]:
     """Read a feature set from a store folder, a list file or a folder of ``.npy`` files.
 
@@ -103,13 +104,15 @@ def load_feature_set(
         abnormal_first: the first N lines of a list file are abnormal (RTFM lists: 810 / 140).
         features_root: folder to look in when a list names paths that do not exist here
             (public lists carry their authors' absolute paths).
+        extraction_failures: when given, a store's ``failed`` records (videos whose extraction
+            failed: not inputs of this command) are appended here instead of to ``problems``.
     Returns:
         (videos, problems): ``problems`` holds one line per input that was skipped.
     """
     source = Path(source)
     problems: list[str] = []
     if source.is_dir() and (source / INDEX_NAME).is_file():
-        videos = _from_store(source, problems)
+        videos = _from_store(source, problems if extraction_failures is None else None, extraction_failures)
     elif source.is_dir():
         videos = _group_files(sorted(source.rglob("*.npy")), None)
         if not videos:
@@ -152,11 +155,14 @@ def infer_label(video_id: str, path: Path | None = None) -> int | None:
     return None
 
 
-def _from_store(store: Path, problems: list[str]) -> list[FeatureVideo]:
+def _from_store(store: Path, problems: list[str] | None, failures: list[IndexRecord] | None) -> list[FeatureVideo]:
     videos = []
     for rec in map(IndexRecord.from_json, read_index(store)):
         if not rec.ok:
-            problems.append(f"{rec.video}: extraction failed ({rec.error or '?'}); skipped")
+            if failures is not None:
+                failures.append(rec)
+            else:
+                problems.append(f"{rec.video}: extraction failed ({rec.error or '?'}); skipped")
             continue
         videos.append(FeatureVideo(
             id=rec.id,
