@@ -101,7 +101,7 @@ def test_bad_inputs_fail_one_line_each_and_the_batch_goes_on(videos, tmp_path, c
     assert failed == {"text", "empty", "audio", "cut", "short"}
     for vid in failed:
         lines = [ln for ln in err.splitlines() if f"/{vid}." in ln]
-        assert len(lines) == 1 and lines[0].startswith("vadpipe: warning:")
+        assert len(lines) == 1 and lines[0].startswith("vadpipe: error:")
         assert records[vid]["error"] in " ".join(err.split())
     assert "no video stream" in records["audio"]["error"] and "truncated" in records["cut"]["error"]
     assert "--tail pad" in records["short"]["error"]

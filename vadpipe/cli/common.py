@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from vadpipe.cli.console import warn
+from vadpipe.cli.console import error, warn
 from vadpipe.errors import InputError
 from vadpipe.features.options import PRECISION_NAMES
 
@@ -66,7 +66,7 @@ def read_feature_set(
         warn(f"{source}: {len(extraction_failures)} video(s) whose extraction failed are left out "
              f"(their errors: `status: failed` records in {Path(source) / 'index.jsonl'})")
     for line in problems:
-        warn(line)
+        error(line)
     good: list[FeatureVideo] = []
     for video in videos:
         try:
@@ -77,7 +77,7 @@ def read_feature_set(
                     "or put the files under normal/ and abnormal/ folders"
                 )
         except InputError as exc:
-            warn(str(exc))
+            error(str(exc))
             problems.append(str(exc))
             continue
         good.append(video)

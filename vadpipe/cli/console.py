@@ -29,6 +29,11 @@ def warn(message: str) -> None:
     err_console.print(f"[yellow]vadpipe: warning:[/yellow] {escape(message)}", highlight=False, soft_wrap=True)
 
 
+def error(message: str) -> None:
+    """One line on stderr for an input of this command that could not be used (the exit code will be 1)."""
+    err_console.print(f"[red]vadpipe: error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def print_json(obj) -> None:
     """Machine output: exactly one JSON document on stdout.
 

@@ -16,7 +16,7 @@ from vadpipe.cli.common import (
     apply_band,
     read_feature_set,
 )
-from vadpipe.cli.console import err_console, out_console, print_json, warn
+from vadpipe.cli.console import err_console, error, out_console, print_json
 
 
 def evaluate_command(
@@ -57,7 +57,7 @@ def evaluate_command(
     result = evaluate(scorer, videos, load_ground_truth(gt, video_order=order),
                       per_video_auc=per_video is not None or plots is not None)
     for line in result.problems:
-        warn(line)
+        error(line)
     for note in result.notes:
         err_console.print(f"note: {note}", highlight=False)
     if per_video is not None:

@@ -9,7 +9,7 @@ import typer
 
 from vadpipe.backbones.registry import BACKBONES, DEFAULT_BACKBONE
 from vadpipe.cli.common import ForwardOpts
-from vadpipe.cli.console import err_console, out_console, print_json, progress, warn
+from vadpipe.cli.console import err_console, error, out_console, print_json, progress, warn
 from vadpipe.engines import ENGINE_HELP
 from vadpipe.errors import UsageError
 from vadpipe.features.spec import CROP_COUNTS, FEATURE_DTYPES, TAIL_POLICIES
@@ -53,7 +53,7 @@ class _RichObserver(ExtractObserver):
 
     def video_finished(self, job, record) -> None:
         if not record.ok:
-            warn(record.error)
+            error(record.error)
         if self.videos is not None:
             self.bars.advance(self.videos, 1)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from vadpipe.cli.common import ForwardOpts
-from vadpipe.cli.console import err_console, out_console, print_json, progress, warn
+from vadpipe.cli.console import err_console, error, out_console, print_json, progress
 from vadpipe.engines import ENGINE_HELP
 from vadpipe.features.spec import CROP_COUNTS, TAIL_POLICIES
 from vadpipe.observers import ScoreObserver
@@ -35,7 +35,7 @@ class _Observer(ScoreObserver):
             self.bars.update(self.task, advance=1, info=Path(video).name)
 
     def failed(self, message: str) -> None:
-        warn(message)
+        error(message)
         self.failed_lines.append(message)
 
 

@@ -14,7 +14,7 @@ from vadpipe.cli.common import (
     LabelsOpt,
     read_feature_set,
 )
-from vadpipe.cli.console import err_console, print_json, progress, warn
+from vadpipe.cli.console import err_console, error, print_json, progress, warn
 from vadpipe.errors import UsageError
 from vadpipe.model.config import PRESETS, LossConfig, ScorerConfig, TrainConfig, get_preset
 
@@ -159,7 +159,7 @@ def train_command(
     elif not quiet:
         err_console.print(f"done: {out / CONFIG_NAME} and model.safetensors written")
     if skipped:
-        warn(f"{skipped} input(s) were left out (see the lines above)")
+        error(f"{skipped} input(s) were left out (see the lines above)")
         raise typer.Exit(1)
 
 
