@@ -13,17 +13,11 @@ from pathlib import Path
 import av
 import numpy as np
 
+from vadpipe.live.clips import encoder_available  # noqa: F401 - the tests ask the library's own check
+
 av.logging.set_level(None)  # FFmpeg's own log lines would clutter test output
 
 CONTAINER_FORMAT = {".wmv": "asf", ".ts": "mpegts", ".m4v": "mp4", ".mpg": "mpeg"}
-
-
-def encoder_available(codec: str) -> bool:
-    try:
-        av.codec.Codec(codec, "w")
-    except Exception:  # noqa: BLE001 - an FFmpeg build without this encoder
-        return False
-    return True
 
 
 def write_video(

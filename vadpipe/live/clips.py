@@ -54,7 +54,7 @@ class ClipWriter:
         h, w = frame_shape[0] // 2 * 2, frame_shape[1] // 2 * 2  # yuv420p needs even sizes
         self.size = (h, w)
         self._container = av.open(str(self.tmp), mode="w", format="mp4")
-        codec = "libx264" if _has_encoder("libx264") else "mpeg4"
+        codec = "libx264" if encoder_available("libx264") else "mpeg4"
         self._stream = self._container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         self._stream.width, self._stream.height, self._stream.pix_fmt = w, h, "yuv420p"
         if codec == "libx264":
@@ -88,7 +88,8 @@ class ClipWriter:
         self.tmp.unlink(missing_ok=True)
 
 
-def _has_encoder(name: str) -> bool:
+def encoder_available(name: str) -> bool:
+    """Whether this FFmpeg build can encode with ``name`` (e.g. ``libx264``)."""
     import av
 
     try:
