@@ -22,6 +22,7 @@ SCORES = {"cam/clip a": [0.1, 0.2, 0.9, 0.8, 0.1, 0.3, 0.2],  # one interval: fr
           "old": [0.1, 0.1, 0.1, 0.1, 0.6, 0.7, 0.1],
           "<img src=x onerror=alert(1)>": [0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.4]}
 HOSTILE = "<img src=x onerror=alert(1)>"
+TRUTH = np.r_[np.zeros(40), np.ones(40), np.zeros(20)]  # "cam/clip a" as `score --gt` records it: 1.6-3.2 s
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,8 @@ def report_dir(tmp_path_factory):
                                    options={"preset": "ultrafast", "crf": "18"})}
     out = root / "scores"
     for key, scores in SCORES.items():
-        write_scored(out / Path(key).parent, Path(key).name, scores, frames=FRAMES, fps=FPS, video=videos[key])
+        write_scored(out / Path(key).parent, Path(key).name, scores, frames=FRAMES, fps=FPS, video=videos[key],
+                     truth=TRUTH if key == "cam/clip a" else None)
     report = build_report(out, failed=[f"{root / 'videos' / 'broken.mp4'}: FFmpeg cannot read this file"])
     (root / "shots").mkdir()
     return out, report, root / "shots"
@@ -125,6 +127,25 @@ def test_video_page_plays_with_a_cursor_and_seeks_from_intervals_and_curve(page,
     assert _seeked(page, 3.0) == pytest.approx(3.0, abs=1 / FPS)
     assert _cursor_x(page) == pytest.approx(44 + 944 * 3.0 / 4, abs=1.5)
     page.screenshot(path=str(shots / "video-page.png"), full_page=True)
+    page.watch.assert_clean()
+
+
+def test_ground_truth_is_shaded_where_it_lies_on_the_page_and_in_the_index(page, report_dir):
+    out, _, shots = report_dir
+    _open(page, out / "cam" / "clip a.report.html")
+    (band,) = page.locator("#curve rect.truth").all()
+    curve = page.locator("#curve").bounding_box()
+    box, scale = band.bounding_box(), curve["width"] / 1000  # drawn pixels per SVG unit
+    assert (box["x"] - curve["x"]) / scale == pytest.approx(44 + 944 * 1.6 / 4, abs=1)  # from 1.6 s
+    assert box["width"] / scale == pytest.approx(944 * 1.6 / 4, abs=1)  # to 3.2 s
+    assert "1.6 s to 3.2 s (shaded grey; gt.txt)" in page.inner_text("dl.meta")
+    page.screenshot(path=str(shots / "ground-truth-page.png"), full_page=True)
+    _open(page, out / "old.report.html")
+    assert page.locator("rect.truth").count() == 0 and "ground truth" not in page.inner_text("dl.meta")
+    _open(page, out / "report.html")
+    rows = page.eval_on_selector_all("#videos tbody tr", "rows => rows.map(r => [r.querySelector('td.name a')"
+                                     ".textContent, r.querySelectorAll('svg rect.truth').length])")
+    assert {name: marks > 0 for name, marks in rows} == {"clip a.mp4": True, "old.avi": False, f"{HOSTILE}.mp4": False}
     page.watch.assert_clean()
 
 

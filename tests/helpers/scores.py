@@ -21,12 +21,13 @@ def tiny_config() -> RunConfig:
 
 
 def write_scored(out: Path, stem: str, scores, *, frames: int, fps: float = 25.0, video: Path | None = None,
-                 threshold: float = 0.5, metadata: dict | None = None):
-    """``<stem>.scores.csv`` / ``.json`` / ``.png`` in ``out`` for the (T,) snippet ``scores``."""
+                 threshold: float = 0.5, metadata: dict | None = None, truth: np.ndarray | None = None):
+    """``<stem>.scores.csv`` / ``.json`` / ``.png`` in ``out`` for the (T,) snippet ``scores`` (and the (N,) 0/1
+    ground-truth frames ``truth``, as ``score --gt`` records them)."""
     return write_video_outputs(out, stem, np.asarray(scores, dtype=np.float32), n_frames=frames, fps=fps,
                                config=tiny_config(), options=IntervalOptions(threshold=threshold),
                                source=str(video or out / f"{stem}.npy"), model_dir=str(out / "no-run"),
-                               metadata=metadata)
+                               metadata=metadata, truth=truth, truth_file=None if truth is None else "gt.txt")
 
 
 def synthetic_evaluation() -> Evaluation:

@@ -32,6 +32,8 @@ def write_video(
     options: dict | None = None,
     container_options: dict | None = None,
     audio_s: float = 0.0,
+    audio_codec: str = "aac",
+    audio_onset_s: float = 0.0,
 ) -> Path:
     """Encode ``(N, H, W, 3)`` uint8 RGB frames; the container comes from the file extension.
 
@@ -40,7 +42,8 @@ def write_video(
         pts_ms: explicit presentation times in milliseconds (variable frame rate; use .mkv).
         options: encoder options (default for x264: ``{"preset": "ultrafast", "qp": "0"}``, lossless).
         container_options: muxer options (e.g. ``{"movflags": "faststart"}``: mp4 index first).
-        audio_s: also write a silent AAC track this many seconds long.
+        audio_s: also write an audio track (mono, 16 kHz) this many seconds long: silence, then a tone from
+            ``audio_onset_s`` on, encoded with ``audio_codec`` (e.g. ``aac``, ``pcm_s16le`` in .mkv).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,7 +59,9 @@ def write_video(
             stream.codec_context.time_base = Fraction(1, 1000)
         if rotation:
             stream.set_display_rotation(rotation)
-        audio = container.add_stream("aac", rate=16000) if audio_s else None  # (streams come before packets)
+        audio = container.add_stream(audio_codec, rate=16000) if audio_s else None  # (streams before packets)
+        if audio is not None:
+            audio.layout = "mono"
         for i, image in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
             if pts_ms is not None:
@@ -64,12 +69,13 @@ def write_video(
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
         if audio is not None:
-            _write_audio(container, audio, audio_s)
+            _write_audio(container, audio, audio_s, onset_s=audio_onset_s)
     return path
 
 
-def _write_audio(container, stream, seconds: float, rate: int = 16000) -> None:
+def _write_audio(container, stream, seconds: float, rate: int = 16000, onset_s: float = 0.0) -> None:
     samples = (np.sin(np.linspace(0, 440 * 2 * np.pi * seconds, int(rate * seconds))) * 0.3).astype(np.float32)
+    samples[: int(rate * onset_s)] = 0  # silence before the onset (an audible mark to align with)
     for start in range(0, samples.size, 1024):
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[None, start : start + 1024]), format="flt",
                                            layout="mono")
@@ -133,3 +139,19 @@ def bad_audio_only(path: Path, seconds: float = 0.5) -> Path:
     with av.open(str(path), mode="w") as container:
         _write_audio(container, container.add_stream("aac", rate=16000), seconds)
     return path
+
+
+def sound_of(path: str | Path) -> tuple[float, float]:
+    """(seconds from the first video frame to where the sound first gets loud, seconds of decoded sound)."""
+    with av.open(str(path)) as container:
+        first_picture = next(container.decode(video=0)).time
+    with av.open(str(path)) as container:
+        onset, samples, rate = None, 0, 1
+        for frame in container.decode(audio=0):
+            mono = frame.to_ndarray().reshape(len(frame.layout.channels) if frame.format.is_planar else 1, -1)
+            loud = np.flatnonzero(np.abs(mono.astype(np.float64)).max(0) > (0.05 * 32768 if mono.dtype == np.int16
+                                                                             else 0.05))
+            if onset is None and loud.size:
+                onset = frame.time + loud[0] / frame.sample_rate - first_picture
+            samples, rate = samples + frame.samples, frame.sample_rate
+    return (float("nan") if onset is None else onset), samples / rate

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from vadpipe.cli.common import ForwardOpts
 from vadpipe.cli.console import err_console, error, out_console, print_json, progress
@@ -28,7 +29,7 @@ class _Observer(ScoreObserver):
 
     def note(self, message: str) -> None:
         if not self.quiet:
-            err_console.print(f"note: {message}", highlight=False)
+            err_console.print(f"note: {escape(message)}", highlight=False, soft_wrap=True)  # one line each
 
     def extracted(self, video: str, features) -> None:
         if self.task is not None:
@@ -45,7 +46,8 @@ def score_command(
     out: Path = typer.Option(Path("vadpipe-scores"), "--out", "-o", help="Folder for the per-video outputs."),
     features: list[Path] = typer.Option(None, "--features", help="Score a precomputed (T, C, D) .npy instead of "
                                         "a video (repeatable); frames and fps come from its store's index.jsonl."),
-    fps: float = typer.Option(30.0, help="With --features and no index.jsonl: the video's frame rate."),
+    fps: float | None = typer.Option(None, help="With --features and no index.jsonl: the video's frame rate "
+                                     "(default: 30 fps assumed, with 16 frames per snippet, and said)."),
     backbone: str | None = typer.Option(None, help="Only for a run that does not record its features' backbone "
                                         "(trained on public features); otherwise it must be the run's."),
     weights: str | None = typer.Option(None, help="Backbone checkpoint file or registry name (default: cached)."),
@@ -57,7 +59,10 @@ def score_command(
     smooth: int = typer.Option(0, help="Moving average over this many snippets before thresholding (0: off)."),
     min_duration: float = typer.Option(0.0, "--min-duration", help="Drop intervals shorter than this (seconds)."),
     merge_gap: float = typer.Option(0.0, "--merge-gap", help="Merge intervals closer than this (seconds)."),
-    overlay: bool = typer.Option(False, "--overlay", help="Also write <stem>.overlay.mp4 with the live score."),
+    gt: Path | None = typer.Option(None, "--gt", help="Ground truth (UCF-Crime or XD-Violence annotation .txt, as "
+                                   "`evaluate` reads): drawn on the PNG and report of every video it names."),
+    overlay: bool = typer.Option(False, "--overlay", help="Also write <stem>.overlay.mp4 with the live score "
+                                 "and the video's sound."),
     report: bool = typer.Option(False, "--report", help="Also write OUT/report.html: every video in a sortable "
                                 "table, and a page per video to watch it with its curve (see `vadpipe report`)."),
     batch_size: int | None = ForwardOpts.batch_size,
@@ -75,11 +80,12 @@ def score_command(
     from vadpipe.features.options import ForwardOptions
     from vadpipe.infer.score import IntervalOptions
     from vadpipe.infer.scoring import ScoreOptions, ScoringRun, score_inputs
+    from vadpipe.infer.truth import ScoreTruth
 
     options = ScoreOptions(
         out=out, intervals=IntervalOptions(threshold, smooth, min_duration, merge_gap), overlay=overlay,
         forward=ForwardOptions(batch_size=batch_size, device=device, engine=engine), weights=weights, backbone=backbone,
-        crops=crops, tail=tail, features_fps=fps,
+        crops=crops, tail=tail, features_fps=fps, ground_truth=ScoreTruth.load(gt) if gt is not None else None,
     )
     run = ScoringRun.load(model, device)
     with progress(quiet=quiet or json_out) as bars:

@@ -214,7 +214,7 @@ def _from_list(list_file: Path, abnormal_first, root, problems) -> list[FeatureV
             continue
         resolved.append(path)
         if abnormal_first is not None and i < abnormal_first:
-            abnormal_ids.add(_video_id(name))
+            abnormal_ids.add(video_id_of_file(name))
     videos = _group_files(resolved, list_file)
     if abnormal_first is not None:
         for v in videos:
@@ -222,7 +222,9 @@ def _from_list(list_file: Path, abnormal_first, root, problems) -> list[FeatureV
     return videos
 
 
-def _video_id(file_name: str) -> str:
+def video_id_of_file(file_name: str) -> str:
+    """The video id of a feature file name: without `.npy`, a `__N` crop suffix or `_i3d` (`Abuse028_x264_i3d.npy`
+    -> `Abuse028_x264`)."""
     m = _CROP_FILE.match(file_name)
     base = m.group("base") if m else Path(file_name).stem
     return base[: -len("_i3d")] if base.endswith("_i3d") else base
@@ -234,5 +236,5 @@ def _group_files(paths: list[Path], origin: Path | None) -> list[FeatureVideo]:
     for p in paths:
         m = _CROP_FILE.match(p.name)
         crop = int(m.group("crop")) if m and m.group("crop") is not None else 0
-        groups.setdefault((p.parent, _video_id(p.name)), {})[crop] = p
+        groups.setdefault((p.parent, video_id_of_file(p.name)), {})[crop] = p
     return [FeatureVideo(id=vid, files=[crops[c] for c in sorted(crops)]) for (_, vid), crops in groups.items()]

@@ -20,6 +20,14 @@ def frame_time(frame: int, fps: float) -> float:
     return round(frame / fps, 6)
 
 
+def truth_intervals(truth: np.ndarray, fps: float) -> list[dict]:
+    """The runs of 1 in (N,) 0/1 frame labels as half-open ``[start_frame, end_frame)`` with their seconds."""
+    flags = np.concatenate([[0], np.asarray(truth) > 0, [0]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(flags))
+    return [{"start_frame": a, "end_frame": b, "start_s": frame_time(a, fps), "end_s": frame_time(b, fps)}
+            for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True)]
+
+
 @dataclass
 class Interval:
     start_frame: int

@@ -1,4 +1,10 @@
-"""``<stem>.overlay.mp4``: the original video with the live score and an alarm marker on each frame."""
+"""``<stem>.overlay.mp4``: the original video with the live score and an alarm marker on each frame.
+
+The picture is H.264 (yuv420p), so an odd width or height is cropped by one pixel to the even size the
+encoder needs; the frame rate is the curve's own (30000/1001 stays 30000/1001). The source's first
+audio stream comes along at the same times as in the source: AAC, MP3 and Opus are copied as they
+are, any other codec is re-encoded to AAC; a source without sound gives a silent overlay.
+"""
 
 from __future__ import annotations
 
@@ -39,25 +45,131 @@ def draw_overlay(frame: np.ndarray, score: float, alarm: bool, threshold: float)
 
 
 def write_overlay(video: Path, out: Path, curve: np.ndarray, alarm: np.ndarray, threshold: float,
-                  fps: float) -> None:
-    """Re-decode ``video`` and encode the annotated frames as H.264 (atomically).
+                  fps: float, *, resample_fps: float | None = None) -> None:
+    """Re-decode ``video`` and encode the annotated frames as H.264 with the source's sound (atomically).
 
     Args:
         curve: (N,) per-frame scores. alarm: (N,) bool, True inside detected intervals.
+        fps: the curve's frame rate. resample_fps: the rate the frames were resampled to for scoring
+            (None: every decoded frame), so the overlay shows the frames the curve scores.
     """
-    with atomic_path(out, suffix=".mp4") as tmp, VideoReader(video) as reader, \
-            av.open(str(tmp), mode="w", format="mp4") as container:
-        stream = None
-        for f, frame in enumerate(reader):
-            if f >= len(curve):
-                break
-            if stream is None:
-                # The curve's own rate (29.97 stays 29.97): frame f is shown at f / fps, where the curve puts it.
-                stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-                stream.height, stream.width = (frame.shape[0] // 2) * 2, (frame.shape[1] // 2) * 2  # yuv420p
-                stream.pix_fmt = "yuv420p"
-                stream.options = {"crf": "23", "preset": "veryfast"}
-            image = draw_overlay(frame[: stream.height, : stream.width], float(curve[f]), bool(alarm[f]), threshold)
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")))
-        if stream is not None:
-            container.mux(stream.encode())
+    rate = Fraction(fps).limit_denominator(1001)
+    sound = None
+    try:
+        with atomic_path(out, suffix=".mp4") as tmp, VideoReader(video, fps=resample_fps) as reader, \
+                av.open(str(tmp), mode="w", format="mp4") as container:
+            stream = None
+            for f, frame in enumerate(reader):
+                if f >= len(curve):
+                    break
+                if stream is None:
+                    # The curve's own rate (29.97 stays 29.97): frame f is shown at f / fps, where the curve puts it.
+                    stream = container.add_stream("libx264", rate=rate)
+                    stream.height, stream.width = (frame.shape[0] // 2) * 2, (frame.shape[1] // 2) * 2  # yuv420p
+                    stream.pix_fmt = "yuv420p"
+                    stream.options = {"crf": "23", "preset": "veryfast"}
+                    sound = AudioPassthrough.open(video, container)  # every stream before the first packet
+                image = draw_overlay(frame[: stream.height, : stream.width], float(curve[f]), bool(alarm[f]),
+                                     threshold)
+                picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+                picture.pts, picture.time_base = f, 1 / rate
+                container.mux(stream.encode(picture))
+                if sound is not None:
+                    sound.mux_until(container, float((f + 1) / rate))
+            if stream is not None:
+                container.mux(stream.encode())
+            if sound is not None:
+                sound.finish(container, float(min(len(curve), f + 1) / rate))  # the picture's end
+    finally:
+        if sound is not None:
+            sound.close()
+
+
+# Audio codecs an .mp4 carries and browsers play: copied packet for packet. Any other is re-encoded to AAC.
+COPIED_AUDIO = ("aac", "mp3", "opus")
+
+
+class AudioPassthrough:
+    """The source's first audio stream, muxed into the overlay at the source's own times.
+
+    The overlay starts at the source's first video frame (time ``t0``): sound at source time ``t`` goes
+    at ``t - t0``; sound before ``t0`` or after the picture's last frame is left out.
+    """
+
+    def __init__(self, source, in_stream, out_stream, t0: float, copy: bool):
+        self.source, self.in_stream, self.out_stream = source, in_stream, out_stream
+        self.t0, self.copy = t0, copy
+        self.items = self._packets() if copy else self._frames()
+        self.pending = None  # (output time, packet or frame) read but not yet due
+
+    @classmethod
+    def open(cls, video: Path, container) -> AudioPassthrough | None:
+        """None when the source has no audio stream (or none this FFmpeg can carry over)."""
+        try:
+            source = av.open(str(video))
+        except (av.FFmpegError, OSError):
+            return None
+        if not source.streams.audio or not source.streams.video:
+            source.close()
+            return None
+        in_stream, picture = source.streams.audio[0], source.streams.video[0]
+        t0 = float(picture.start_time * picture.time_base) if picture.start_time is not None else 0.0
+        try:
+            if in_stream.codec_context.name in COPIED_AUDIO:
+                return cls(source, in_stream, container.add_stream_from_template(in_stream), t0, copy=True)
+            out_stream = container.add_stream("aac", rate=in_stream.codec_context.sample_rate or 48000)
+            out_stream.layout = "mono" if in_stream.codec_context.channels == 1 else "stereo"
+            return cls(source, in_stream, out_stream, t0, copy=False)
+        except (av.FFmpegError, ValueError):
+            source.close()
+            return None
+
+    def _packets(self):
+        shift = round(self.t0 / self.in_stream.time_base)
+        for packet in self.source.demux(self.in_stream):
+            if packet.pts is None or packet.size == 0:
+                continue
+            if packet.pts + 2 * (packet.duration or 0) <= shift:
+                continue  # before the first picture (one packet before it stays: AAC's priming, decoded, not shown)
+            packet.pts -= shift
+            packet.dts = packet.pts if packet.dts is None else packet.dts - shift
+            yield float(packet.pts * packet.time_base), packet
+
+    def _frames(self):
+        for frame in self.source.decode(self.in_stream):
+            if frame.time is None or frame.time < self.t0:
+                continue
+            start = frame.time - self.t0
+            frame.pts, frame.time_base = round(start * frame.sample_rate), Fraction(1, frame.sample_rate)
+            yield start, frame
+
+    def _mux(self, container, item) -> None:
+        if self.copy:
+            item.stream = self.out_stream
+            container.mux(item)
+        else:
+            container.mux(self.out_stream.encode(item))
+
+    def mux_until(self, container, until_s: float) -> None:
+        """Mux the sound that starts before ``until_s`` (seconds of the overlay)."""
+        while True:
+            if self.pending is None:
+                try:
+                    self.pending = next(self.items, None)
+                except av.FFmpegError:  # a damaged sound track: the overlay keeps what came before
+                    self.items, self.pending = iter(()), None
+                if self.pending is None:
+                    return
+            if self.pending[0] >= until_s:
+                return
+            self._mux(container, self.pending[1])
+            self.pending = None
+
+    def finish(self, container, end_s: float) -> None:
+        """Mux what starts before the picture ends (``end_s``) and flush the encoder."""
+        self.mux_until(container, end_s)
+        if not self.copy:
+            container.mux(self.out_stream.encode(None))
+
+    def close(self) -> None:
+        self.source.close()

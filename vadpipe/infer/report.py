@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from vadpipe.atomic import atomic_path, write_json
-from vadpipe.infer.intervals import Interval
+from vadpipe.infer.intervals import Interval, truth_intervals
 
 
 def write_scores_csv(path: Path, curve: np.ndarray, fps: float, smoothed: np.ndarray | None = None) -> None:
@@ -32,7 +32,7 @@ def plot_curve(path: Path, curve: np.ndarray, fps: float, intervals: list[Interv
     """The curve over time (seconds) with detected intervals shaded and the threshold drawn.
 
     Args:
-        truth: optional (N,) 0/1 frame labels, drawn as a band under the curve (demo / evaluation).
+        truth: optional (N,) 0/1 frame labels, drawn as a black band under the curve (``score --gt``).
     """
     import matplotlib
 
@@ -44,14 +44,16 @@ def plot_curve(path: Path, curve: np.ndarray, fps: float, intervals: list[Interv
     for i, iv in enumerate(intervals):
         ax.axvspan(iv.start_s, iv.end_s, color="tab:red", alpha=0.18, lw=0,
                    label="detected interval" if i == 0 else None)
-    if truth is not None and truth.any():
-        ax.fill_between(times, -0.06, -0.02, where=truth.astype(bool), color="black", step="post",
-                        label="ground truth")
+    if truth is not None and truth.any():  # each run of frames [start, end) covers start / fps to end / fps
+        spans = [(iv["start_s"], iv["end_s"] - iv["start_s"]) for iv in truth_intervals(truth, fps)]
+        ax.broken_barh(spans, (-0.06, 0.04), color="black", label="ground truth")
+    elif truth is not None:  # annotated, with no abnormal frame: said in the legend, nothing to draw
+        ax.plot([], [], color="black", lw=4, label="ground truth: none")
     ax.plot(times, curve, color="tab:blue", lw=1.3, label="anomaly score")
     if smoothed is not None:
         ax.plot(times, smoothed, color="tab:purple", lw=1.0, ls="-", alpha=0.8, label="smoothed")
     ax.axhline(threshold, color="tab:red", ls="--", lw=1, label=f"threshold {threshold:.2f}")
-    ax.set_xlim(0, max(times[-1] if len(times) else 0, 1 / fps))
+    ax.set_xlim(0, max(len(curve), 1) / fps)  # to the end of the last frame, where intervals may end
     ax.set_ylim(-0.08, 1.02)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("anomaly score")

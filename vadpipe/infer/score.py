@@ -17,7 +17,14 @@ import torch
 
 from vadpipe.errors import InputError, UsageError
 from vadpipe.infer.curve import frame_scores
-from vadpipe.infer.intervals import DEFAULT_THRESHOLD, Interval, detect_intervals, frame_time, smooth_scores
+from vadpipe.infer.intervals import (
+    DEFAULT_THRESHOLD,
+    Interval,
+    detect_intervals,
+    frame_time,
+    smooth_scores,
+    truth_intervals,
+)
 from vadpipe.infer.report import plot_curve, write_report_json, write_scores_csv
 from vadpipe.model.checkpoint import RunConfig
 from vadpipe.model.scorer import AnomalyScorer
@@ -44,6 +51,19 @@ class IntervalOptions:
         return DEFAULT_THRESHOLD, "default 0.5 (the run stores no threshold)"
 
 
+@dataclass(frozen=True)
+class OverlaySource:
+    """Where ``<stem>.overlay.mp4`` takes its picture and sound from.
+
+    Attributes:
+        video: the scored video file. resample_fps: the rate its frames were resampled to for scoring
+            (None: every decoded frame), so that the overlay shows exactly the frames the curve scores.
+    """
+
+    video: Path
+    resample_fps: float | None = None
+
+
 @dataclass
 class VideoScore:
     """The result for one video, as written to ``<stem>.json``."""
@@ -59,8 +79,9 @@ class VideoScore:
     intervals: list[Interval]
     outputs: dict[str, str] = field(default_factory=dict)
     engine: str | None = None  # what ran the backbone (vadpipe.engines); None for precomputed features
-    timings_s: dict[str, float] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)  # this video's own seconds, per step
     metadata: dict = field(default_factory=dict)
+    ground_truth: dict | None = None  # with --gt: {"file", "intervals": [{start_frame, end_frame, start_s, end_s}]}
 
 
 def snippet_scores(model: AnomalyScorer, features: np.ndarray | torch.Tensor, expected_dim: int,
@@ -80,13 +101,19 @@ def snippet_scores(model: AnomalyScorer, features: np.ndarray | torch.Tensor, ex
 def write_video_outputs(
     out_dir: Path, stem: str, scores: np.ndarray, *, n_frames: int, fps: float, config: RunConfig,
     options: IntervalOptions, source: str, model_dir: str, metadata: dict | None = None,
-    truth: np.ndarray | None = None,
+    truth: np.ndarray | None = None, truth_file: str | None = None, engine: str | None = None,
+    timings_s: dict[str, float] | None = None, overlay: OverlaySource | None = None,
 ) -> VideoScore:
-    """Per-frame curve, intervals and the three files ``<stem>.scores.csv``, ``<stem>.json``, ``<stem>.png``.
+    """Per-frame curve, intervals and the files ``<stem>.scores.csv``, ``<stem>.png``, ``<stem>.json``
+    (and ``<stem>.overlay.mp4`` when ``overlay`` is given).
+
+    ``<stem>.json`` is written last, so it holds the same result as the returned one, timings included.
 
     Args:
         scores: (T,) snippet scores. n_frames: decoded frame count N (the curve has N values).
-        truth: optional (N,) frame labels to draw on the plot.
+        truth: optional (N,) 0/1 frame labels to draw on the plot and record; truth_file: where they came from.
+        engine: what ran the backbone. timings_s: seconds this video already took (decoding, scoring); the
+            seconds of writing (and of the overlay) are added.
     """
     started = time.perf_counter()
     curve = frame_scores(scores, n_frames)  # (N,)
@@ -106,9 +133,23 @@ def write_video_outputs(
         video=source, frames=int(n_frames), fps=float(fps), duration_s=frame_time(n_frames, fps),
         snippets=int(len(scores)),
         max_score=float(curve.max()), threshold=float(threshold), threshold_source=threshold_source,
-        intervals=intervals, outputs={k: str(v) for k, v in paths.items()},
-        metadata=metadata or {},
+        intervals=intervals, outputs={k: str(v) for k, v in paths.items()}, engine=engine,
+        timings_s=dict(timings_s or {}), metadata=metadata or {},
+        ground_truth=None if truth is None else {"file": truth_file, "intervals": truth_intervals(truth, fps)},
     )
+    result.timings_s["writing"] = time.perf_counter() - started
+    if overlay is not None:
+        from vadpipe.infer.overlay import write_overlay
+
+        started = time.perf_counter()
+        path = out_dir / f"{stem}.overlay.mp4"
+        alarm = np.zeros(n_frames, dtype=bool)  # (N,)
+        for iv in intervals:
+            alarm[iv.start_frame : iv.end_frame] = True
+        write_overlay(overlay.video, path, curve, alarm, threshold, fps, resample_fps=overlay.resample_fps)
+        result.outputs["overlay"] = str(path)
+        result.timings_s["overlay"] = time.perf_counter() - started
+    result.timings_s = {k: round(v, 6) for k, v in result.timings_s.items()}
     report = {
         **asdict(result),
         "model": {"run": model_dir, "preset": config.preset,
@@ -117,5 +158,4 @@ def write_video_outputs(
                              "merge_gap_s": options.merge_gap_s},
     }
     write_report_json(paths["json"], report)
-    result.timings_s["writing"] = time.perf_counter() - started
     return result

@@ -21,13 +21,14 @@ import numpy as np
 from vadpipe.errors import InputError, UsageError, VadpipeError
 from vadpipe.features.options import ForwardOptions
 from vadpipe.features.spec import DEFAULT_CROP_ORDER, FeatureSpec, public_spec
-from vadpipe.infer.curve import frame_scores
-from vadpipe.infer.score import IntervalOptions, VideoScore, snippet_scores, write_video_outputs
+from vadpipe.infer.score import IntervalOptions, OverlaySource, VideoScore, snippet_scores, write_video_outputs
+from vadpipe.infer.truth import ScoreTruth
 from vadpipe.model.checkpoint import RunConfig, load_run
 from vadpipe.observers import ScoreObserver
-from vadpipe.video.snippets import frame_count
+from vadpipe.video.names import strip_extension
+from vadpipe.video.snippets import SNIPPET_FRAMES, frame_count
 
-DEFAULT_FEATURES_FPS = 30.0
+DEFAULT_FEATURES_FPS = 30.0  # a bare feature file's assumed rate (UCF-Crime's), said in a note
 
 
 @dataclass
@@ -56,7 +57,9 @@ class ScoreOptions:
         weights: backbone checkpoint file or registry name (None: the cached default).
         backbone, crops, tail: the feature spec when the run records none; otherwise they must agree
             with it (``crops`` may be fewer: scores are averaged over crops, and 1 ⊂ 5 ⊂ 10).
-        features_fps: the frame rate of a feature file with no store index beside it.
+        features_fps: the frame rate of a feature file with no store index beside it (None:
+            :data:`DEFAULT_FEATURES_FPS`, and a note says so).
+        ground_truth: draw and record each scored video's ground truth from this file (None: none).
     """
 
     out: Path = Path("vadpipe-scores")
@@ -67,7 +70,8 @@ class ScoreOptions:
     backbone: str | None = None
     crops: int | None = None
     tail: str | None = None
-    features_fps: float = DEFAULT_FEATURES_FPS
+    features_fps: float | None = None
+    ground_truth: ScoreTruth | None = None
 
 
 def scoring_spec(config: RunConfig, *, backbone: str | None = None, crops: int | None = None,
@@ -131,13 +135,34 @@ def score_inputs(
     if not inputs and not features:
         raise UsageError("give videos to score, or feature files (.npy)")
     check_writable(options.out)
+    scored, bare = 0, []
     for npy in features:
         try:
-            yield _score_features_file(Path(npy), run, options)
+            result = _score_features_file(Path(npy), run, options)
         except InputError as exc:
             observer.failed(str(exc))
+            continue
+        scored += 1
+        if "fps_source" in result.metadata and options.features_fps is None:
+            bare.append(Path(npy).name)
+        yield result
+    if bare:
+        observer.note(_assumed_fps_note(bare))
     if inputs:
-        yield from _score_videos(inputs, run, options, observer)
+        for result in _score_videos(inputs, run, options, observer):
+            scored += 1
+            yield result
+    summary = options.ground_truth.summary(scored) if options.ground_truth else None
+    if summary:
+        observer.note(summary)
+
+
+def _assumed_fps_note(names: list[str]) -> str:
+    which = names[0] if len(names) == 1 else f"{len(names)} feature files ({', '.join(names[:3])}" + \
+        (", ...)" if len(names) > 3 else ")")
+    return (f"{which}: no index.jsonl above to give frame count and rate; seconds assume "
+            f"{DEFAULT_FEATURES_FPS:g} fps and {SNIPPET_FRAMES} frames per snippet; give --fps with the video's "
+            "real rate")
 
 
 def check_writable(out: Path) -> None:
@@ -153,7 +178,7 @@ def check_writable(out: Path) -> None:
 
 
 def _score_features_file(npy: Path, run: ScoringRun, options: ScoreOptions) -> VideoScore:
-    from vadpipe.features.formats import record_of_feature_file
+    from vadpipe.features.formats import record_of_feature_file, video_id_of_file
     from vadpipe.features.store import open_features
 
     feats = open_features(npy)
@@ -161,13 +186,31 @@ def _score_features_file(npy: Path, run: ScoringRun, options: ScoreOptions) -> V
     started = time.perf_counter()
     scores = snippet_scores(run.scorer, feats, run.config.scorer.feature_dim, str(npy))
     scorer_s = time.perf_counter() - started
-    recorded = record.frames if record else None
-    fps = (record.fps if record else None) or options.features_fps
-    result = write_video_outputs(options.out, npy.stem, scores, n_frames=frame_count(len(scores), recorded), fps=fps,
-                                 config=run.config, options=options.intervals,
-                                 source=record.video if record else str(npy), model_dir=str(run.path))
-    result.timings_s["scorer"] = scorer_s
-    return result
+    n_frames = frame_count(len(scores), record.frames if record else None)
+    metadata = {}
+    fps = record.fps if record else None
+    if not fps:  # a bare file (or an index without a rate): what the seconds rest on is recorded
+        fps = options.features_fps or DEFAULT_FEATURES_FPS
+        metadata["fps_source"] = "--fps" if options.features_fps else f"assumed {DEFAULT_FEATURES_FPS:g} (no index)"
+        if not (record and record.frames):
+            metadata["frames_source"] = f"{SNIPPET_FRAMES} per snippet (no index)"
+    video_id = record.id if record else video_id_of_file(npy.name)
+    truth, truth_file = _truth(options, video_id, n_frames)
+    return write_video_outputs(options.out, npy.stem, scores, n_frames=n_frames, fps=fps, config=run.config,
+                               options=options.intervals, source=record.video if record else str(npy),
+                               model_dir=str(run.path), metadata=metadata, truth=truth, truth_file=truth_file,
+                               timings_s={"scorer": scorer_s})
+
+
+def _truth(options: ScoreOptions, video_id: str, n_frames: int, info=None) -> tuple[np.ndarray | None, str | None]:
+    """(N,) ground-truth labels of a scored video and the file they came from, or (None, None)."""
+    if options.ground_truth is None:
+        return None, None
+    resampled = {}
+    if info is not None and info.source_fps:
+        resampled = {"source_fps": info.source_fps, "fps": info.fps, "source_frames": info.decoded_frames}
+    labels, _ = options.ground_truth.labels(video_id, n_frames, **resampled)
+    return (labels, options.ground_truth.file) if labels is not None else (None, None)
 
 
 def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: ScoreObserver) -> Iterator[VideoScore]:
@@ -210,32 +253,24 @@ def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: Scor
             observer.extracted(str(job.video), item.features)
             scores = snippet_scores(run.scorer, item.features, run.config.scorer.feature_dim, str(job.video))
             observer.scored(str(job.video), scores)
-            scored = time.perf_counter()
-            result = _write(job, item, scores, run, options)
+            timings = {"decode_and_backbone": extracted - started, "scorer": time.perf_counter() - extracted}
+            result = _write(job, item, scores, run, options, engine=engine, timings=timings)
         except (InputError, OSError) as exc:
             observer.failed(str(exc) if isinstance(exc, InputError) else f"{job.video}: cannot write outputs ({exc})")
         else:
-            result.timings_s.update({"decode_and_backbone": extracted - started, "scorer": scored - extracted})
-            result.engine = engine
             observer.video_done(result)
             yield result
         started = time.perf_counter()
 
 
-def _write(job, item, scores: np.ndarray, run: ScoringRun, options: ScoreOptions) -> VideoScore:
+def _write(job, item, scores: np.ndarray, run: ScoringRun, options: ScoreOptions, *, engine: str,
+           timings: dict[str, float]) -> VideoScore:
     stem_dir = options.out / Path(job.rel).parent
     stem = Path(job.rel).name
-    result = write_video_outputs(stem_dir, stem, scores, n_frames=item.info.frames, fps=item.info.fps,
-                                 config=run.config, options=options.intervals, source=str(job.video),
-                                 model_dir=str(run.path), metadata=item.info.to_record())
-    if options.overlay:
-        from vadpipe.infer.overlay import write_overlay
-
-        path = stem_dir / f"{stem}.overlay.mp4"
-        curve = frame_scores(scores, item.info.frames)
-        alarm = np.zeros(item.info.frames, dtype=bool)
-        for iv in result.intervals:
-            alarm[iv.start_frame : iv.end_frame] = True
-        write_overlay(job.video, path, curve, alarm, result.threshold, item.info.fps)
-        result.outputs["overlay"] = str(path)
-    return result
+    info = item.info
+    truth, truth_file = _truth(options, strip_extension(Path(job.video).name), info.frames, info)
+    overlay = OverlaySource(Path(job.video), info.fps if info.source_fps else None) if options.overlay else None
+    return write_video_outputs(stem_dir, stem, scores, n_frames=info.frames, fps=info.fps, config=run.config,
+                               options=options.intervals, source=str(job.video), model_dir=str(run.path),
+                               metadata=info.to_record(), truth=truth, truth_file=truth_file, engine=engine,
+                               timings_s=timings, overlay=overlay)

@@ -37,6 +37,7 @@ class ScoredVideo:
     info: dict  # <stem>.json
     curve: np.ndarray  # (N,) per-frame scores
     smoothed: np.ndarray | None = None  # (N,) when scored with --smooth
+    truth: np.ndarray | None = None  # (N,) 0/1 ground-truth frames when scored with --gt naming this video
 
 
 @dataclass
@@ -73,7 +74,19 @@ def read_scored_video(csv_path: Path, root: Path) -> ScoredVideo:
     smoothed = table[:, 3] if "smoothed" in header and table.shape[1] > 3 else None
     rel = csv_path.parent.relative_to(root).as_posix()
     return ScoredVideo(key=f"{rel}/{stem}" if rel != "." else stem, stem=stem, folder=csv_path.parent,
-                       rel_dir=rel, info=info, curve=table[:, 2], smoothed=smoothed)
+                       rel_dir=rel, info=info, curve=table[:, 2], smoothed=smoothed,
+                       truth=_truth_frames(info, table.shape[0]))
+
+
+def _truth_frames(info: dict, n_frames: int) -> np.ndarray | None:
+    """(N,) 0/1 frames from the ``ground_truth`` intervals ``score --gt`` recorded, or None."""
+    recorded = info.get("ground_truth")
+    if not isinstance(recorded, dict):
+        return None
+    truth = np.zeros(n_frames, dtype=np.uint8)
+    for iv in recorded.get("intervals") or []:
+        truth[max(0, int(iv["start_frame"])) : min(n_frames, int(iv["end_frame"]))] = 1
+    return truth
 
 
 def find_scored(root: Path) -> list[Path]:

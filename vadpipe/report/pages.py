@@ -129,6 +129,10 @@ def video_page(entry, page_path: Path, index_path: Path, media_path: Path | None
                    ("duration", _seconds(float(info.get("duration_s", 0)))), ("snippets", info.get("snippets"))]
     video_items += [(k.replace("_", " "), v) for k, v in meta.items()
                     if k not in ("frames", "fps", "duration_s")]
+    if entry.truth is not None:
+        spans = ", ".join(f"{_seconds(iv['start_s'])} to {_seconds(iv['end_s'])}"
+                          for iv in info["ground_truth"].get("intervals") or []) or "no anomaly"
+        video_items.append(("ground truth", f"{spans} (shaded grey; {info['ground_truth'].get('file')})"))
     model = info.get("model") or {}
     model_items = [("run", model.get("run")), ("preset", model.get("preset")),
                    ("threshold", f"{threshold:.3f} ({info.get('threshold_source', '')})")]
@@ -145,7 +149,7 @@ def video_page(entry, page_path: Path, index_path: Path, media_path: Path | None
         f'<div class="card intervals"><h2>Intervals</h2>{buttons}</div></div>'
         '<div class="card"><h2>Anomaly score <span class="muted" style="font-weight:normal">'
         '(click to seek)</span></h2>'
-        + curve_svg(entry.curve, fps, threshold, intervals, smoothed=entry.smoothed) + "</div>"
+        + curve_svg(entry.curve, fps, threshold, intervals, smoothed=entry.smoothed, truth=entry.truth) + "</div>"
         f'<div class="cols"><div class="card"><h2>Video</h2>{definition_list(video_items)}</div>'
         f'<div class="card"><h2>Model and settings</h2>{definition_list(model_items)}</div></div>'
         + json_script("vp-data", data)
@@ -173,7 +177,7 @@ def index_page(entries: list, pages: dict, index_path: Path, failed: list[str], 
             + cell(f"{float(info['max_score']):.3f}", info["max_score"], num=True)
             + cell(str(len(intervals)), len(intervals), num=True)
             + cell(_seconds(flagged), round(flagged, 3), num=True)
-            + cell(sparkline_svg(e.curve, float(info["threshold"])), None, raw=True) + "</tr>"
+            + cell(sparkline_svg(e.curve, float(info["threshold"]), truth=e.truth), None, raw=True) + "</tr>"
         )
     table = sortable_table([("video", "text"), ("duration", "num"), ("max score", "num"), ("intervals", "num"),
                             ("flagged", "num"), ("score curve", "")], rows, table_id="videos")

@@ -139,8 +139,8 @@ def sparkline_svg(curve: np.ndarray, threshold: float | None = None, *, truth: n
     if truth is not None and truth.any():
         marks = np.maximum.reduceat(np.asarray(truth, dtype=np.float64), edges[:-1]) > 0
         for i in np.flatnonzero(marks):
-            parts.append(f'<rect x="{xs[i] - width / cols / 2:.1f}" y="0" width="{width / cols + 0.5:.1f}" '
-                         f'height="{height}" fill="rgba(30,30,30,.12)"/>')
+            parts.append(f'<rect class="truth" x="{xs[i] - width / cols / 2:.1f}" y="0" '
+                         f'width="{width / cols + 0.5:.1f}" height="{height}" fill="rgba(30,30,30,.12)"/>')
     if threshold is not None:
         yt = 2 + (height - 4) * (1 - threshold)
         parts.append(f'<line x1="0" x2="{width}" y1="{yt:.1f}" y2="{yt:.1f}" stroke="#d6333a" '
