@@ -5,6 +5,7 @@ import json
 import pytest
 
 from tests.helpers.features import write_store, write_ucf_annotations
+from tests.helpers.videos import bad_truncated, random_frames, write_video
 from vadpipe.cli.app import main
 
 TRAIN = ["--epochs", "1", "--batch-size", "4", "--seq-len", "16", "--hidden-dim", "16", "--device", "cpu", "--quiet"]
@@ -35,3 +36,45 @@ def test_train_and_evaluate_leave_failed_extractions_out_with_one_line_and_exit_
     assert code == 0
     assert len([ln for ln in captured.err.splitlines() if "extraction failed" in ln]) == 1
     assert "not a video" not in captured.err
+
+
+EXTRACT = ["--random-init", "--resize-short", "24", "--crop-size", "16", "--crops", "1", "--quiet", "--json"]
+
+
+def test_extract_with_a_missing_path_extracts_the_others_and_exits_1(tmp_path, capsys):
+    write_video(tmp_path / "in" / "a.mp4", random_frames(20, seed=1))
+    code = main(["extract", str(tmp_path / "in" / "a.mp4"), str(tmp_path / "missing.mp4"), "--out",
+                 str(tmp_path / "s"), *EXTRACT])
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert code == 1 and (summary["done"], summary["failed"]) == (1, 1)
+    assert "vadpipe: error: " + str(tmp_path / "missing.mp4") + ": no such file or folder" in captured.err
+    assert summary["failures"][0]["video"] == str(tmp_path / "missing.mp4")
+    index = (tmp_path / "s" / "index.jsonl").read_text()
+    assert "missing.mp4" not in index  # a mistyped path is not recorded as a failed video of the store
+    assert (tmp_path / "s" / "a.npy").is_file()
+
+
+def test_extract_of_only_missing_paths_exits_1_and_writes_no_record(tmp_path, capsys):
+    code = main(["extract", str(tmp_path / "gone.mp4"), "--out", str(tmp_path / "s"), *EXTRACT])
+    captured = capsys.readouterr()
+    assert code == 1 and json.loads(captured.out)["failed"] == 1
+    assert not (tmp_path / "s" / "index.jsonl").exists() or "gone" not in (tmp_path / "s" / "index.jsonl").read_text()
+
+
+def test_extract_summary_counts_only_snippets_of_videos_that_succeeded(tmp_path, capsys):
+    write_video(tmp_path / "in" / "a.mp4", random_frames(20, seed=1))
+    bad_truncated(tmp_path / "in" / "cut.mkv", n=200)  # decodes a few snippets, then fails
+    code = main(["extract", str(tmp_path / "in"), "--out", str(tmp_path / "s"), *EXTRACT])
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 1 and (summary["done"], summary["failed"]) == (1, 1)
+    assert summary["snippets"] == 2  # a.mp4: 20 frames, the tail padded; none of the truncated video's
+
+
+def test_extract_json_reports_the_random_init_asked_when_nothing_was_extracted(tmp_path, capsys):
+    write_video(tmp_path / "in" / "a.mp4", random_frames(20, seed=1))
+    assert main(["extract", str(tmp_path / "in"), "--out", str(tmp_path / "s"), *EXTRACT]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(["extract", str(tmp_path / "in"), "--out", str(tmp_path / "s"), *EXTRACT]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert first["random_init"] is True and (again["skipped"], again["random_init"]) == (1, True)

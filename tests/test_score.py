@@ -27,6 +27,16 @@ def pipeline(tmp_path_factory):
     return root, specs
 
 
+def test_score_with_a_missing_path_scores_the_others_and_exits_1(pipeline, tmp_path, capsys):
+    root, specs = pipeline
+    good = root / "videos" / "normal" / f"{specs[2].name}.mp4"
+    code = main(["score", str(tmp_path / "missing.mp4"), str(good), "--model", str(root / "run"),
+                 "--out", str(tmp_path / "o"), "--json", "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert code == 1 and [v["video"] for v in json.loads(captured.out)["videos"]] == [str(good)]
+    assert "vadpipe: error: " + str(tmp_path / "missing.mp4") + ": no such file or folder" in captured.err
+
+
 def test_score_writes_one_row_per_decoded_frame_with_the_snippet_score(pipeline, tmp_path, capsys):
     root, specs = pipeline
     video = root / "videos" / "abnormal" / f"{specs[0].name}.mp4"

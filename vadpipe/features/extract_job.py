@@ -37,7 +37,7 @@ class ExtractSummary:
     """What a run did, for the summary table and ``--json``."""
 
     out: Path
-    spec: FeatureSpec  # random_init as built when anything was extracted
+    spec: FeatureSpec  # random_init as built when anything was extracted, else as asked (--random-init)
     layout: str
     shard: tuple[int, int]
     videos: int = 0
@@ -149,7 +149,8 @@ def run_extract(
     shard_i, shard_n = parse_shard(shard)
     label_map = _labels(labels)
     jobs = collect_videos(inputs)[shard_i::shard_n]
-    summary = ExtractSummary(out=out, spec=spec, layout=layout, shard=(shard_i, shard_n), videos=len(jobs))
+    summary = ExtractSummary(out=out, spec=dataclasses.replace(spec, random_init=allow_random), layout=layout,
+                             shard=(shard_i, shard_n), videos=len(jobs))  # random_init as asked, until built
     writer = _RecordWriter(out, index_part_name(shard_i, shard_n), label_map, summary, observer)
     handle = lock_index_part(out, shard_i, shard_n)
     try:
@@ -213,9 +214,13 @@ class _RecordWriter:
 
     def failed(self, job: VideoJob, error: str) -> None:
         files = layouts.feature_files(self.summary.layout, job.rel, self.spec.crops)
-        self._append(job, IndexRecord(video=str(job.video), id=job.id, features=files[0], spec=self.spec,
-                                      layout=self.summary.layout, status=FAILED, error=error))
+        record = IndexRecord(video=str(job.video), id=job.id, features=files[0], spec=self.spec,
+                             layout=self.summary.layout, status=FAILED, error=error)
         self.summary.failures.append({"video": str(job.video), "error": error})
+        if job.missing:  # a mistyped path: said now, but kept out of the index (it would haunt every train run)
+            self.observer.video_finished(job, record)
+            return
+        self._append(job, record)
 
     def done(self, job: VideoJob, feats, info) -> None:
         files = layouts.write_features(self.out, self.summary.layout, job.rel, feats)  # feats: (T, C, D)
@@ -226,19 +231,16 @@ class _RecordWriter:
             video_info=info.to_record(), source=job.source, extra={"engine": self.summary.engine},
         ))
         self.summary.done += 1
+        self.summary.snippets += feats.shape[0]  # only videos that succeed count
 
 
 def _extract_jobs(todo: list[VideoJob], backbone, writer: _RecordWriter, options: ForwardOptions) -> None:
     by_path = {job.video: job for job in todo}
     summary, observer = writer.summary, writer.observer
     started = time.perf_counter()
-
-    def counted(n: int) -> None:
-        summary.snippets += n
-        observer.snippets_done(n)
-
     results = extract_videos([job.video for job in todo], backbone, writer.spec, options,
-                             on_start=lambda path, n: observer.video_started(by_path[path], n), on_snippets=counted)
+                             on_start=lambda path, n: observer.video_started(by_path[path], n),
+                             on_snippets=observer.snippets_done)  # the progress bar's count, failed videos too
     for result in results:
         job = by_path[result.path]
         if result.error is not None:

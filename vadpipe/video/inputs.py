@@ -31,6 +31,7 @@ class VideoJob:
     id: str
     folder_label: int | None = None  # from a parent folder named normal / abnormal
     problem: str | None = None  # a reason it cannot be extracted, found before decoding
+    missing: bool = False  # an INPUT given that does not exist: reported and failed, never written into an index
     source: dict | None = None  # its identity (vadpipe.video.source), taken when the run plans its work
 
 
@@ -54,10 +55,14 @@ def _from_list(list_file: Path) -> list[tuple[Path, PurePosixPath, list[str]]]:
 def collect_videos(inputs: list[str | Path]) -> list[VideoJob]:
     """All videos named by ``inputs``, sorted by output path (the order shards split).
 
+    An INPUT that does not exist becomes a ``missing`` job with a ``problem``, after the others:
+    the batch goes on without it and the command exits 1 at the end.
+
     Raises:
-        UsageError: an INPUT that does not exist, or no video found at all.
+        UsageError: no video found at all and no INPUT missing (nothing to do, nothing failed).
     """
     found: list[tuple[Path, PurePosixPath, list[str]]] = []  # (video, rel without suffix, label folders)
+    missing: list[VideoJob] = []
     for given in inputs:
         source = Path(given).expanduser()
         if source.is_dir():
@@ -72,7 +77,10 @@ def collect_videos(inputs: list[str | Path]) -> list[VideoJob]:
         elif source.is_file():
             found.append((source, PurePosixPath(source.stem), [source.parent.resolve().name]))
         else:
-            raise UsageError(f"{source}: no such file or folder")
+            missing.append(VideoJob(video=source, rel=source.stem, id=str(source), missing=True,
+                                    problem=f"{source}: no such file or folder; check the path"))
+    if not found and missing:
+        return missing
     if not found:
         raise UsageError(
             f"no videos found in {', '.join(map(str, inputs))} (looked for {' '.join(VIDEO_EXTENSIONS)}, "
@@ -100,4 +108,4 @@ def collect_videos(inputs: list[str | Path]) -> list[VideoJob]:
     for job in jobs:
         if job.problem is None and names[job.id] > 1:
             job.id = job.rel
-    return jobs
+    return jobs + missing
