@@ -38,6 +38,35 @@ def test_train_and_evaluate_leave_failed_extractions_out_with_one_line_and_exit_
     assert "not a video" not in captured.err
 
 
+def test_evaluate_names_each_rejected_file_and_counts_it_failed(stores, tmp_path, capsys):
+    import shutil
+
+    import numpy as np
+
+    if not (stores / "run").exists():
+        assert main(["train", str(stores / "train"), "--out", str(stores / "run"), *TRAIN]) == 0
+    test = tmp_path / "test"
+    shutil.copytree(stores / "test", test)
+    nan = np.load(test / "normal_002.npy")
+    nan[1, 0, 3] = np.nan
+    np.save(test / "normal_002.npy", nan)
+    np.save(test / "normal_003.npy", np.zeros((5, 2, 7), np.float32))
+    np.save(test / "abnormal_000.npy", np.zeros((5, 2, 9), np.float32))
+    capsys.readouterr()
+    code = main(["evaluate", str(test), "--model", str(stores / "run"), "--gt", str(stores / "gt.txt"), "--json"])
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert code == 1 and summary["failed"] == 3 and summary["videos"] == 1
+    assert any("normal_002.npy" in p and "NaN" in p for p in summary["problems"])
+    assert any("normal_003.npy" in p for p in summary["problems"])
+    assert any("abnormal_000.npy" in p for p in summary["problems"])
+    dim_lines = [ln for ln in captured.err.splitlines() if "model expects" in ln]
+    assert len(dim_lines) == 1 and "2 feature files (e.g." in dim_lines[0] and "are 7-d, 9-d" in dim_lines[0]
+    assert "--feature-dim" not in captured.err and "--preset" not in captured.err
+    assert "vadpipe: error: " + str(test / "normal_002.npy") in captured.err
+    assert "no features here" not in captured.err  # the ground truth naming a rejected video is no news
+
+
 EXTRACT = ["--random-init", "--resize-short", "24", "--crop-size", "16", "--crops", "1", "--quiet", "--json"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
@@ -43,19 +44,27 @@ FeaturesRootOpt = typer.Option(
 )
 
 
+@dataclass
+class FeatureSetRead:
+    """What :func:`read_feature_set` kept and left out."""
+
+    videos: list[FeatureVideo]  # the usable ones
+    problems: list[str] = field(default_factory=list)  # one line per input of this command left out, by name
+    left_out: set[str] = field(default_factory=set)  # ids of the videos left out (extraction failures too)
+
+
 def read_feature_set(
     source: Path, *, labels: Path | None, abnormal_first: int | None, features_root: Path | None,
     expected_dim: int | None = None, need_labels: bool = False,
-) -> tuple[list[FeatureVideo], int]:
-    """Load and validate a feature set; bad videos are reported (one line each) and left out.
+) -> FeatureSetRead:
+    """Load and validate a feature set; bad videos are reported (one ``error:`` line each) and left out.
 
-    Videos whose *extraction* failed (``failed`` records of a store) are not inputs of this
-    command: they are left out with one summary line and not counted.
-
-    Returns:
-        (good videos, number of inputs left out)
+    Files of another width than ``expected_dim`` are reported together in one line (a whole set of
+    the wrong backbone is one mistake, not hundreds). Videos whose *extraction* failed (``failed``
+    records of a store) are not inputs of this command: they are left out with one summary line
+    and not counted as problems.
     """
-    from vadpipe.features.formats import load_feature_set
+    from vadpipe.features.formats import DimensionMismatch, load_feature_set
 
     extraction_failures: list = []
     videos, problems = load_feature_set(
@@ -67,7 +76,8 @@ def read_feature_set(
              f"(their errors: `status: failed` records in {Path(source) / 'index.jsonl'})")
     for line in problems:
         error(line)
-    good: list[FeatureVideo] = []
+    read = FeatureSetRead([], problems, {rec.id for rec in extraction_failures})
+    mismatched: list[DimensionMismatch] = []
     for video in videos:
         try:
             video.validate(expected_dim)
@@ -77,13 +87,23 @@ def read_feature_set(
                     "or put the files under normal/ and abnormal/ folders"
                 )
         except InputError as exc:
-            error(str(exc))
-            problems.append(str(exc))
+            if isinstance(exc, DimensionMismatch):
+                mismatched.append(exc)
+            else:
+                error(str(exc))
+            read.problems.append(str(exc))
+            read.left_out.add(video.id)
             continue
-        good.append(video)
-    if not good:
+        read.videos.append(video)
+    if len(mismatched) == 1:
+        error(str(mismatched[0]))
+    elif mismatched:
+        dims = ", ".join(f"{d}-d" for d in sorted({m.dim for m in mismatched}))
+        error(f"{len(mismatched)} feature files (e.g. {', '.join(str(m.file) for m in mismatched[:2])}) are "
+              f"{dims} but the model expects {mismatched[0].expected}-d; {DimensionMismatch.ADVICE}")
+    if not read.videos:
         raise InputError(f"{source}: no usable feature files; see the lines above")
-    return good, len(problems)
+    return read
 
 
 def apply_band(scorer, window: int | None, lookahead: int | None) -> None:

@@ -49,15 +49,17 @@ def evaluate_command(
     scorer, config = load_run(model, resolve_device(device))
     if window is not None or lookahead is not None:
         apply_band(scorer, window, lookahead)
-    videos, skipped = read_feature_set(
+    feature_set = read_feature_set(
         features, labels=labels, abnormal_first=abnormal_first, features_root=features_root,
         expected_dim=config.scorer.feature_dim,
     )
+    videos = feature_set.videos
     order = [(v.id, v.frame_count()) for v in videos]
     result = evaluate(scorer, videos, load_ground_truth(gt, video_order=order),
-                      per_video_auc=per_video is not None or plots is not None)
+                      per_video_auc=per_video is not None or plots is not None, left_out=feature_set.left_out)
     for line in result.problems:
         error(line)
+    result.problems[:0] = feature_set.problems  # every file left out counts as failed, by name
     for note in result.notes:
         err_console.print(f"note: {note}", highlight=False)
     if per_video is not None:
@@ -81,7 +83,7 @@ def evaluate_command(
         table.add_row(*(f"{result.metrics[k] * 100:.2f}%" if result.metrics[k] is not None else "n/a"
                         for k in ("auc", "ap", "pr_auc")))
         out_console.print(table)
-    if skipped or result.problems:
+    if result.problems:
         raise typer.Exit(1)
 
 

@@ -96,19 +96,20 @@ def train_command(
                         window=window, lookahead=lookahead, use_prior=not no_prior, standardize=standardize),
             loss=dict(lambda_dr=lambda_dr, lambda_da=lambda_da, margin=margin, use_dr=not no_dr, use_da=not no_da),
         )
-    videos, skipped = read_feature_set(
+    train_set = read_feature_set(
         features, labels=labels, abnormal_first=abnormal_first, features_root=features_root,
         expected_dim=config.scorer.feature_dim if resume else None, need_labels=True,
     )
+    videos, skipped = train_set.videos, len(train_set.problems)
     if not resume:
         _fit_features(config, videos, preset)
     validation = None
     if val is not None:
-        val_videos, val_skipped = read_feature_set(
+        val_set = read_feature_set(
             val, labels=None, abnormal_first=None, features_root=features_root,
             expected_dim=config.scorer.feature_dim,
         )
-        skipped += val_skipped
+        val_videos, skipped = val_set.videos, skipped + len(val_set.problems)
         order = [(v.id, v.frame_count()) for v in val_videos]
         validation = Validation(val_videos, load_ground_truth(val_gt, video_order=order))
     dataset = BagSet(videos, config.train.seq_len)

@@ -36,6 +36,16 @@ _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")  # a Windows drive: C:\ or C:/
 _CROP_FILE = re.compile(r"^(?P<base>.+?)(?:__(?P<crop>\d+))?\.npy$")
 
 
+class DimensionMismatch(InputError):
+    """A feature file of another width than the model's (``file``, ``dim``, ``expected``)."""
+
+    ADVICE = "use features of the backbone the model was trained on (or train a run on these features)"
+
+    def __init__(self, file: Path, dim: int, expected: int):
+        self.file, self.dim, self.expected = file, dim, expected
+        super().__init__(f"{file}: features are {dim}-d but the model expects {expected}-d; {self.ADVICE}")
+
+
 @dataclass
 class FeatureVideo:
     """One video's features, possibly spread over one file per crop."""
@@ -71,10 +81,7 @@ class FeatureVideo:
                 raise InputError(f"{f}: crop shape {a.shape} differs from {(t, d)} of the other crops")
             check_finite(f, a)
         if expected_dim is not None and d != expected_dim:
-            raise InputError(
-                f"{self.files[0]}: features are {d}-d but the model expects {expected_dim}-d; "
-                "use features from the backbone the model was trained on (or train a run on these features)"
-            )
+            raise DimensionMismatch(self.files[0], d, expected_dim)
         return t, len(crops), d
 
     def frame_count(self) -> int:
