@@ -67,6 +67,19 @@ def test_evaluate_names_each_rejected_file_and_counts_it_failed(stores, tmp_path
     assert "no features here" not in captured.err  # the ground truth naming a rejected video is no news
 
 
+def test_resume_of_a_run_killed_before_its_first_epoch_starts_it_and_says_so(stores, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()  # what a run killed during its first epoch leaves: the folder, nothing saved in it
+    assert main(["train", str(stores / "train"), "--out", str(run), *TRAIN, "--resume"]) == 0
+    assert "stopped before its first epoch ended" in capsys.readouterr().err
+    assert (run / "config.json").is_file() and (run / "model.safetensors").is_file()
+    assert main(["train", str(stores / "train"), "--out", str(run), *TRAIN, "--resume"]) == 0  # a real resume
+    assert "stopped before" not in capsys.readouterr().err
+    assert main(["train", str(stores / "train"), "--out", str(tmp_path / "never"), *TRAIN, "--resume"]) == 2
+    assert "no run here to resume" in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()
+
+
 EXTRACT = ["--random-init", "--resize-short", "24", "--crop-size", "16", "--crops", "1", "--quiet", "--json"]
 
 

@@ -81,10 +81,16 @@ def train_command(
     from vadpipe.model.checkpoint import CONFIG_NAME, read_run_config
     from vadpipe.train.data import BagSet
     from vadpipe.train.distributed import init_distributed, shutdown_distributed
-    from vadpipe.train.loop import Validation, train
+    from vadpipe.train.loop import CKPT_NAME, Validation, train
 
     if (val is None) != (val_gt is None):
         raise UsageError("--val and --val-gt go together")
+    if resume and not (out / CONFIG_NAME).is_file() and not (out / CKPT_NAME).is_file():
+        if not out.is_dir():
+            raise UsageError(f"{out}: no run here to resume; start it without --resume")
+        warn(f"{out}: the run was stopped before its first epoch ended, so nothing was saved; "
+             "starting it from epoch 1 with the options given")
+        resume = False
     if resume:
         config = read_run_config(out)
     else:
