@@ -80,6 +80,22 @@ def test_resume_of_a_run_killed_before_its_first_epoch_starts_it_and_says_so(sto
     assert not (tmp_path / "never").exists()
 
 
+def test_train_on_a_store_smaller_than_the_batch_says_what_the_batch_costs(stores, tmp_path, capsys):
+    from vadpipe.cli.train import small_store_note
+    from vadpipe.model.config import TrainConfig
+
+    note = small_store_note(TrainConfig(batch_size=128), 3, 5)
+    assert "one batch of 128 bags" in note and "3 abnormal and 5 normal" in note
+    assert "--batch-size 10 " in note and "12.8x less work" in note
+    assert small_store_note(TrainConfig(batch_size=10), 3, 5) is None
+    assert small_store_note(TrainConfig(batch_size=128, balanced=False), 3, 5) is None
+    args = [a for a in TRAIN if a != "--quiet"]
+    args[args.index("--batch-size") + 1] = "32"
+    assert main(["train", str(stores / "train"), "--out", str(tmp_path / "run"), *args]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "note: batch 32 is more than this store's bags" in err and "--batch-size 16 " in err  # 8 + 8 bags
+
+
 EXTRACT = ["--random-init", "--resize-short", "24", "--crop-size", "16", "--crops", "1", "--quiet", "--json"]
 
 

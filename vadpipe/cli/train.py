@@ -130,6 +130,9 @@ def train_command(
             f"normal), {config.scorer.feature_dim}-d, device {torch_device}, run folder {out}"
             + (f", {dist.world_size} processes" if dist.world_size > 1 else "")
         )
+        note = small_store_note(config.train, n_pos, len(dataset) - n_pos)
+        if note:
+            err_console.print(f"note: {note}", highlight=False)
     with progress(quiet=quiet) as bar:
         task = bar.add_task("epoch", total=None, info="")
 
@@ -168,6 +171,17 @@ def train_command(
     if skipped:
         error(f"{skipped} input(s) were left out (see the lines above)")
         raise typer.Exit(1)
+
+
+def small_store_note(train_config, n_abnormal: int, n_normal: int) -> str | None:
+    """What a balanced batch larger than the store costs, and the batch size that avoids it (else None)."""
+    half, larger = train_config.batch_size // 2, max(n_abnormal, n_normal)
+    if not train_config.balanced or half <= larger:
+        return None
+    return (f"batch {train_config.batch_size} is more than this store's bags: every epoch is one batch of "
+            f"{2 * half} bags, half abnormal and half normal, re-drawn from the {n_abnormal} abnormal and "
+            f"{n_normal} normal ones (the paper's batch is for whole datasets); --batch-size {2 * larger} "
+            f"draws each bag about once per epoch, with {half / larger:.1f}x less work")
 
 
 def _config_from_options(preset_name: str, *, train: dict, scorer: dict, loss: dict):
