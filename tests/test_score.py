@@ -37,6 +37,20 @@ def test_score_with_a_missing_path_scores_the_others_and_exits_1(pipeline, tmp_p
     assert "vadpipe: error: " + str(tmp_path / "missing.mp4") + ": no such file or folder" in captured.err
 
 
+def test_score_of_only_missing_paths_exits_1_without_building_a_backbone(pipeline, tmp_path, capsys, monkeypatch):
+    import vadpipe.backbones.registry as registry
+
+    def no_backbone(*args, **kwargs):
+        raise AssertionError("nothing to score: no backbone should be built (its weights may not even be there)")
+
+    monkeypatch.setattr(registry, "build_backbone", no_backbone)
+    root, _ = pipeline
+    code = main(["score", str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4"), "--model", str(root / "run"),
+                 "--out", str(tmp_path / "o"), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("no such file or folder") == 2
+
+
 def test_score_writes_one_row_per_decoded_frame_with_the_snippet_score(pipeline, tmp_path, capsys):
     root, specs = pipeline
     video = root / "videos" / "abnormal" / f"{specs[0].name}.mp4"

@@ -222,15 +222,17 @@ def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: Scor
     spec = scoring_spec(run.config, backbone=options.backbone, crops=options.crops, tail=options.tail,
                         note=observer.note)
     jobs = collect_videos([str(p) for p in inputs])
+    good = [j for j in jobs if j.problem is None]
+    for job in jobs:
+        if job.problem:
+            observer.failed(job.problem)
+    if not good:  # every input missing or refused: said above, no backbone to build
+        return
     device = resolve_device(options.forward.device)
     net = build_backbone(spec.backbone, weights=options.weights, random_init=spec.random_init, device=device)
     if spec.random_init:
         observer.note("this run was trained on features of a random-init backbone (the offline demo); "
                       "scoring uses the same seeded random backbone")
-    good = [j for j in jobs if j.problem is None]
-    for job in jobs:
-        if job.problem:
-            observer.failed(job.problem)
     observer.planned(len(good))
     by_path = {j.video: j for j in good}
     from vadpipe.engines import resolve_engine
