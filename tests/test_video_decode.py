@@ -169,3 +169,19 @@ def test_video_shorter_than_its_audio_is_not_truncated(tmp_path, ext):
     path = write_video(tmp_path / f"v.{ext}", index_frames(25), audio_s=3.0)  # 1 s of picture, 3 s of sound
     frames, info = read_video(path)
     assert len(frames) == 25 and info.duration_s == pytest.approx(1.0, abs=0.01)
+
+
+@pytest.mark.parametrize(("ext", "audio_s"), [("mkv", 0.0), ("mkv", 3.0), ("mp4", 3.0)])
+def test_a_picture_that_starts_late_is_not_truncated(tmp_path, ext, audio_s):
+    # Matroska's track DURATION is the end time from the file's zero (3.3 s here), not the 2.8 s the frames span.
+    path = write_video(tmp_path / f"late.{ext}", random_frames(70, 40, 48), audio_s=audio_s,
+                       pts_ms=[500 + 40 * i for i in range(70)])
+    frames, info = read_video(path)
+    assert len(frames) == 70 and info.duration_s == pytest.approx(2.8, abs=0.01)
+
+
+def test_a_late_starting_picture_cut_short_is_still_truncated(tmp_path):
+    path = write_video(tmp_path / "late.mkv", random_frames(200, 48, 64), pts_ms=[500 + 40 * i for i in range(200)])
+    path.write_bytes(path.read_bytes()[: int(path.stat().st_size * 0.5)])
+    with pytest.raises(InputError, match="truncated"):
+        read_video(path)

@@ -197,7 +197,8 @@ class VideoReader:
             info.fps = n / covered  # the average rate
         elif not info.fps and step > 0:
             info.fps = 1 / step
-        self._check_truncated(n, covered, step)
+        end = float(times[-1]) + last if n > 1 else step  # when the last frame stops showing, from the file's zero
+        self._check_truncated(n, max(covered, end), step)
         width, height = size
         info.rotation = rotation
         info.width, info.height = (height, width) if round(rotation / 90) % 2 else (width, height)
@@ -206,6 +207,12 @@ class VideoReader:
         info.timestamps = times
 
     def _check_truncated(self, n: int, covered: float, step: float) -> None:
+        """Refuse a file whose frames stop well before the header says (``covered``: seconds reached).
+
+        ``covered`` is the larger of the frames' span and their end time: Matroska's per-track
+        DURATION is the end time from the file's zero, so a picture that starts late (after its
+        sound, or cut from a stream) spans less than it and is not short.
+        """
         declared_frames = max(0, self._stream.frames)
         declared_s = self._declared_duration()
         checks = []
