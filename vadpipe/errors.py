@@ -15,19 +15,30 @@ class VadpipeError(Exception):
     Args:
         message: the line; when ``param`` is given it starts with the parameter's name.
         param: the library parameter at fault (e.g. ``"resample_fps"``), or None.
+        params: further parameters the message names (a constraint between settings); the CLI
+            writes each as its flag wherever it stands in the message.
     """
 
     exit_code = 1
 
-    def __init__(self, message: str, *, param: str | None = None):
+    def __init__(self, message: str, *, param: str | None = None, params: tuple[str, ...] = ()):
         super().__init__(message)
         self.param = param
+        self.params = tuple(params)
 
 
 class UsageError(VadpipeError):
     """The command line itself is wrong (exit code 2)."""
 
     exit_code = 2
+
+
+class ConfigError(UsageError, ValueError):
+    """A setting of a config dataclass is out of its range, or two settings do not fit together.
+
+    A usage error when the setting came from the command line (exit code 2); a ``ValueError``
+    too, so a config read from a file reports it as that file's problem.
+    """
 
 
 class InputError(VadpipeError):

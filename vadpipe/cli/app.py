@@ -8,16 +8,53 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 import traceback
 
 import typer
+import typer.core
 from rich.markup import escape
 
 from vadpipe.cli.console import err_console
 from vadpipe.errors import VadpipeError
 
+
+class _OneLineUsageErrors(typer.core.TyperGroup):
+    """Usage errors (a bad option value, an unknown option, a missing argument) as one line on stderr,
+    exit code 2, in place of Typer's usage box: the same line `main` prints for vadpipe's own errors."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.TyperException as exc:  # click's UsageError / BadParameter / NoSuchOption ...
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see `{ctx.command_path} -h`)" if ctx is not None else ""
+            message = " ".join(_usage_message(exc).split())
+            err_console.print(f"[red]vadpipe: error:[/red] {escape(message + hint)}", highlight=False,
+                              soft_wrap=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            err_console.print("aborted", highlight=False)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_message(exc: typer.TyperException) -> str:
+    """``--lr -1 must be FLOAT>0`` for a value a range refused; click's own wording for the rest."""
+    from vadpipe.cli.ranges import OptionValueError
+
+    param = getattr(exc, "param", None)
+    if isinstance(exc, OptionValueError) and param is not None:
+        name = param.opts[0] if param.param_type_name == "option" else (param.metavar or param.name.upper())
+        return f"{name} {exc.message}"
+    return exc.format_message()
+
+
 app = typer.Typer(
+    cls=_OneLineUsageErrors,
     name="vadpipe",
     help="Weakly supervised video anomaly detection: extract I3D features, train LA-Net + DDL, "
     "evaluate frame-level AUC/AP, and score raw videos.",
@@ -78,7 +115,9 @@ for _name in COMMAND_MODULES:
 
 
 # Library parameters whose command-line flag is spelled otherwise (the rest: `_` -> `-`).
-FLAGS = {"resample_fps": "--fps", "allow_random": "--random-init"}
+FLAGS = {"resample_fps": "--fps", "allow_random": "--random-init", "hold_s": "--hold", "pre_s": "--pre",
+         "post_s": "--post", "duration_s": "--duration", "min_duration_s": "--min-duration",
+         "merge_gap_s": "--merge-gap", "features_fps": "--fps", "json_lines": "--json"}
 DEBUG_VARIABLE = "VADPIPE_DEBUG"
 
 
@@ -92,6 +131,8 @@ def error_line(exc: VadpipeError) -> str:
     message = str(exc)
     if exc.param and message.startswith(exc.param):
         message = flag_of(exc.param) + message[len(exc.param):]
+    for name in exc.params:  # a constraint between settings names each of them as its flag
+        message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flag_of(name), message)
     return message
 
 

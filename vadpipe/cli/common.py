@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 import typer
 
 from vadpipe.cli.console import error, warn
+from vadpipe.cli.ranges import PATH, number, number_of
 from vadpipe.errors import InputError
-from vadpipe.features.options import PRECISION_NAMES
+from vadpipe.features.options import PRECISION_NAMES, ForwardOptions
 
 if TYPE_CHECKING:
     from vadpipe.features.formats import FeatureVideo
@@ -20,10 +21,12 @@ DEVICE_HELP = "auto (GPU when present, the LOCAL_RANK one under torchrun), cpu, 
 
 # The options of vadpipe.features.options.ForwardOptions, as `extract` and `score` spell them.
 ForwardOpts = SimpleNamespace(
-    batch_size=typer.Option(None, "--batch-size", min=1, help="Snippets per forward pass (each is C clips). "
+    batch_size=typer.Option(None, "--batch-size", **number_of(ForwardOptions, "batch_size"),
+                            help="Snippets per forward pass (each is C clips). "
                             "Default: ~32 clips on a GPU, ~4 on a CPU."),
     device=typer.Option("auto", help=DEVICE_HELP),
-    workers=typer.Option(None, min=1, help="Videos decoded at once, each on its own thread (default: 1 on a CPU, "
+    workers=typer.Option(None, **number_of(ForwardOptions, "workers"),
+                         help="Videos decoded at once, each on its own thread (default: 1 on a CPU, "
                          "half the cores, 2 to 8, beside a GPU)."),
     precision=typer.Option("auto", help=f"Forward-pass precision: {', '.join(PRECISION_NAMES)} (auto: bf16 "
                            "autocast on CUDA, fp32 on a CPU; bf16/fp16 autocast also on a CPU when asked). Recorded "
@@ -35,12 +38,15 @@ ForwardOpts = SimpleNamespace(
                          "compiling; padded batches keep one shape)."),
 )
 
-LabelsOpt = typer.Option(None, "--labels", help="CSV `video,label` (0/1 or normal/abnormal) overriding other labels.")
+LabelsOpt = typer.Option(None, "--labels", **PATH,
+                         help="CSV `video,label` (0/1 or normal/abnormal) overriding other labels.")
 AbnormalFirstOpt = typer.Option(
-    None, "--abnormal-first", help="List files: the first N lines are abnormal (RTFM lists: 810 train, 140 test)."
+    None, "--abnormal-first", **number(int, min=0),
+    help="List files: the first N lines are abnormal (RTFM lists: 810 train, 140 test)."
 )
 FeaturesRootOpt = typer.Option(
-    None, "--features-root", help="Folder to find the .npy files in when a list names paths that do not exist here."
+    None, "--features-root", **PATH,
+    help="Folder to find the .npy files in when a list names paths that do not exist here."
 )
 
 
@@ -108,13 +114,9 @@ def read_feature_set(
 
 def apply_band(scorer, window: int | None, lookahead: int | None) -> None:
     """Override the run's attention band (``--window`` / ``--lookahead``) on a loaded scorer, in place."""
-    from vadpipe.errors import UsageError
     from vadpipe.model.config import check_band
 
     window = scorer.cfg.window if window is None else window
     lookahead = (scorer.cfg.lookahead if window else 0) if lookahead is None else lookahead
-    try:
-        check_band(window, lookahead)
-    except ValueError as exc:
-        raise UsageError(f"--window/--lookahead: {exc}") from None
+    check_band(window, lookahead)  # a ConfigError: one line naming --window and --lookahead
     scorer.cfg.window, scorer.cfg.lookahead = window, lookahead

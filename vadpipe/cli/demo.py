@@ -9,14 +9,19 @@ import typer
 
 from vadpipe.cli.common import DEVICE_HELP
 from vadpipe.cli.console import err_console, out_console, print_json
+from vadpipe.cli.ranges import PATH, number, number_of
 from vadpipe.devices import resolve_device
+from vadpipe.model.config import TrainConfig
 
 
 def demo_command(
-    out: Path = typer.Option(Path("vadpipe-demo"), "--out", "-o", help="Folder for videos, features, run and scores."),
-    epochs: int = typer.Option(100, min=1, help="Training epochs."),
-    videos: int = typer.Option(20, min=1, help="Training videos per class (normal / abnormal)."),
-    seed: int = typer.Option(0, help="Seed of the scenes, the camera and the training (the backbone's is fixed)."),
+    out: Path = typer.Option(Path("vadpipe-demo"), "--out", "-o", **PATH,
+                             help="Folder for videos, features, run and scores."),
+    epochs: int = typer.Option(100, **number_of(TrainConfig, "epochs"), help="Training epochs."),
+    videos: int = typer.Option(20, **number(int, min=1, max=10_000),
+                               help="Training videos per class (normal / abnormal)."),
+    seed: int = typer.Option(0, **number_of(TrainConfig, "seed"),
+                             help="Seed of the scenes, the camera and the training (the backbone's is fixed)."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON document on stdout."),
 ) -> None:

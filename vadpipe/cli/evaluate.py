@@ -17,24 +17,30 @@ from vadpipe.cli.common import (
     read_feature_set,
 )
 from vadpipe.cli.console import err_console, error, out_console, print_json
+from vadpipe.cli.ranges import PATH, number_of, path
+from vadpipe.model.config import ScorerConfig
 
 
 def evaluate_command(
     features: Path = typer.Argument(
-        ..., help="Test features: a vadpipe store folder, a list file or a folder of .npy."
+        ..., **path("FEATURES"), help="Test features: a vadpipe store folder, a list file or a folder of .npy."
     ),
-    model: Path = typer.Option(..., "--model", "-m", help="Run folder written by `vadpipe train`."),
-    gt: Path = typer.Option(..., "--gt", help="Ground truth: UCF-Crime Temporal_Anomaly_Annotation .txt, "
+    model: Path = typer.Option(..., "--model", "-m", **PATH, help="Run folder written by `vadpipe train`."),
+    gt: Path = typer.Option(..., "--gt", **PATH, help="Ground truth: UCF-Crime Temporal_Anomaly_Annotation .txt, "
                             "XD-Violence annotations.txt, or a concatenated frame-level .npy in list order."),
     labels: Path | None = LabelsOpt,
     abnormal_first: int | None = AbnormalFirstOpt,
     features_root: Path | None = FeaturesRootOpt,
-    per_video: Path | None = typer.Option(None, "--per-video", help="Write per-video scores and AUC to this CSV."),
-    plots: Path | None = typer.Option(None, "--plots", help="Write ROC and PR curves, the per-video curves over the "
+    per_video: Path | None = typer.Option(None, "--per-video", **PATH,
+                                          help="Write per-video scores and AUC to this CSV."),
+    plots: Path | None = typer.Option(None, "--plots", **PATH,
+                                      help="Write ROC and PR curves, the per-video curves over the "
                                       "ground truth (worst first) and evaluate.html into this folder."),
-    window: int | None = typer.Option(None, help="Measure the run in live mode: banded attention over the last "
+    window: int | None = typer.Option(None, **number_of(ScorerConfig, "window"),
+                                      help="Measure the run in live mode: banded attention over the last "
                                       "W snippets (default: the run's own band; 0 = whole video)."),
-    lookahead: int | None = typer.Option(None, help="With --window: L snippets of lookahead (default: the run's)."),
+    lookahead: int | None = typer.Option(None, **number_of(ScorerConfig, "lookahead"),
+                                         help="With --window: L snippets of lookahead (default: the run's)."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON document on stdout."),
 ) -> None:

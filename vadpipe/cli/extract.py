@@ -10,9 +10,10 @@ import typer
 from vadpipe.backbones.registry import BACKBONES, DEFAULT_BACKBONE
 from vadpipe.cli.common import ForwardOpts
 from vadpipe.cli.console import err_console, error, out_console, print_json, progress, warn
+from vadpipe.cli.ranges import PATH, number_of, path
 from vadpipe.engines import ENGINE_HELP
 from vadpipe.errors import UsageError
-from vadpipe.features.spec import CROP_COUNTS, FEATURE_DTYPES, TAIL_POLICIES
+from vadpipe.features.spec import CROP_COUNTS, FEATURE_DTYPES, TAIL_POLICIES, FeatureSpec
 from vadpipe.observers import ExtractObserver
 from vadpipe.video.names import VIDEO_EXTENSIONS
 
@@ -63,14 +64,15 @@ class _RichObserver(ExtractObserver):
 
 def extract_command(
     inputs: list[Path] = typer.Argument(
-        ..., help=f"Video files, folders (searched recursively for {' '.join(VIDEO_EXTENSIONS)}) "
+        ..., **path("INPUTS"), help=f"Video files, folders (searched recursively for {' '.join(VIDEO_EXTENSIONS)}) "
         "or .txt/.list files naming one video per line.", show_default=False,
     ),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder: <out>/<path below the input folder>.npy "
+    out: Path = typer.Option(..., "--out", "-o", **PATH, help="Output folder: <out>/<path below the input folder>.npy "
                              "+ index.jsonl."),
     backbone: str = typer.Option(DEFAULT_BACKBONE, help="Backbone: " + ", ".join(
         f"{spec.name} ({spec.feature_dim}-d, {spec.default_crops} crops)" for spec in BACKBONES.values()) + "."),
-    crops: int | None = typer.Option(None, help=f"{', '.join(map(str, CROP_COUNTS))}: the centre; the centre, then "
+    crops: int | None = typer.Option(None, **number_of(FeatureSpec, "crops"),
+                                     help=f"{', '.join(map(str, CROP_COUNTS))}: the centre; the centre, then "
                                      "the corners (XD __0..__4); or torchvision's TenCrop order (corners, centre, "
                                      "then those of the flipped frame). Default: the backbone's (above), or 10 for "
                                      "--layout rtfm, 5 for --layout xd."),
@@ -80,16 +82,19 @@ def extract_command(
     dtype: str = typer.Option(FEATURE_DTYPES[0], help=f"Stored feature type: {' or '.join(FEATURE_DTYPES)}."),
     layout: str = typer.Option("vadpipe", help="vadpipe: <name>.npy (T, C, D); rtfm: <name>_i3d.npy (T, C, D) "
                                "+ rtfm.list; xd: <name>__0..__C-1.npy (T, D) + xd.list."),
-    weights: Path | None = typer.Option(None, help="Backbone checkpoint file (default: the cached one of "
+    weights: Path | None = typer.Option(None, **PATH, help="Backbone checkpoint file (default: the cached one of "
                                         "`vadpipe weights download`)."),
     random_init: bool = typer.Option(False, "--random-init", help="Allow a random-init backbone when no "
                                      "weights are cached (tests, timing); recorded in the index."),
-    fps: float | None = typer.Option(None, help="Resample every video to this frame rate (by timestamp) "
+    fps: float | None = typer.Option(None, **number_of(FeatureSpec, "resample_fps"),
+                                     help="Resample every video to this frame rate (by timestamp) "
                                      "before cutting snippets. Default: every decoded frame."),
-    resize_short: int | None = typer.Option(None, "--resize-short", min=8, help="Override the backbone's "
+    resize_short: int | None = typer.Option(None, "--resize-short", **number_of(FeatureSpec, "resize_short"),
+                                            help="Override the backbone's "
                                             f"shorter-side resize ({_SIZES})."),
-    crop_size: int | None = typer.Option(None, "--crop-size", min=8, help=f"Override the crop size ({_CROP_SIZES})."),
-    labels: Path | None = typer.Option(None, help="CSV `video,label` (0/1 or normal/abnormal) recorded in the "
+    crop_size: int | None = typer.Option(None, "--crop-size", **number_of(FeatureSpec, "crop_size"),
+                                         help=f"Override the crop size ({_CROP_SIZES})."),
+    labels: Path | None = typer.Option(None, **PATH, help="CSV `video,label` (0/1 or normal/abnormal) recorded in the "
                                        "index and used to order list files; otherwise labels come from "
                                        "normal/ and abnormal/ folders."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Extract again even videos already done."),
@@ -116,7 +121,6 @@ def extract_command(
     from vadpipe.features.extract_job import run_extract
     from vadpipe.features.layouts import LAYOUT_CROPS, LAYOUT_TAILS
     from vadpipe.features.options import ForwardOptions
-    from vadpipe.features.spec import FeatureSpec
 
     if no_amp:
         if precision not in ("auto", "fp32"):

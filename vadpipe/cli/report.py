@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from vadpipe.cli.console import err_console, print_json, progress, warn
+from vadpipe.cli.ranges import path
 from vadpipe.errors import UsageError
 
 VIDEO_HELP = ("What each video page plays: auto (the original, hard-linked into the folder, when browsers play "
@@ -15,7 +16,7 @@ VIDEO_HELP = ("What each video page plays: auto (the original, hard-linked into 
 
 
 def report_command(
-    scores_dir: Path = typer.Argument(..., help="The --out folder of `vadpipe score`."),
+    scores_dir: Path = typer.Argument(..., **path("SCORES_DIR"), help="The --out folder of `vadpipe score`."),
     video: str = typer.Option("auto", "--video", help=VIDEO_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print what was written as one JSON document on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary line."),

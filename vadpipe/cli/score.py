@@ -12,8 +12,10 @@ from rich.markup import escape
 
 from vadpipe.cli.common import ForwardOpts
 from vadpipe.cli.console import err_console, error, out_console, print_json, progress
+from vadpipe.cli.ranges import PATH, number, number_of, path
 from vadpipe.engines import ENGINE_HELP
-from vadpipe.features.spec import CROP_COUNTS, TAIL_POLICIES
+from vadpipe.features.spec import CROP_COUNTS, MAX_FPS, TAIL_POLICIES, FeatureSpec
+from vadpipe.infer.options import IntervalOptions
 from vadpipe.observers import ScoreObserver
 
 
@@ -41,26 +43,34 @@ class _Observer(ScoreObserver):
 
 
 def score_command(
-    inputs: list[Path] = typer.Argument(None, help="Videos, folders of videos, or .txt/.list files naming videos."),
-    model: Path = typer.Option(..., "--model", "-m", help="Run folder written by `vadpipe train`."),
-    out: Path = typer.Option(Path("vadpipe-scores"), "--out", "-o", help="Folder for the per-video outputs."),
-    features: list[Path] = typer.Option(None, "--features", help="Score a precomputed (T, C, D) .npy instead of "
+    inputs: list[Path] = typer.Argument(None, **path("INPUTS"),
+                                        help="Videos, folders of videos, or .txt/.list files naming videos."),
+    model: Path = typer.Option(..., "--model", "-m", **PATH, help="Run folder written by `vadpipe train`."),
+    out: Path = typer.Option(Path("vadpipe-scores"), "--out", "-o", **PATH, help="Folder for the per-video outputs."),
+    features: list[Path] = typer.Option(None, "--features", **PATH,
+                                        help="Score a precomputed (T, C, D) .npy instead of "
                                         "a video (repeatable); frames and fps come from its store's index.jsonl."),
-    fps: float | None = typer.Option(None, help="With --features and no index.jsonl: the video's frame rate "
+    fps: float | None = typer.Option(None, **number(min=0, min_open=True, max=MAX_FPS),
+                                     help="With --features and no index.jsonl: the video's frame rate "
                                      "(default: 30 fps assumed, with 16 frames per snippet, and said)."),
     backbone: str | None = typer.Option(None, help="Only for a run that does not record its features' backbone "
                                         "(trained on public features); otherwise it must be the run's."),
     weights: str | None = typer.Option(None, help="Backbone checkpoint file or registry name (default: cached)."),
-    crops: int | None = typer.Option(None, help=f"Fewer crops than the run's ({', '.join(map(str, CROP_COUNTS))}): "
+    crops: int | None = typer.Option(None, **number_of(FeatureSpec, "crops"),
+                                     help=f"Fewer crops than the run's ({', '.join(map(str, CROP_COUNTS))}): "
                                      "faster; scores are averaged over crops. Default: the run's."),
     tail: str | None = typer.Option(None, help=f"Tail policy ({' or '.join(TAIL_POLICIES)}) for a run that does "
                                     "not record it; otherwise it must be the run's."),
-    threshold: float | None = typer.Option(None, help="Decision threshold (default: the run's, else 0.5)."),
-    smooth: int = typer.Option(0, help="Moving average over this many snippets before thresholding (0: off)."),
-    min_duration: float = typer.Option(0.0, "--min-duration", help="Drop intervals shorter than this (seconds)."),
-    merge_gap: float = typer.Option(0.0, "--merge-gap", help="Merge intervals closer than this (seconds)."),
-    gt: Path | None = typer.Option(None, "--gt", help="Ground truth (UCF-Crime or XD-Violence annotation .txt, as "
-                                   "`evaluate` reads): drawn on the PNG and report of every video it names."),
+    threshold: float | None = typer.Option(None, **number_of(IntervalOptions, "threshold"),
+                                           help="Decision threshold (default: the run's, else 0.5)."),
+    smooth: int = typer.Option(0, **number_of(IntervalOptions, "smooth"),
+                               help="Moving average over this many snippets before thresholding (0: off)."),
+    min_duration: float = typer.Option(0.0, "--min-duration", **number_of(IntervalOptions, "min_duration_s"),
+                                       help="Drop intervals shorter than this (seconds)."),
+    merge_gap: float = typer.Option(0.0, "--merge-gap", **number_of(IntervalOptions, "merge_gap_s"),
+                                    help="Merge intervals closer than this (seconds)."),
+    gt: Path | None = typer.Option(None, "--gt", **PATH, help="Ground truth (UCF-Crime or XD-Violence annotation "
+                                   ".txt, as `evaluate` reads): drawn on the PNG and report of every video it names."),
     overlay: bool = typer.Option(False, "--overlay", help="Also write <stem>.overlay.mp4 with the live score "
                                  "and the video's sound."),
     report: bool = typer.Option(False, "--report", help="Also write OUT/report.html: every video in a sortable "
@@ -78,7 +88,6 @@ def score_command(
     from dataclasses import asdict
 
     from vadpipe.features.options import ForwardOptions
-    from vadpipe.infer.score import IntervalOptions
     from vadpipe.infer.scoring import ScoreOptions, ScoringRun, score_inputs
     from vadpipe.infer.truth import ScoreTruth
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from vadpipe.cli.common import (
     read_feature_set,
 )
 from vadpipe.cli.console import err_console, error, print_json, progress, warn
+from vadpipe.cli.ranges import PATH, number, number_of, path
 from vadpipe.errors import UsageError
 from vadpipe.model.config import PRESETS, LossConfig, ScorerConfig, TrainConfig, get_preset
 
@@ -29,48 +31,60 @@ def _default(cls, field: str) -> str:
     return f"default {next(f.default for f in dataclasses.fields(cls) if f.name == field)}"
 
 
+def _setting(cls, field: str, help: str):
+    """The option of one config field: None (the preset's) or a value in the range the field declares."""
+    return typer.Option(None, **number_of(cls, field), help=help)
+
+
 def train_command(
-    features: Path = typer.Argument(..., help="Training features: a vadpipe store folder, an RTFM/XD/ten-crop "
-                                    "list file, or a folder of .npy files."),
-    out: Path = typer.Option(..., "--out", "-o", help="Run folder to write (config.json, model.safetensors, ...)."),
+    features: Path = typer.Argument(..., **path("FEATURES"), help="Training features: a vadpipe store folder, an "
+                                    "RTFM/XD/ten-crop list file, or a folder of .npy files."),
+    out: Path = typer.Option(..., "--out", "-o", **PATH,
+                             help="Run folder to write (config.json, model.safetensors, ...)."),
     preset: str = typer.Option("ucf", help="Hyperparameters of the paper: ucf (UCF-Crime) or xd (XD-Violence)."),
     labels: Path | None = LabelsOpt,
     abnormal_first: int | None = AbnormalFirstOpt,
     features_root: Path | None = FeaturesRootOpt,
-    val: Path | None = typer.Option(None, help="Validation features (same kinds as FEATURES)."),
-    val_gt: Path | None = typer.Option(None, "--val-gt", help="Ground truth of --val (UCF/XD annotation .txt or "
-                                       "concatenated .npy): keeps the best epoch and picks the threshold."),
-    epochs: int | None = typer.Option(None, help="Epochs; " + _preset_help("epochs", "train")),
-    batch_size: int | None = typer.Option(None, help="Bags per batch; " + _preset_help("batch_size", "train")),
-    lr: float | None = typer.Option(None, help="Adam learning rate (cosine decay); " + _preset_help("lr", "train")),
-    weight_decay: float | None = typer.Option(None, help="Adam weight decay; "
-                                              + _default(TrainConfig, "weight_decay") + "."),
-    seq_len: int | None = typer.Option(None, help="Snippets per training bag; " + _preset_help("seq_len", "train")),
-    seed: int | None = typer.Option(None, help="Random seed; " + _default(TrainConfig, "seed") + "."),
-    heads: int | None = typer.Option(None, help="Attention heads k; " + _preset_help("heads", "scorer")),
-    hidden_dim: int | None = typer.Option(None, help="Attention width D_h; " + _preset_help("hidden_dim", "scorer")),
-    sigma: float | None = typer.Option(None, help="Locality prior sigma; " + _preset_help("sigma", "scorer")),
-    conv_kernel: int | None = typer.Option(None, help="Causal conv kernel K; " + _preset_help("conv_kernel", "scorer")),
-    dropout: float | None = typer.Option(None, help="MLP dropout; " + _default(ScorerConfig, "dropout") + "."),
-    window: int | None = typer.Option(None, help="Banded attention for live scoring: each snippet attends to the "
-                                      "last W snippets only (saved in config.json; `watch` uses it); default 0 = "
-                                      "the whole bag, as in the paper."),
-    lookahead: int | None = typer.Option(None, help="With --window: also attend L snippets ahead (live scores "
-                                         "then come L snippets late); default 0."),
-    lambda_dr: float | None = typer.Option(
-        None, help="Weight of the ranking loss; " + _preset_help("lambda_dr", "loss")
-    ),
-    lambda_da: float | None = typer.Option(
-        None, help="Weight of the alignment loss; " + _preset_help("lambda_da", "loss")
-    ),
-    margin: float | None = typer.Option(None, help="Ranking margin zeta; " + _default(LossConfig, "margin") + "."),
+    val: Path | None = typer.Option(None, **PATH, help="Validation features (same kinds as FEATURES)."),
+    val_gt: Path | None = typer.Option(None, "--val-gt", **PATH, help="Ground truth of --val (UCF/XD annotation "
+                                       ".txt or concatenated .npy): keeps the best epoch and picks the threshold."),
+    epochs: int | None = _setting(TrainConfig, "epochs", "Epochs; " + _preset_help("epochs", "train")),
+    batch_size: int | None = _setting(TrainConfig, "batch_size",
+                                      "Bags per batch; " + _preset_help("batch_size", "train")),
+    lr: float | None = _setting(TrainConfig, "lr", "Adam learning rate (cosine decay); " + _preset_help("lr", "train")),
+    weight_decay: float | None = _setting(TrainConfig, "weight_decay",
+                                          "Adam weight decay; " + _default(TrainConfig, "weight_decay") + "."),
+    seq_len: int | None = _setting(TrainConfig, "seq_len",
+                                   "Snippets per training bag; " + _preset_help("seq_len", "train")),
+    seed: int | None = _setting(TrainConfig, "seed", "Random seed; " + _default(TrainConfig, "seed") + "."),
+    heads: int | None = _setting(ScorerConfig, "heads", "Attention heads k; it must divide --hidden-dim; "
+                                 + _preset_help("heads", "scorer")),
+    hidden_dim: int | None = _setting(ScorerConfig, "hidden_dim",
+                                      "Attention width D_h; " + _preset_help("hidden_dim", "scorer")),
+    sigma: float | None = _setting(ScorerConfig, "sigma", "Locality prior sigma; " + _preset_help("sigma", "scorer")),
+    conv_kernel: int | None = _setting(ScorerConfig, "conv_kernel",
+                                       "Causal conv kernel K; " + _preset_help("conv_kernel", "scorer")),
+    dropout: float | None = _setting(ScorerConfig, "dropout",
+                                     "MLP dropout; " + _default(ScorerConfig, "dropout") + "."),
+    window: int | None = _setting(ScorerConfig, "window", "Banded attention for live scoring: each snippet attends "
+                                  "to the last W snippets only (saved in config.json; `watch` uses it); default 0 = "
+                                  "the whole bag, as in the paper."),
+    lookahead: int | None = _setting(ScorerConfig, "lookahead", "With --window: also attend L snippets ahead (live "
+                                     "scores then come L snippets late); default 0."),
+    lambda_dr: float | None = _setting(LossConfig, "lambda_dr",
+                                       "Weight of the ranking loss; " + _preset_help("lambda_dr", "loss")),
+    lambda_da: float | None = _setting(LossConfig, "lambda_da",
+                                       "Weight of the alignment loss; " + _preset_help("lambda_da", "loss")),
+    margin: float | None = _setting(LossConfig, "margin",
+                                    "Ranking margin zeta; " + _default(LossConfig, "margin") + "."),
     standardize: bool = typer.Option(False, "--standardize", help="Not in the paper: standardise each feature "
                                      "dimension with the training set's mean and std (saved with the model)."),
     no_prior: bool = typer.Option(False, "--no-prior", help="Ablation: LA-Net without the locality prior G."),
     no_dr: bool = typer.Option(False, "--no-dr", help="Ablation: without the dynamics ranking loss."),
     no_da: bool = typer.Option(False, "--no-da", help="Ablation: without the dynamics alignment loss."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
-    workers: int = typer.Option(0, help="DataLoader worker processes reading the features."),
+    workers: int = typer.Option(0, **number(int, min=0, max=256),
+                                help="DataLoader worker processes reading the features."),
     resume: bool = typer.Option(False, "--resume", help="Continue the killed or finished run in --out."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout at the end."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or per-epoch lines."),
@@ -155,8 +169,9 @@ def train_command(
             )
 
         try:
-            final = train(out, config, dataset, validation=validation, resume=resume, device=torch_device,
-                          workers=workers, on_step=on_step, on_epoch=on_epoch, dist=dist)
+            with _removed_if_left_empty(out):
+                final = train(out, config, dataset, validation=validation, resume=resume, device=torch_device,
+                              workers=workers, on_step=on_step, on_epoch=on_epoch, dist=dist)
         finally:
             shutdown_distributed()
     summary = {
@@ -184,6 +199,18 @@ def small_store_note(train_config, n_abnormal: int, n_normal: int) -> str | None
             f"draws each bag about once per epoch, with {half / larger:.1f}x less work")
 
 
+@contextlib.contextmanager
+def _removed_if_left_empty(folder: Path):
+    """A run folder this command created is removed again when the run fails before writing anything in it."""
+    existed = folder.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
+
+
 def _config_from_options(preset_name: str, *, train: dict, scorer: dict, loss: dict):
     """The preset with every option the user gave (not None) on top of it, section by section."""
     from vadpipe.model.checkpoint import RunConfig
@@ -193,13 +220,9 @@ def _config_from_options(preset_name: str, *, train: dict, scorer: dict, loss: d
     def given(section: dict) -> dict:
         return {k: v for k, v in section.items() if v is not None}
 
-    for name, value in {**given(train), **given(scorer)}.items():
-        if name in ("epochs", "batch_size", "seq_len", "heads", "conv_kernel") and value < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
-    try:
-        scorer_cfg = dataclasses.replace(preset.scorer, **given(scorer))
-    except ValueError as exc:  # the config's own checks (hidden_dim divisible by heads, ...)
-        raise UsageError(str(exc)) from exc
+    # Each dataclass checks itself (ranges, heads dividing hidden_dim, ...): a ConfigError is one usage
+    # line that names the flags.
+    scorer_cfg = dataclasses.replace(preset.scorer, **given(scorer))
     return RunConfig(scorer=scorer_cfg, loss=dataclasses.replace(preset.loss, **given(loss)),
                      train=dataclasses.replace(preset.train, **given(train)), features=None,
                      preset=preset_name, metric=preset.metric)

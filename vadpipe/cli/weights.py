@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from vadpipe.cli.console import out_console, print_json
+from vadpipe.cli.ranges import path
 
 weights_app = typer.Typer(
     help="Backbone checkpoints: list the known ones, download or import them into the cache "
@@ -63,7 +64,7 @@ def download_command(
 @weights_app.command("import")
 def import_command(
     name: str = typer.Argument(..., help="Registry name (see `vadpipe weights list`)."),
-    file: Path = typer.Argument(..., help="The checkpoint file (.pth / .pyth / .pt / "
+    file: Path = typer.Argument(..., **path("FILE"), help="The checkpoint file (.pth / .pyth / .pt / "
                                ".safetensors, or a Caffe2 .pkl for resnet3d)."),
 ) -> None:
     """Verify a checkpoint you already have (sha256 where known, strict load) and cache it as .safetensors."""

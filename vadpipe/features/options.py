@@ -9,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vadpipe.errors import UsageError
+from vadpipe.ranges import check_ranges, ranged
 
 PRECISION_NAMES = ("auto", "fp32", "bf16", "fp16")
+MAX_BATCH = 65536  # snippets per forward pass
+MAX_WORKERS = 256  # decoding threads
 
 
 @dataclass(frozen=True)
@@ -25,17 +28,16 @@ class ForwardOptions:
         engine: what runs the forward pass (:mod:`vadpipe.engines`); resolve ``auto`` before extracting.
     """
 
-    batch_size: int | None = None
+    batch_size: int | None = ranged(None, kind=int, min=1, max=MAX_BATCH)
     device: str = "auto"
     precision: str = "auto"
     channels_last: bool | None = None
     compile: bool = False
-    workers: int | None = None
+    workers: int | None = ranged(None, kind=int, min=1, max=MAX_WORKERS)
     engine: str = "torch"  # torch, onnxruntime, openvino or auto (vadpipe.engines); recorded, never decisive
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISION_NAMES:
             raise UsageError(f"precision {self.precision!r}: choose one of {', '.join(PRECISION_NAMES)}",
                              param="precision")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise UsageError(f"batch_size {self.batch_size}: must be at least 1", param="batch_size")
+        check_ranges(self)

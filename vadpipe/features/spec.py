@@ -17,8 +17,11 @@ import dataclasses
 from dataclasses import dataclass
 
 from vadpipe.errors import UsageError
+from vadpipe.ranges import check_ranges, ranged
 
 CROP_COUNTS = (1, 5, 10)
+MAX_FPS = 1000.0  # resampling rate
+MIN_SIZE, MAX_SIZE = 8, 4096  # pixels of the resized shorter side and of a crop
 TAIL_POLICIES = ("pad", "drop")
 FEATURE_DTYPES = ("float32", "float16")
 # Crop orders by name -> crop count (what each is: vadpipe.backbones.preprocess).
@@ -61,11 +64,11 @@ class FeatureSpec:
     """
 
     backbone: str
-    crops: int
+    crops: int = ranged(dataclasses.MISSING, kind=int, choices=CROP_COUNTS)
     tail: str = "pad"
-    resample_fps: float | None = None
-    resize_short: int | None = None
-    crop_size: int | None = None
+    resample_fps: float | None = ranged(None, min=0, min_open=True, max=MAX_FPS)
+    resize_short: int | None = ranged(None, kind=int, min=MIN_SIZE, max=MAX_SIZE)
+    crop_size: int | None = ranged(None, kind=int, min=MIN_SIZE, max=MAX_SIZE)
     crop_order: str | None = None
     resize_mode: str | None = None
     dtype: str = "float32"
@@ -112,8 +115,7 @@ class FeatureSpec:
         Raises:
             UsageError: with ``param`` naming the setting that is wrong.
         """
-        if self.crops not in CROP_COUNTS:
-            raise UsageError(f"crops {self.crops}: choose one of {', '.join(map(str, CROP_COUNTS))}", param="crops")
+        check_ranges(self)  # crops, resample_fps, resize_short, crop_size
         if self.tail not in TAIL_POLICIES:
             raise UsageError(f"tail {self.tail!r}: choose {' or '.join(TAIL_POLICIES)}", param="tail")
         resolve_crop_order(self.crops, self.crop_order)
@@ -122,8 +124,6 @@ class FeatureSpec:
                              param="resize_mode")
         if self.dtype not in FEATURE_DTYPES:
             raise UsageError(f"dtype {self.dtype!r}: choose {' or '.join(FEATURE_DTYPES)}", param="dtype")
-        if self.resample_fps is not None and not self.resample_fps > 0:
-            raise UsageError(f"resample_fps {self.resample_fps}: must be positive", param="resample_fps")
         if self.crop_size is not None and self.resize_short is not None and self.crop_size > self.resize_short:
             raise UsageError(f"crop_size {self.crop_size} is larger than the resized shorter side "
                              f"{self.resize_short}", param="crop_size")

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-DEFAULT_THRESHOLD = 0.5
+from vadpipe.infer.options import DEFAULT_THRESHOLD  # noqa: F401  (one source; re-exported)
 
 
 def frame_time(frame: int, fps: float) -> float:

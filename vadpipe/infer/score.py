@@ -15,40 +15,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vadpipe.errors import InputError, UsageError
+from vadpipe.errors import InputError
 from vadpipe.infer.curve import frame_scores
 from vadpipe.infer.intervals import (
-    DEFAULT_THRESHOLD,
     Interval,
     detect_intervals,
     frame_time,
     smooth_scores,
     truth_intervals,
 )
+from vadpipe.infer.options import IntervalOptions  # noqa: F401  (re-exported: callers import it from here)
 from vadpipe.infer.report import plot_curve, write_report_json, write_scores_csv
 from vadpipe.model.checkpoint import RunConfig
 from vadpipe.model.scorer import AnomalyScorer
-
-
-@dataclass
-class IntervalOptions:
-    """How the curve becomes intervals (all durations in seconds)."""
-
-    threshold: float | None = None  # None: the run's stored threshold, else 0.5
-    smooth: int = 0  # moving average over this many snippets (0/1: off)
-    min_duration_s: float = 0.0
-    merge_gap_s: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.threshold is not None and not 0 <= self.threshold <= 1:
-            raise UsageError(f"threshold {self.threshold}: must be within [0, 1]", param="threshold")
-
-    def resolve_threshold(self, config: RunConfig) -> tuple[float, str]:
-        if self.threshold is not None:
-            return self.threshold, "--threshold"
-        if config.threshold is not None:
-            return config.threshold, config.threshold_source or "run config"
-        return DEFAULT_THRESHOLD, "default 0.5 (the run stores no threshold)"
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ def run_watch(specs: list[SourceSpec], run_dir: Path, *, device: str = "cpu", wi
     from vadpipe.backbones.registry import build_backbone
     from vadpipe.cli.common import apply_band
     from vadpipe.devices import resolve_device
-    from vadpipe.errors import UsageError
     from vadpipe.features.runner import BackboneRunner
     from vadpipe.infer.score import IntervalOptions
     from vadpipe.infer.scoring import scoring_spec
@@ -45,8 +44,7 @@ def run_watch(specs: list[SourceSpec], run_dir: Path, *, device: str = "cpu", wi
     apply_band(scorer, window, lookahead)
     threshold, _ = IntervalOptions(threshold=threshold).resolve_threshold(config)
     release = round(0.8 * threshold, 6) if release is None else release
-    if release > threshold:
-        raise UsageError(f"--release {release} must not exceed the threshold {threshold}")
+    options = WatchOptions(sources=specs, threshold=threshold, release=release, **loop_options)  # checks release
     note = (lambda _: None) if quiet else (lambda line: err_console.print(f"note: {line}", highlight=False))
     spec = scoring_spec(config, backbone=backbone, crops=crops, note=note)  # exactly as `score` extracts
     crops = spec.crops
@@ -64,7 +62,6 @@ def run_watch(specs: list[SourceSpec], run_dir: Path, *, device: str = "cpu", wi
     model_info = {"run": str(run_dir), "window": scorer.cfg.window, "lookahead": scorer.cfg.lookahead,
                   "threshold": threshold, "release": release, "backbone": net.spec.name, "crops": crops,
                   "engine": runner.engine}
-    options = WatchOptions(sources=specs, threshold=threshold, release=release, **loop_options)
     watcher = Watcher(options, scorer, runner, prepare, new_scorer=lambda: OnlineScorer(scorer),
                       model_info=model_info)
     summary = watcher.run()

@@ -20,42 +20,14 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from vadpipe import SNIPPET_FRAMES
 from vadpipe.cli.console import err_console, warn
 from vadpipe.live.clips import ClipWriter, FrameRing, snippets_for
 from vadpipe.live.events import EventDetector, Scored, iso
+from vadpipe.live.options import WatchOptions  # noqa: F401  (re-exported: callers import it from here)
 from vadpipe.live.outputs import RollingCsv, StreamStats, write_event_files
 from vadpipe.live.sources import Snippet, SnippetQueue, SourceReader, SourceSpec, Status
-
-
-@dataclass
-class WatchOptions:
-    """Everything `watch` was asked to do (the CLI's options, checked)."""
-
-    sources: list[SourceSpec]
-    threshold: float
-    release: float
-    hold_s: float = 2.0
-    smooth: int = 1
-    json_lines: bool = False
-    every_snippet: bool = False
-    out: Path | None = None
-    pre_s: float = 5.0
-    post_s: float = 5.0
-    webhook: str | None = None
-    webhook_retries: int = 4
-    behind: str = "drop"
-    queue: int = 8
-    realtime: bool = False
-    retries: int = 10
-    backoff: float = 1.0
-    timeout: float = 10.0
-    batch_size: int = 4
-    duration_s: float | None = None  # stop after this many seconds (benchmarks, tests)
-    csv_rotate_s: float = 3600.0
-    quiet: bool = False
 
 
 @dataclass

@@ -8,26 +8,35 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from vadpipe.errors import ConfigError
+from vadpipe.ranges import check_ranges, ranged
+
+# Bounds past what any sensible run uses keep a typo (1e9) from asking for terabytes.
+MAX_WIDTH = 65536
+MAX_BAND = 10_000  # snippets of --window / --lookahead (~1.8 h at 25 fps)
+
 
 @dataclass
 class ScorerConfig:
     """LA-Net + MLP + causal conv (paper §2.2–2.3, §3.2)."""
 
-    feature_dim: int = 2048  # D
-    heads: int = 4  # k
-    hidden_dim: int = 512  # D_h (split over the heads)
-    sigma: float = 16.0  # locality prior G_ij = exp(-|i-j|^2 / (2 sigma))
+    feature_dim: int = ranged(2048, kind=int, min=1, max=MAX_WIDTH)  # D
+    heads: int = ranged(4, kind=int, min=1, max=1024)  # k
+    hidden_dim: int = ranged(512, kind=int, min=1, max=MAX_WIDTH)  # D_h (split over the heads)
+    # locality prior G_ij = exp(-|i-j|^2 / (2 sigma)); at 1e6 it is flat over any video already
+    sigma: float = ranged(16.0, min=0, min_open=True, max=1e6)
     use_prior: bool = True  # ablation switch (paper Table 3)
-    prior_tolerance: float = 1e-9  # the Gaussian kernel is truncated where G < tolerance
+    # the Gaussian kernel is truncated where G < tolerance
+    prior_tolerance: float = ranged(1e-9, min=0, max=1, min_open=True, max_open=True)
     scaled_attention: bool = True  # softmax(q k^T / sqrt(d_head)) as in [16]; False = eq. 1 verbatim
     attention: str = "linear"  # "linear" (SDPA + Gaussian conv, O(T) memory) or "dense" (T x T map)
     mlp_dims: tuple[int, ...] = (512, 128)
-    dropout: float = 0.1
-    conv_kernel: int = 10  # K of the causal conv (K-1 zeros padded on the left)
+    dropout: float = ranged(0.1, min=0, max=1, max_open=True)
+    conv_kernel: int = ranged(10, kind=int, min=1, max=4096)  # K of the causal conv (K-1 zeros padded on the left)
     # Banded attention for live scoring: snippet i attends to snippets i-window+1 .. i+lookahead only
     # (the locality prior is cut to the same band). 0 = the whole sequence (offline, as in the paper).
-    window: int = 0
-    lookahead: int = 0
+    window: int = ranged(0, kind=int, min=0, max=MAX_BAND)
+    lookahead: int = ranged(0, kind=int, min=0, max=MAX_BAND)
     # Not in the paper: subtract the training set's per-dimension feature mean and divide by its
     # std before LA-Net (buffers saved with the model). Off by default; the demo turns it on, as
     # random-init backbone features share one large component that hides what differs.
@@ -35,11 +44,13 @@ class ScorerConfig:
 
     def __post_init__(self) -> None:
         self.mlp_dims = tuple(int(d) for d in self.mlp_dims)
+        check_ranges(self)
         if self.hidden_dim % self.heads:
-            raise ValueError(f"hidden_dim {self.hidden_dim} is not divisible by heads {self.heads}")
+            raise ConfigError(f"heads {self.heads} must divide the attention width hidden_dim {self.hidden_dim} "
+                              "(each head gets an equal share)", params=("heads", "hidden_dim"))
         check_band(self.window, self.lookahead)
         if self.attention not in ("linear", "dense"):
-            raise ValueError(f"attention must be 'linear' or 'dense', not {self.attention!r}")
+            raise ConfigError(f"attention must be 'linear' or 'dense', not {self.attention!r}", params=("attention",))
 
 
 # The band `watch` uses for a run trained without one (offline): 64 snippets ~ 40 s at 25 fps,
@@ -48,36 +59,43 @@ DEFAULT_LIVE_WINDOW = 64
 
 
 def check_band(window: int, lookahead: int) -> None:
-    """Refuse a band that cannot be (negative, or a lookahead without a window)."""
-    if window < 0 or lookahead < 0:
-        raise ValueError(f"window and lookahead must be >= 0, not {window} and {lookahead}")
+    """Refuse a lookahead without a window (each of them alone is in its range: see ScorerConfig)."""
     if lookahead and not window:
-        raise ValueError("a lookahead needs a window (window 0 already sees the whole sequence)")
+        raise ConfigError(f"lookahead needs a window (lookahead {lookahead} with window 0, which already sees the "
+                          "whole sequence)",
+                          params=("window", "lookahead"))
 
 
 @dataclass
 class LossConfig:
     """L = L_MIL + lambda_dr * L_DR + lambda_da * L_DA (eq. 11)."""
 
-    lambda_dr: float = 1.0  # lambda_1
-    lambda_da: float = 1.0  # lambda_2
-    eps: float = 1e-7  # epsilon of eq. 10
-    margin: float = 0.0  # zeta of eq. 8
+    lambda_dr: float = ranged(1.0, min=0)  # lambda_1
+    lambda_da: float = ranged(1.0, min=0)  # lambda_2
+    eps: float = ranged(1e-7, min=0, max=1, min_open=True)  # epsilon of eq. 10
+    margin: float = ranged(0.0, min=0)  # zeta of eq. 8
     use_dr: bool = True  # ablation switches (paper Table 4)
     use_da: bool = True
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 @dataclass
 class TrainConfig:
     """Optimisation and sampling (paper §3.2)."""
 
-    epochs: int = 50
-    batch_size: int = 128
-    lr: float = 5e-4
-    weight_decay: float = 0.0
-    seq_len: int = 200  # bags are uniformly subsampled (or zero-padded) to this many snippets
-    seed: int = 0
+    epochs: int = ranged(50, kind=int, min=1, max=1_000_000)
+    batch_size: int = ranged(128, kind=int, min=1, max=MAX_WIDTH)
+    lr: float = ranged(5e-4, min=0, min_open=True)
+    weight_decay: float = ranged(0.0, min=0)
+    # bags are uniformly subsampled (or zero-padded) to this many snippets
+    seq_len: int = ranged(200, kind=int, min=1, max=100_000)
+    seed: int = ranged(0, kind=int, min=0, max=2**32 - 1)  # numpy's seeds end there
     balanced: bool = True  # half abnormal, half normal bags in every batch
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 @dataclass
