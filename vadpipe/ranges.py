@@ -65,7 +65,7 @@ class Range:
             value = self.kind(text)
         except ValueError:
             what = "a whole number" if self.kind is int else "a number"
-            raise ValueError(f"{text!r} is not {what} ({self.text()})") from None
+            raise ValueError(f"{text or repr(text)} is not {what} ({self.text()})") from None
         problem = self.problem(value)
         if problem:
             raise ValueError(f"{text} {problem}" if problem.startswith("must") else f"{text}: {problem}")

@@ -20,9 +20,10 @@ from vadpipe.cli.console import err_console
 from vadpipe.errors import VadpipeError
 
 
-class _OneLineUsageErrors(typer.core.TyperGroup):
-    """Usage errors (a bad option value, an unknown option, a missing argument) as one line on stderr,
-    exit code 2, in place of Typer's usage box: the same line `main` prints for vadpipe's own errors."""
+class _OneLineErrors(typer.core.TyperGroup):
+    """Every expected error as one line on stderr and its exit code, however the app is invoked
+    (:func:`main`, ``typer.testing.CliRunner``): usage errors (a bad option value, an unknown option,
+    a missing argument; exit 2) in place of Typer's usage box, and :class:`VadpipeError` (exit 1 or 2)."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
@@ -32,14 +33,23 @@ class _OneLineUsageErrors(typer.core.TyperGroup):
         except typer.TyperException as exc:  # click's UsageError / BadParameter / NoSuchOption ...
             ctx = getattr(exc, "ctx", None)
             hint = f" (see `{ctx.command_path} -h`)" if ctx is not None else ""
-            message = " ".join(_usage_message(exc).split())
-            err_console.print(f"[red]vadpipe: error:[/red] {escape(message + hint)}", highlight=False,
-                              soft_wrap=True)
+            _print_error(" ".join(_usage_message(exc).split()) + hint)
             sys.exit(exc.exit_code)
         except typer.Abort:
             err_console.print("aborted", highlight=False)
             sys.exit(1)
+        except VadpipeError as exc:
+            debug = os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+            if debug:
+                traceback.print_exception(exc, file=sys.stderr)
+            hint = "" if debug or exc.exit_code == 2 else f" ({DEBUG_VARIABLE}=1 shows the traceback)"
+            _print_error(error_line(exc) + hint)
+            sys.exit(exc.exit_code)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _print_error(line: str) -> None:
+    err_console.print(f"[red]vadpipe: error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
 
 
 def _usage_message(exc: typer.TyperException) -> str:
@@ -54,7 +64,7 @@ def _usage_message(exc: typer.TyperException) -> str:
 
 
 app = typer.Typer(
-    cls=_OneLineUsageErrors,
+    cls=_OneLineErrors,
     name="vadpipe",
     help="Weakly supervised video anomaly detection: extract I3D features, train LA-Net + DDL, "
     "evaluate frame-level AUC/AP, and score raw videos.",
@@ -144,16 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     """
     try:
         app(args=argv, prog_name="vadpipe", standalone_mode=True)
-    except SystemExit as exc:  # Typer's own exit: usage errors (2), --help / --version (0), typer.Exit(n)
+    except SystemExit as exc:  # every way out: errors (1, 2, printed by _OneLineErrors), --help (0), typer.Exit(n)
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except VadpipeError as exc:
-        debug = os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
-        if debug:
-            traceback.print_exception(exc, file=sys.stderr)
-        hint = "" if debug or exc.exit_code == 2 else f" ({DEBUG_VARIABLE}=1 shows the traceback)"
-        err_console.print(f"[red]vadpipe: error:[/red] {escape(error_line(exc))}{escape(hint)}", highlight=False,
-                          soft_wrap=True)
-        return exc.exit_code
     return 0
 
 

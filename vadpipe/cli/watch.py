@@ -66,17 +66,17 @@ def watch_command(
     """Score live streams (or files played as live) with a trained run: events as they happen."""
     from vadpipe.live.sources import BEHIND_POLICIES, parse_sources
 
-    specs = parse_sources(sources)
     if behind not in BEHIND_POLICIES:
         raise UsageError(f"--behind {behind}: use one of {', '.join(BEHIND_POLICIES)}")
-    if sum(s.kind == "stdin" for s in specs) > 1:
-        raise UsageError("stdin (-) can be given only once")
     loop = dict(hold_s=hold, smooth=smooth, json_lines=json_out, every_snippet=every_snippet, out=out, pre_s=pre,
                 post_s=post, webhook=webhook, behind=behind, queue=queue, realtime=realtime, retries=retries,
                 backoff=backoff, timeout=timeout, duration_s=duration, batch_size=batch_size, quiet=quiet)
-    # Checked before anything loads (ranges, release <= threshold, --every-snippet with --json); the run's
-    # threshold, when --threshold is not given, is checked against --release once the run is read.
-    WatchOptions(sources=specs, threshold=threshold, release=release, **loop)
+    # The options are checked before the sources are opened and the run is read (ranges, release <= threshold,
+    # --every-snippet with --json); the run's threshold, when --threshold is not given, once the run is read.
+    WatchOptions(sources=[], threshold=threshold, release=release, **loop)
+    specs = parse_sources(sources)
+    if sum(s.kind == "stdin" for s in specs) > 1:
+        raise UsageError("stdin (-) can be given only once")
     if out is not None:
         from vadpipe.infer.scoring import check_writable
 
