@@ -21,7 +21,7 @@ from vadpipe.ranges import check_ranges, ranged
 
 CROP_COUNTS = (1, 5, 10)
 MAX_FPS = 1000.0  # resampling rate
-MIN_SIZE, MAX_SIZE = 8, 4096  # pixels of the resized shorter side and of a crop
+MIN_SIZE, MAX_SIZE = 8, 1024  # pixels of the resized shorter side and of a crop (the backbones: 224-256)
 TAIL_POLICIES = ("pad", "drop")
 FEATURE_DTYPES = ("float32", "float16")
 # Crop orders by name -> crop count (what each is: vadpipe.backbones.preprocess).

@@ -13,7 +13,8 @@ from vadpipe.ranges import check_ranges, ranged
 
 # Bounds past what any sensible run uses keep a typo (1e9) from asking for terabytes.
 MAX_WIDTH = 65536
-MAX_BAND = 10_000  # snippets of --window / --lookahead (~1.8 h at 25 fps)
+MAX_BAND = 10_000  # snippets of --window / --lookahead / --seq-len (~1.8 h at 25 fps)
+MAX_LOSS_TERM = 1000.0
 
 
 @dataclass
@@ -70,10 +71,11 @@ def check_band(window: int, lookahead: int) -> None:
 class LossConfig:
     """L = L_MIL + lambda_dr * L_DR + lambda_da * L_DA (eq. 11)."""
 
-    lambda_dr: float = ranged(1.0, min=0)  # lambda_1
-    lambda_da: float = ranged(1.0, min=0)  # lambda_2
+    # Weights and margin past MAX_LOSS_TERM only overflow the loss (the paper uses 1 and 2, margin 0).
+    lambda_dr: float = ranged(1.0, min=0, max=MAX_LOSS_TERM)  # lambda_1
+    lambda_da: float = ranged(1.0, min=0, max=MAX_LOSS_TERM)  # lambda_2
     eps: float = ranged(1e-7, min=0, max=1, min_open=True)  # epsilon of eq. 10
-    margin: float = ranged(0.0, min=0)  # zeta of eq. 8
+    margin: float = ranged(0.0, min=0, max=MAX_LOSS_TERM)  # zeta of eq. 8
     use_dr: bool = True  # ablation switches (paper Table 4)
     use_da: bool = True
 
@@ -86,11 +88,12 @@ class TrainConfig:
     """Optimisation and sampling (paper §3.2)."""
 
     epochs: int = ranged(50, kind=int, min=1, max=1_000_000)
-    batch_size: int = ranged(128, kind=int, min=1, max=MAX_WIDTH)
-    lr: float = ranged(5e-4, min=0, min_open=True)
-    weight_decay: float = ranged(0.0, min=0)
+    batch_size: int = ranged(128, kind=int, min=1, max=4096)  # 4096 bags of 200 x 2048 floats: 6.7 GB
+    # Adam's step and decay are float32 in torch: far past 10 they overflow, long before they make sense
+    lr: float = ranged(5e-4, min=0, min_open=True, max=10)
+    weight_decay: float = ranged(0.0, min=0, max=10)
     # bags are uniformly subsampled (or zero-padded) to this many snippets
-    seq_len: int = ranged(200, kind=int, min=1, max=100_000)
+    seq_len: int = ranged(200, kind=int, min=1, max=MAX_BAND)
     seed: int = ranged(0, kind=int, min=0, max=2**32 - 1)  # numpy's seeds end there
     balanced: bool = True  # half abnormal, half normal bags in every batch
 
