@@ -146,8 +146,8 @@ def test_zero_and_huge_numbers_are_refused_or_reach_the_missing_input(path, para
 
 # The cases of issue 11, each reproduced before the ranges: a traceback, a wrong culprit, or a silent run.
 TRAIN_CASES = [
-    (["--lr", "-1"], "--lr -1 must be FLOAT>0"),
-    (["--weight-decay", "-1"], "--weight-decay -1 must be FLOAT>=0"),
+    (["--lr", "-1"], "--lr -1 must be 0<FLOAT<=10"),
+    (["--weight-decay", "-1"], "--weight-decay -1 must be 0<=FLOAT<=10"),
     (["--heads", "3"], "--heads 3 must divide the attention width --hidden-dim 512"),
     (["--heads", "0"], "--heads 0 must be 1<=INT<="),
     (["--dropout", "2"], "--dropout 2 must be 0<=FLOAT<1"),
@@ -155,7 +155,7 @@ TRAIN_CASES = [
     (["--sigma", "0"], "--sigma 0 must be 0<FLOAT<="),
     (["--workers", "-1"], "--workers -1 must be 0<=INT<=256"),
     (["--hidden-dim", "0"], "--hidden-dim 0 must be 1<=INT<="),
-    (["--lambda-dr", "-1"], "--lambda-dr -1 must be FLOAT>=0"),
+    (["--lambda-dr", "-1"], "--lambda-dr -1 must be 0<=FLOAT<=1000"),
     (["--window", "4", "--lookahead", "-2"], "--lookahead -2 must be 0<=INT<="),
     (["--lookahead", "2"], "--lookahead needs a --window"),
 ]
@@ -201,10 +201,11 @@ def test_watch_checks_its_options_and_their_constraints_before_loading_the_run(t
 
 
 def test_help_shows_each_range():
-    out = RUNNER.invoke(app, ["train", "--help"], terminal_width=200).stdout
-    for text in ("FLOAT>0", "0<=FLOAT<1", "1<=INT<=1024", "FLOAT>=0"):
+    out = RUNNER.invoke(app, ["train", "--help"]).stdout
+    for text in ("0<FLOAT<=10", "0<=FLOAT<1", "1<=INT<=1024", "0<=FLOAT<=1000"):
         assert text in out
-    assert "1|5|10" in RUNNER.invoke(app, ["extract", "--help"], terminal_width=200).stdout
+    assert "1|5|10" in RUNNER.invoke(app, ["extract", "--help"]).stdout
+    assert "FLOAT>=0" in RUNNER.invoke(app, ["score", "--help"]).stdout  # --min-duration, --merge-gap
 
 
 def test_a_run_that_fails_before_writing_leaves_no_empty_run_folder(store, tmp_path, monkeypatch):
