@@ -201,11 +201,12 @@ def small_store_note(train_config, n_abnormal: int, n_normal: int) -> str | None
 
 @contextlib.contextmanager
 def _removed_if_left_empty(folder: Path):
-    """A run folder this command created is removed again when the run fails before writing anything in it."""
+    """A run folder this command created is removed again when the run fails before writing anything in it
+    (an error; a run killed or interrupted keeps its folder, which `--resume` starts again)."""
     existed = folder.exists()
     try:
         yield
-    except BaseException:
+    except Exception:
         if not existed and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
         raise
