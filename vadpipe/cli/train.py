@@ -50,7 +50,9 @@ def train_command(
                                        ".txt or concatenated .npy): keeps the best epoch and picks the threshold."),
     epochs: int | None = _setting(TrainConfig, "epochs", "Epochs; " + _preset_help("epochs", "train")),
     batch_size: int | None = _setting(TrainConfig, "batch_size",
-                                      "Bags per batch; " + _preset_help("batch_size", "train")),
+                                      "Bags per batch, half abnormal and half normal; on a store with fewer bags than "
+                                      "half a batch the few are re-drawn to fill it (train says so); "
+                                      + _preset_help("batch_size", "train")),
     lr: float | None = _setting(TrainConfig, "lr", "Adam learning rate (cosine decay); " + _preset_help("lr", "train")),
     weight_decay: float | None = _setting(TrainConfig, "weight_decay",
                                           "Adam weight decay; " + _default(TrainConfig, "weight_decay") + "."),
