@@ -18,6 +18,8 @@ def test_tiny_demo_runs_every_stage_and_scores_raw_held_out_videos(tmp_path, mon
     report = json.loads(open(result.outputs["json"]).read())
     assert report["frames"] == 40 and report["model"]["features"]["crop_size"] == 32
     assert len(open(result.outputs["csv"]).read().splitlines()) == 1 + 40
+    truth = report["ground_truth"]  # the demo's own events, drawn on its PNG as `score --gt` draws them
+    assert truth["file"].endswith("test_annotations.txt") and len(truth["intervals"]) == 1
 
 
 @pytest.mark.slow

@@ -16,12 +16,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vadpipe.atomic import atomic_path
 from vadpipe.demo.scenes import SceneSpec, make_specs, render_scene, write_mp4
 from vadpipe.eval.metrics import frame_metrics
 from vadpipe.features.formats import load_feature_set
 from vadpipe.features.spec import FeatureSpec
 from vadpipe.infer.curve import frame_scores
 from vadpipe.infer.scoring import ScoreOptions, ScoringRun, score_inputs
+from vadpipe.infer.truth import ScoreTruth
 from vadpipe.model.checkpoint import RunConfig
 from vadpipe.model.config import get_preset
 from vadpipe.observers import ScoreObserver
@@ -134,9 +136,11 @@ def run_demo(out: Path, settings: DemoSettings | None = None, *, device: str = "
     log("4/4 scoring the held-out videos (extracted with the run's feature spec, as `vadpipe score` does)")
     run = ScoringRun.load(run_dir, device)
     truth_by_id = {spec.name: spec.event for spec in test_specs}
+    annotations = _write_annotations(out / "videos" / "test_annotations.txt", test_specs)
     observer = _Curves()
-    results = list(score_inputs([out / "videos" / "test"], run, ScoreOptions(out=out / "scores", forward=ForwardOptions(
-        device=device)), observer=observer))
+    options = ScoreOptions(out=out / "scores", forward=ForwardOptions(device=device),
+                           ground_truth=ScoreTruth.load(annotations))  # drawn on each PNG, as `score --gt` does
+    results = list(score_inputs([out / "videos" / "test"], run, options, observer=observer))
     curves, labels, example = [], [], None
     for result in results:
         video_id = Path(result.video).stem
@@ -153,6 +157,18 @@ def run_demo(out: Path, settings: DemoSettings | None = None, *, device: str = "
     return DemoResult(metrics["auc"], metrics["ap"], random_init, s.backbone,
                       dataclasses.asdict(example) if example else {}, outputs=example.outputs if example else {},
                       seconds=clock)
+
+
+def _write_annotations(path: Path, specs: list[SceneSpec]) -> Path:
+    """The held-out videos' events as a UCF-Crime style annotation file (inclusive frame ends)."""
+    lines = []
+    for spec in specs:
+        start, end = spec.event if spec.event is not None else (-1, 0)
+        kind = "Normal" if spec.event is None else "Event"
+        lines.append(f"{spec.name}.mp4  {kind}  {start}  {end - 1}  -1  -1\n")
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text("".join(lines), encoding="utf-8")
+    return path
 
 
 class _Curves(ScoreObserver):
