@@ -189,8 +189,9 @@ def test_each_stem_json_carries_the_same_timings_and_engine_as_the_json_output(p
               root / "videos" / "normal" / f"{specs[2].name}.mp4"]
     assert main(["score", *map(str, videos), "--model", str(root / "run"), "--out", str(tmp_path), "--json",
                  "--overlay", "--device", "cpu"]) == 0
-    printed = json.loads(capsys.readouterr().out)["videos"]
-    assert len(printed) == 2
+    document = json.loads(capsys.readouterr().out)
+    printed = document["videos"]
+    assert len(printed) == 2 and document["engine"] == "torch"  # the run's engine at the top, too
     for video in printed:
         saved = json.loads(open(video["outputs"]["json"]).read())
         assert {key: saved[key] for key in video} == video  # every field, each video's own timings included

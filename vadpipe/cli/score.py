@@ -107,7 +107,9 @@ def score_command(
         written = write_report(out, failed=observer.failed_lines, quiet=quiet or json_out)
         report_doc = {"report": str(written.index), "bytes": written.bytes}
     if json_out:
-        print_json({"model": str(model), "videos": [asdict(r) for r in results], "failed": observer.failed_lines,
+        engine = next((r.engine for r in results if r.engine), None)  # None when only feature files were scored
+        print_json({"model": str(model), "engine": engine, "videos": [asdict(r) for r in results],
+                    "failed": observer.failed_lines,
                     **({"report": report_doc} if report_doc else {})})
     elif not quiet:
         _print_table(results)
