@@ -88,15 +88,23 @@ def test_auto_is_torch_without_engines_and_prefers_openvino_then_onnxruntime(wit
 
 
 def test_cpu_engine_refuses_what_only_torch_does(monkeypatch):
+    from vadpipe.cli.app import error_line
+
     monkeypatch.setattr(runtimes, "missing_modules", lambda engine: [])
-    for kwargs, named in (({"precision": "bf16"}, "--precision bf16"), ({"compile": True}, "--compile"),
-                          ({"channels_last": True}, "--channels-last")):
-        with pytest.raises(UsageError, match=f"--engine openvino .*{named}"):
+    for kwargs, named, flag in (({"precision": "bf16"}, "precision bf16", "--precision bf16"),
+                                ({"compile": True}, "compile", "--compile"),
+                                ({"channels_last": True}, "channels_last", "--channels-last")):
+        with pytest.raises(UsageError, match=f"^engine openvino .*{named}") as err:
             resolve_engine("openvino", "cpu", **kwargs)
-    with pytest.raises(UsageError, match="--device cuda:0"):
+        # The library names its parameters; the command line reads its own flags.
+        assert error_line(err.value) == (f"--engine openvino runs the backbone on the CPU in fp32 and cannot go "
+                                         f"with {flag}; use --engine torch for that")
+    with pytest.raises(UsageError, match="device cuda:0") as err:
         resolve_engine("onnxruntime", "cuda:0")
-    with pytest.raises(UsageError, match="choose one of auto, torch, onnxruntime, openvino"):
+    assert "cannot go with --device cuda:0" in error_line(err.value)
+    with pytest.raises(UsageError, match="choose one of auto, torch, onnxruntime, openvino") as err:
         resolve_engine("tensorrt", "cpu")
+    assert error_line(err.value).startswith("--engine 'tensorrt': ")
 
 
 # --- the same features ------------------------------------------------------------------------------------
@@ -215,7 +223,7 @@ def test_an_export_that_fails_is_one_line_saying_use_torch(tmp_path, monkeypatch
     monkeypatch.setenv("VADPIPE_HOME", str(tmp_path))
     monkeypatch.setattr(export, "_export", lambda *a: (_ for _ in ()).throw(RuntimeError("unsupported op\nmore")))
     with pytest.raises(VadpipeError, match=r"^exporting tiny_conv to ONNX failed \(RuntimeError: unsupported op\); "
-                       r"use --engine torch$"):
+                       r"use engine torch$"):
         EngineBackbone(TinyConv().eval(), "onnxruntime")(torch.zeros(1, 3, 16, 16, 16))
 
 
@@ -293,3 +301,15 @@ def test_version_lists_the_cpu_engines_or_how_to_install_them():
 
     line = _engines(ENGINE_PACKAGES, {"onnxruntime": "1.32.0"})
     assert line == "onnxruntime 1.32.0, openvino not installed (pip install 'vadpipe[openvino]')"
+
+
+@needs["onnxruntime"]
+def test_extract_refuses_an_engine_conflict_before_any_work(tmp_path, capsys):
+    video = write_video(tmp_path / "v.mp4", random_frames(20, 32, 32))
+    code = main(["extract", str(video), "--out", str(tmp_path / "f"), "--engine", "onnxruntime", "--precision",
+                 "bf16", "--random-init", "--crop-size", "16", "--resize-short", "16", "--crops", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.splitlines() == [
+        "vadpipe: error: --engine onnxruntime runs the backbone on the CPU in fp32 and cannot go with "
+        "--precision bf16; use --engine torch for that"]
+    assert not (tmp_path / "f").exists()  # no backbone built, nothing written

@@ -44,19 +44,21 @@ def resolve_engine(name: str, device: str = "cpu", *, precision: str = "fp32", c
             channels-last; or an engine that is not installed (the message names the pip command).
     """
     if name not in ENGINES:
-        raise UsageError(f"--engine {name!r}: choose one of {', '.join(ENGINES)}")
+        raise UsageError(f"engine {name!r}: choose one of {', '.join(ENGINES)}", param="engine")
     device = str(device)
-    torch_only = [what for what, asked in (
-        (f"--precision {precision}", precision not in ("fp32", "auto")), ("--compile", compile),
-        ("--channels-last", bool(channels_last)), (f"--device {device}", device.split(":")[0] != "cpu"),
+    torch_only = [(param, what) for param, what, asked in (
+        ("precision", f"precision {precision}", precision not in ("fp32", "auto")),
+        ("compile", "compile", compile), ("channels_last", "channels_last", bool(channels_last)),
+        ("device", f"device {device}", device.split(":")[0] != "cpu"),
     ) if asked]
     if name == "auto":
         if torch_only:
             return "torch"
         return next((engine for engine in AUTO_ORDER if runtimes.is_installed(engine)), "torch")
     if name != "torch":
-        if torch_only:
-            raise UsageError(f"--engine {name} runs the backbone on the CPU in fp32 and cannot go with "
-                             f"{', '.join(torch_only)}; use --engine torch for that")
+        if torch_only:  # each setting named as its parameter; the CLI writes them as flags
+            raise UsageError(f"engine {name} runs the backbone on the CPU in fp32 and cannot go with "
+                             f"{', '.join(what for _, what in torch_only)}; use engine torch for that",
+                             param="engine", params=("engine", *(param for param, _ in torch_only)))
         runtimes.require(name)
     return name

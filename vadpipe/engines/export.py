@@ -110,7 +110,7 @@ def exported_onnx(backbone: nn.Module, clip_shape: tuple[int, ...], *, rebuild: 
     except Exception as exc:  # noqa: BLE001 - the exporter's own errors, one line for the user
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise VadpipeError(f"exporting {key['backbone']} to ONNX failed ({type(exc).__name__}: {reason}); "
-                           "use --engine torch") from exc
+                           "use engine torch", params=("engine",)) from exc
     return model
 
 

@@ -42,8 +42,8 @@ def require(engine: str) -> None:
     missing = missing_modules(engine)
     if missing:
         _, label, extra = ENGINE_PACKAGES[engine]
-        raise UsageError(f"--engine {engine}: {label} is not installed here (missing {', '.join(missing)}); "
-                         f"install it with: pip install 'vadpipe[{extra}]'")
+        raise UsageError(f"engine {engine}: {label} is not installed here (missing {', '.join(missing)}); "
+                         f"install it with: pip install 'vadpipe[{extra}]'", param="engine")
 
 
 def installed_versions() -> dict[str, str]:

@@ -146,6 +146,10 @@ def run_extract(
         raise UsageError(f"engine {options.engine!r}: choose one of {', '.join(ENGINES)}", param="engine")
     if options.engine in ENGINE_PACKAGES:
         require_engine(options.engine)  # before any work: one line naming the pip command
+    device = resolve_device(options.device)
+    precision = resolve_precision(options.precision, device)
+    engine = resolve_engine(options.engine, device, precision=precision, compile=options.compile,
+                            channels_last=options.channels_last)  # a conflict is refused before any work too
     shard_i, shard_n = parse_shard(shard)
     label_map = _labels(labels)
     jobs = collect_videos(inputs)[shard_i::shard_n]
@@ -175,15 +179,12 @@ def run_extract(
             todo.append(job)
         observer.planned(len(todo), summary.skipped, summary.failed)
         if todo:
-            device = resolve_device(options.device)
             backbone = build_backbone(spec.backbone, weights=weights, allow_random=allow_random, device=device)
             summary.spec = writer.spec = dataclasses.replace(spec, random_init=bool(backbone.random_init))
             if backbone.random_init:
                 observer.note(f"{spec.backbone}: no weights found, using a RANDOM-INIT backbone as asked "
                               "(--random-init); its features are for tests and timing only")
-            summary.precision = resolve_precision(options.precision, device)
-            summary.engine = resolve_engine(options.engine, device, precision=summary.precision,
-                                            compile=options.compile, channels_last=options.channels_last)
+            summary.precision, summary.engine = precision, engine
             if summary.engine != "torch":
                 from vadpipe.engines.backbone import export_pending
 
