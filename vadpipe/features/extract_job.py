@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vadpipe.devices import resolve_device
-from vadpipe.engines import ENGINES, resolve_engine
-from vadpipe.engines.runtimes import ENGINE_PACKAGES
-from vadpipe.engines.runtimes import require as require_engine
+from vadpipe.engines import resolve_engine
 from vadpipe.errors import UsageError
 from vadpipe.features import layouts
 from vadpipe.features.extract import extract_videos
@@ -142,14 +140,11 @@ def run_extract(
     out = Path(out)
     spec.checked()
     layouts.check_layout(layout)
-    if options.engine not in ENGINES:
-        raise UsageError(f"engine {options.engine!r}: choose one of {', '.join(ENGINES)}", param="engine")
-    if options.engine in ENGINE_PACKAGES:
-        require_engine(options.engine)  # before any work: one line naming the pip command
     device = resolve_device(options.device)
     precision = resolve_precision(options.precision, device)
+    # Before any work: an unknown, missing (the line names the pip command) or conflicting engine.
     engine = resolve_engine(options.engine, device, precision=precision, compile=options.compile,
-                            channels_last=options.channels_last)  # a conflict is refused before any work too
+                            channels_last=options.channels_last)
     shard_i, shard_n = parse_shard(shard)
     label_map = _labels(labels)
     jobs = collect_videos(inputs)[shard_i::shard_n]

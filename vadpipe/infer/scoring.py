@@ -228,16 +228,16 @@ def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: Scor
             observer.failed(job.problem)
     if not good:  # every input missing or refused: said above, no backbone to build
         return
+    from vadpipe.engines import resolve_engine
+
     device = resolve_device(options.forward.device)
+    engine = resolve_engine(options.forward.engine, device)  # a missing or conflicting engine: before the backbone
     net = build_backbone(spec.backbone, weights=options.weights, random_init=spec.random_init, device=device)
     if spec.random_init:
         observer.note("this run was trained on features of a random-init backbone (the offline demo); "
                       "scoring uses the same seeded random backbone")
     observer.planned(len(good))
     by_path = {j.video: j for j in good}
-    from vadpipe.engines import resolve_engine
-
-    engine = resolve_engine(options.forward.engine, device)
     if engine != "torch":
         from vadpipe.engines.backbone import export_pending
 
