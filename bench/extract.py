@@ -32,13 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.helpers.videos import write_video  # noqa: E402
 from vadpipe.backbones.preprocess import preprocess_snippets  # noqa: E402
 from vadpipe.backbones.registry import build_backbone  # noqa: E402
+from vadpipe.core.feature_spec import FeatureSpec  # noqa: E402
+from vadpipe.core.forward import ForwardOptions  # noqa: E402
 from vadpipe.devices import resolve_device  # noqa: E402
 from vadpipe.engines import ENGINES  # noqa: E402
 from vadpipe.features.extract import default_batch_size, default_workers, extract_videos  # noqa: E402
-from vadpipe.features.options import ForwardOptions  # noqa: E402
 from vadpipe.features.precision import BF16_MIN_COSINE, PRECISIONS, compare_to_fp32  # noqa: E402
 from vadpipe.features.runner import BackboneRunner  # noqa: E402
-from vadpipe.features.spec import FeatureSpec  # noqa: E402
 from vadpipe.video.decode import VideoReader  # noqa: E402
 from vadpipe.video.snippets import iter_snippet_batches  # noqa: E402
 

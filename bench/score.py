@@ -47,16 +47,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from vadpipe.backbones.preprocess import preprocess_snippets  # noqa: E402
-from vadpipe.backbones.registry import BACKBONES, build_backbone  # noqa: E402
+from vadpipe.backbones.registry import build_backbone  # noqa: E402
+from vadpipe.core.backbone_facts import BACKBONES  # noqa: E402
+from vadpipe.core.feature_spec import FeatureSpec  # noqa: E402
 from vadpipe.features.extract import default_batch_size  # noqa: E402
 from vadpipe.features.record import IndexRecord  # noqa: E402
-from vadpipe.features.spec import FeatureSpec  # noqa: E402
 from vadpipe.features.store import append_index  # noqa: E402
 from vadpipe.infer.scoring import ScoreOptions, ScoringRun, score_inputs  # noqa: E402
 from vadpipe.model.checkpoint import RunConfig, save_run  # noqa: E402
 from vadpipe.model.config import get_preset  # noqa: E402
 from vadpipe.model.scorer import AnomalyScorer  # noqa: E402
-from vadpipe.observers import ScoreObserver  # noqa: E402
+from vadpipe.observers import Observer  # noqa: E402
 from vadpipe.report.build import build_report  # noqa: E402
 from vadpipe.video.decode import VideoReader  # noqa: E402
 from vadpipe.video.snippets import iter_snippet_batches  # noqa: E402
@@ -129,7 +130,7 @@ def time_backbone(video: Path, model, batch: int, limit: int | None, sizes: dict
     return pre_s, fwd_s, done, np.concatenate(feats)
 
 
-class _Strict(ScoreObserver):
+class _Strict(Observer):
     def failed(self, message: str) -> None:
         sys.exit(f"scoring failed: {message}")
 

@@ -42,9 +42,9 @@ from score import make_video  # noqa: E402
 
 from vadpipe.backbones.registry import build_backbone  # noqa: E402
 from vadpipe.cli.app import main  # noqa: E402
+from vadpipe.core.feature_spec import FeatureSpec  # noqa: E402
+from vadpipe.core.forward import ForwardOptions  # noqa: E402
 from vadpipe.features.extract import extract_video  # noqa: E402
-from vadpipe.features.options import ForwardOptions  # noqa: E402
-from vadpipe.features.spec import FeatureSpec  # noqa: E402
 from vadpipe.live.session import run_watch  # noqa: E402
 from vadpipe.live.sources import parse_sources  # noqa: E402
 from vadpipe.model.checkpoint import RunConfig, load_run, save_run  # noqa: E402

@@ -9,7 +9,7 @@ import torch
 import torchvision.transforms.v2.functional as TF
 
 from vadpipe.backbones.preprocess import crop_boxes, preprocess_snippets, resize_scale_factor, resolve_crop_order
-from vadpipe.backbones.registry import BACKBONES, Preprocessing
+from vadpipe.core.backbone_facts import BACKBONES, Preprocessing
 from vadpipe.errors import UsageError
 
 IDENTITY = Preprocessing(64, 32, 1.0, 0.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))

@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from tests.helpers.checkpoints import WRITERS, source_features
-from vadpipe.backbones.registry import BACKBONES, build_backbone, get_spec
+from vadpipe.backbones.registry import build_backbone
+from vadpipe.core.backbone_facts import BACKBONES, get_spec
 from vadpipe.errors import UsageError, VadpipeError
 
 

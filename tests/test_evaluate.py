@@ -9,7 +9,7 @@ from vadpipe.eval.evaluate import evaluate
 from vadpipe.eval.groundtruth import load_ground_truth
 from vadpipe.eval.metrics import best_f1_threshold, frame_metrics
 from vadpipe.features.formats import FeatureVideo
-from vadpipe.infer.curve import frame_scores
+from vadpipe.video.snippets import frame_scores
 
 
 def test_frame_scores_repeat_each_snippet_16_times_and_fit_n():

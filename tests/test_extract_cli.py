@@ -23,9 +23,9 @@ from tests.helpers.videos import (
     write_video,
 )
 from vadpipe.cli.app import main
+from vadpipe.core.feature_spec import FeatureSpec
 from vadpipe.features import extract_job as extract_mod
 from vadpipe.features.extract_job import parse_shard, run_extract
-from vadpipe.features.spec import FeatureSpec
 from vadpipe.features.store import lock_index_part, merge_index_parts, read_index
 
 TINY = ["--random-init", "--resize-short", "24", "--crop-size", "16", "--crops", "1", "--quiet"]

@@ -8,24 +8,25 @@ import pytest
 
 from tests.helpers.videos import write_video
 from vadpipe.cli.app import main
+from vadpipe.core.feature_spec import FeatureSpec
 from vadpipe.features.record import IndexRecord
-from vadpipe.features.spec import FeatureSpec
 from vadpipe.features.store import read_index
 from vadpipe.infer.scoring import ScoreOptions, ScoringRun, score_inputs
 from vadpipe.model.checkpoint import CONFIG_NAME, read_run_config
-from vadpipe.observers import ScoreObserver
+from vadpipe.observers import Observer
 
 # Every field of the spec away from its default, so that one that score dropped would change the features.
 SPEC_ARGS = ["--backbone", "inception_i3d", "--random-init", "--fps", "10", "--tail", "drop", "--crops", "5",
              "--resize-short", "36", "--crop-size", "32", "--dtype", "float16"]
 
 
-class _Keep(ScoreObserver):
+class _Keep(Observer):
     def __init__(self):
         self.features = {}
 
-    def extracted(self, video, features):
-        self.features[video] = features
+    def event(self, kind, data):
+        if kind == "extracted":
+            self.features[data["video"]] = data["features"]
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vadpipe.backbones.registry import BACKBONES
+from vadpipe.core.backbone_facts import BACKBONES
 from vadpipe.weights import entries
 
 ZOO = Path(__file__).resolve().parents[1] / "weights" / "README.md"

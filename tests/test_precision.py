@@ -11,13 +11,14 @@ from tests.helpers.backbones import TinyConv
 from tests.helpers.extract import extract_video, extract_videos
 from tests.helpers.videos import random_frames, write_video
 from vadpipe.backbones.preprocess import preprocess_snippets
-from vadpipe.backbones.registry import BACKBONES, build_backbone
+from vadpipe.backbones.registry import build_backbone
 from vadpipe.cli.app import main
+from vadpipe.core.backbone_facts import BACKBONES
+from vadpipe.core.feature_spec import FeatureSpec
+from vadpipe.core.forward import ForwardOptions
 from vadpipe.errors import UsageError
 from vadpipe.features.extract_job import run_extract
-from vadpipe.features.options import ForwardOptions
 from vadpipe.features.precision import BF16_MIN_COSINE, compare_to_fp32, resolve_precision
-from vadpipe.features.spec import FeatureSpec
 from vadpipe.features.store import read_index
 
 

@@ -19,20 +19,12 @@ import torch
 
 import vadpipe.weights.registry as weights_registry
 from tests.helpers.checkpoints import WRITERS, source_features, write_caffe2_nonlocal_pkl
-from vadpipe.backbones.registry import BACKBONES, build_backbone
+from vadpipe.backbones.install import download, import_weights
+from vadpipe.backbones.registry import build_backbone, resolve_weights
 from vadpipe.cli.app import main
+from vadpipe.core.backbone_facts import BACKBONES
 from vadpipe.errors import UsageError, VadpipeError
-from vadpipe.weights import (
-    cache_dir,
-    cached_path,
-    download,
-    entries,
-    fetch,
-    get_entry,
-    import_weights,
-    read_metadata,
-    resolve_weights,
-)
+from vadpipe.weights import cache_dir, cached_path, entries, fetch, get_entry, read_metadata
 from vadpipe.weights.caffe2 import caffe2_key, read_caffe2_blobs
 from vadpipe.weights.checkpoint import read_state_dict
 from vadpipe.weights.fetch import TransferError

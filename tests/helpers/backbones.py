@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vadpipe.backbones.registry import BackboneSpec, Preprocessing
+from vadpipe.core.backbone_facts import BackboneSpec, Preprocessing
 
 
 class FrameMeans(nn.Module):

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from vadpipe.core.feature_spec import FeatureSpec
+from vadpipe.core.forward import ForwardOptions
 from vadpipe.features import extract
-from vadpipe.features.options import ForwardOptions
-from vadpipe.features.spec import FeatureSpec
 
 _SPEC = {f.name for f in dataclasses.fields(FeatureSpec)}
 _OPTIONS = {f.name for f in dataclasses.fields(ForwardOptions)}

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from vadpipe.backbones.registry import build_backbone
+from vadpipe.core.feature_spec import FeatureSpec
 from vadpipe.features.extract import extract_video
-from vadpipe.features.spec import FeatureSpec
 from vadpipe.model.checkpoint import RunConfig, save_run
 from vadpipe.model.config import LossConfig, ScorerConfig, TrainConfig
 from vadpipe.model.scorer import AnomalyScorer

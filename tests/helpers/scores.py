@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vadpipe.core.feature_spec import FeatureSpec
 from vadpipe.eval.evaluate import Evaluation, VideoResult
 from vadpipe.eval.metrics import frame_metrics
-from vadpipe.features.spec import FeatureSpec
 from vadpipe.infer.score import IntervalOptions, write_video_outputs
 from vadpipe.model.checkpoint import RunConfig
 from vadpipe.model.config import get_preset

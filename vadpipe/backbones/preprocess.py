@@ -12,7 +12,7 @@ Crop orders (the features' crop axis follows one of them; the name is recorded w
   recorded -- centre, corners, then each of those five crops mirrored. Kept so that such
   stores and the runs trained on them are rebuilt exactly.
 
-Resize modes (a backbone fact, see :class:`vadpipe.backbones.registry.Preprocessing`):
+Resize modes (a backbone fact, see :class:`vadpipe.core.backbone_facts.Preprocessing`):
 
 - ``short_side``: shorter side to ``resize_short`` with antialiased bilinear (PIL-like), the
   output size rounded -- what the backbone repos' own transforms do.
@@ -26,9 +26,9 @@ from __future__ import annotations
 import torch
 import torchvision.transforms.v2.functional as TF
 
-from vadpipe.backbones.registry import Preprocessing
+from vadpipe.core.backbone_facts import Preprocessing
+from vadpipe.core.feature_spec import CROP_COUNTS, CROP_ORDERS, RESIZE_MODES, resolve_crop_order
 from vadpipe.errors import UsageError
-from vadpipe.features.spec import CROP_COUNTS, CROP_ORDERS, RESIZE_MODES, resolve_crop_order
 
 
 def _center(height: int, width: int, size: int) -> tuple[int, int]:

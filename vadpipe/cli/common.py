@@ -11,15 +11,15 @@ import typer
 
 from vadpipe.cli.console import error, warn
 from vadpipe.cli.ranges import PATH, number, number_of
+from vadpipe.core.forward import PRECISION_NAMES, ForwardOptions
 from vadpipe.errors import InputError
-from vadpipe.features.options import PRECISION_NAMES, ForwardOptions
 
 if TYPE_CHECKING:
     from vadpipe.features.formats import FeatureVideo
 
 DEVICE_HELP = "auto (GPU when present, the LOCAL_RANK one under torchrun), cpu, cuda or cuda:N."
 
-# The options of vadpipe.features.options.ForwardOptions, as `extract` and `score` spell them.
+# The options of vadpipe.core.forward.ForwardOptions, as `extract` and `score` spell them.
 ForwardOpts = SimpleNamespace(
     batch_size=typer.Option(None, "--batch-size", **number_of(ForwardOptions, "batch_size"),
                             help="Snippets per forward pass (each is C clips). "
@@ -111,12 +111,3 @@ def read_feature_set(
         raise InputError(f"{source}: no usable feature files; see the lines above")
     return read
 
-
-def apply_band(scorer, window: int | None, lookahead: int | None) -> None:
-    """Override the run's attention band (``--window`` / ``--lookahead``) on a loaded scorer, in place."""
-    from vadpipe.model.config import check_band
-
-    window = scorer.cfg.window if window is None else window
-    lookahead = (scorer.cfg.lookahead if window else 0) if lookahead is None else lookahead
-    check_band(window, lookahead)  # a ConfigError: one line naming --window and --lookahead
-    scorer.cfg.window, scorer.cfg.lookahead = window, lookahead

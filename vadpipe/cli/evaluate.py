@@ -13,7 +13,6 @@ from vadpipe.cli.common import (
     AbnormalFirstOpt,
     FeaturesRootOpt,
     LabelsOpt,
-    apply_band,
     read_feature_set,
 )
 from vadpipe.cli.console import err_console, error, out_console, print_json
@@ -54,7 +53,7 @@ def evaluate_command(
 
     scorer, config = load_run(model, resolve_device(device))
     if window is not None or lookahead is not None:
-        apply_band(scorer, window, lookahead)
+        scorer.set_band(window, lookahead)
     feature_set = read_feature_set(
         features, labels=labels, abnormal_first=abnormal_first, features_root=features_root,
         expected_dim=config.scorer.feature_dim,

@@ -7,21 +7,21 @@ from pathlib import Path
 
 import typer
 
-from vadpipe.backbones.registry import BACKBONES, DEFAULT_BACKBONE
 from vadpipe.cli.common import ForwardOpts
 from vadpipe.cli.console import err_console, error, out_console, print_json, progress, warn
 from vadpipe.cli.ranges import PATH, number_of, path
+from vadpipe.core.backbone_facts import BACKBONES, DEFAULT_BACKBONE
+from vadpipe.core.feature_spec import CROP_COUNTS, FEATURE_DTYPES, TAIL_POLICIES, FeatureSpec
 from vadpipe.engines import ENGINE_HELP
 from vadpipe.errors import UsageError
-from vadpipe.features.spec import CROP_COUNTS, FEATURE_DTYPES, TAIL_POLICIES, FeatureSpec
-from vadpipe.observers import ExtractObserver
+from vadpipe.observers import Observer
 from vadpipe.video.names import VIDEO_EXTENSIONS
 
 _SIZES = "/".join(sorted({f"{b.preprocessing.resize_short}" for b in BACKBONES.values()}))
 _CROP_SIZES = "/".join(sorted({f"{b.preprocessing.crop_size}" for b in BACKBONES.values()}))
 
 
-class _RichObserver(ExtractObserver):
+class _RichObserver(Observer):
     """Two bars on stderr: videos, and snippets (of the videos started so far, with snippets/s).
 
     Batches pack snippets of consecutive videos, and the next video is read while the last
@@ -32,27 +32,27 @@ class _RichObserver(ExtractObserver):
     def __init__(self, bars):
         self.bars = bars
         self.videos = self.snippets = None
-        self.started = time.perf_counter()
+        self.t0 = time.perf_counter()
         self.total_snippets = 0
         self.expected: int | None = 0
 
-    def planned(self, todo: int, skipped: int, failed: int) -> None:
+    def planned(self, todo: int, skipped: int = 0, failed: int = 0) -> None:
         self.videos = self.bars.add_task("videos", total=todo, info=f"{skipped} already done")
         self.snippets = self.bars.add_task("snippets", total=None, info="")
 
-    def video_started(self, job, snippets: int) -> None:
+    def started(self, job, snippets: int | None = None) -> None:
         if not self.total_snippets:
-            self.started = time.perf_counter()  # the rate counts from the first video, not the model build
+            self.t0 = time.perf_counter()  # the rate counts from the first video, not the model build
         self.expected = self.expected + snippets if snippets and self.expected is not None else None
         self.bars.update(self.snippets, total=self.expected, info=job.id)
 
-    def snippets_done(self, n: int) -> None:
+    def advanced(self, n: int) -> None:
         self.total_snippets += n
-        rate = self.total_snippets / max(1e-9, time.perf_counter() - self.started)
+        rate = self.total_snippets / max(1e-9, time.perf_counter() - self.t0)
         self.bars.advance(self.snippets, n)
         self.bars.update(self.videos, info=f"{rate:.1f} snippets/s")
 
-    def video_finished(self, job, record) -> None:
+    def finished(self, job, record=None) -> None:
         if not record.ok:
             error(record.error)
         if self.videos is not None:
@@ -118,9 +118,9 @@ def extract_command(
     Shardable: --shard i/n, or one shard per process under torchrun.
     Exit code 1 if any video failed (after doing all the others), 2 for a usage error.
     """
+    from vadpipe.core.forward import ForwardOptions
     from vadpipe.features.extract_job import run_extract
     from vadpipe.features.layouts import LAYOUT_CROPS, LAYOUT_TAILS
-    from vadpipe.features.options import ForwardOptions
 
     if no_amp:
         if precision not in ("auto", "fp32"):

@@ -13,29 +13,29 @@ from rich.markup import escape
 from vadpipe.cli.common import ForwardOpts
 from vadpipe.cli.console import err_console, error, out_console, print_json, progress
 from vadpipe.cli.ranges import PATH, number, number_of, path
+from vadpipe.core.feature_spec import CROP_COUNTS, MAX_FPS, TAIL_POLICIES, FeatureSpec
 from vadpipe.engines import ENGINE_HELP
-from vadpipe.features.spec import CROP_COUNTS, MAX_FPS, TAIL_POLICIES, FeatureSpec
 from vadpipe.infer.options import IntervalOptions
-from vadpipe.observers import ScoreObserver
+from vadpipe.observers import Observer
 
 
-class _Observer(ScoreObserver):
+class _Observer(Observer):
     """A bar over the videos on stderr; bad inputs are one warning line each, and counted."""
 
     def __init__(self, bars, quiet: bool):
         self.bars, self.quiet, self.task = bars, quiet, None
         self.failed_lines: list[str] = []
 
-    def planned(self, videos: int) -> None:
+    def planned(self, videos: int | None, **counts: int) -> None:
         self.task = self.bars.add_task("scoring", total=videos, info="")
 
     def note(self, message: str) -> None:
         if not self.quiet:
             err_console.print(f"note: {escape(message)}", highlight=False, soft_wrap=True)  # one line each
 
-    def extracted(self, video: str, features) -> None:
-        if self.task is not None:
-            self.bars.update(self.task, advance=1, info=Path(video).name)
+    def event(self, kind: str, data: dict) -> None:
+        if kind == "extracted" and self.task is not None:
+            self.bars.update(self.task, advance=1, info=Path(data["video"]).name)
 
     def failed(self, message: str) -> None:
         error(message)
@@ -87,7 +87,7 @@ def score_command(
     """
     from dataclasses import asdict
 
-    from vadpipe.features.options import ForwardOptions
+    from vadpipe.core.forward import ForwardOptions
     from vadpipe.infer.scoring import ScoreOptions, ScoringRun, score_inputs
     from vadpipe.infer.truth import ScoreTruth
 

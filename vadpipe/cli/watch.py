@@ -8,9 +8,9 @@ import typer
 
 from vadpipe.cli.common import DEVICE_HELP
 from vadpipe.cli.ranges import PATH, number_of
+from vadpipe.core.feature_spec import FeatureSpec
 from vadpipe.engines import ENGINE_HELP
 from vadpipe.errors import UsageError
-from vadpipe.features.spec import FeatureSpec
 from vadpipe.live.options import WatchOptions
 from vadpipe.model.config import ScorerConfig
 

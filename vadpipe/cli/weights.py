@@ -55,7 +55,7 @@ def download_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Download a checkpoint (resuming a partial one), verify it and cache it as .safetensors."""
-    from vadpipe.weights.install import download
+    from vadpipe.backbones.install import download
 
     path = download(name, url=url, quiet=quiet)
     _report(name, path)
@@ -68,7 +68,7 @@ def import_command(
                                ".safetensors, or a Caffe2 .pkl for resnet3d)."),
 ) -> None:
     """Verify a checkpoint you already have (sha256 where known, strict load) and cache it as .safetensors."""
-    from vadpipe.weights.install import import_weights
+    from vadpipe.backbones.install import import_weights
 
     _report(name, import_weights(name, file))
 

@@ -17,18 +17,18 @@ import numpy as np
 import torch
 
 from vadpipe.atomic import atomic_path
+from vadpipe.core.feature_spec import FeatureSpec
 from vadpipe.demo.scenes import SceneSpec, make_specs, render_scene, write_mp4
 from vadpipe.eval.metrics import frame_metrics
 from vadpipe.features.formats import load_feature_set
-from vadpipe.features.spec import FeatureSpec
-from vadpipe.infer.curve import frame_scores
 from vadpipe.infer.scoring import ScoreOptions, ScoringRun, score_inputs
 from vadpipe.infer.truth import ScoreTruth
 from vadpipe.model.checkpoint import RunConfig
 from vadpipe.model.config import get_preset
-from vadpipe.observers import ScoreObserver
+from vadpipe.observers import Observer
 from vadpipe.train.data import BagSet
 from vadpipe.train.loop import train
+from vadpipe.video.snippets import frame_scores
 
 
 @dataclass
@@ -79,8 +79,8 @@ def _render(specs: list[SceneSpec], folder: Path, settings: DemoSettings, seed_o
 def run_demo(out: Path, settings: DemoSettings | None = None, *, device: str = "cpu",
              log: Callable[[str], None] = print) -> DemoResult:
     """Run the whole demo into ``out`` and return what it measured."""
+    from vadpipe.core.forward import ForwardOptions
     from vadpipe.features.extract_job import run_extract
-    from vadpipe.features.options import ForwardOptions
 
     s = settings or DemoSettings()
     rng = np.random.default_rng(s.seed)
@@ -171,11 +171,12 @@ def _write_annotations(path: Path, specs: list[SceneSpec]) -> Path:
     return path
 
 
-class _Curves(ScoreObserver):
+class _Curves(Observer):
     """Keeps each scored video's snippet scores (the demo measures them against its own ground truth)."""
 
     def __init__(self):
         self.scores: dict[str, np.ndarray] = {}
 
-    def scored(self, video: str, scores: np.ndarray) -> None:
-        self.scores[video] = scores
+    def event(self, kind: str, data: dict) -> None:
+        if kind == "scored":
+            self.scores[data["video"]] = data["scores"]

@@ -11,9 +11,8 @@ from vadpipe.errors import InputError
 from vadpipe.eval.groundtruth import GroundTruth
 from vadpipe.eval.metrics import frame_metrics
 from vadpipe.features.formats import FeatureVideo
-from vadpipe.infer.curve import frame_scores
 from vadpipe.model.scorer import AnomalyScorer
-from vadpipe.video.snippets import frame_count
+from vadpipe.video.snippets import frame_count, frame_scores
 
 
 @dataclass

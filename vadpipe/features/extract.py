@@ -32,12 +32,12 @@ from torch import nn
 
 from vadpipe import SNIPPET_FRAMES
 from vadpipe.backbones.preprocess import preprocess_snippets
+from vadpipe.core.feature_spec import FeatureSpec
+from vadpipe.core.forward import ForwardOptions
 from vadpipe.devices import cpus_for_this_process, resolve_device
 from vadpipe.errors import InputError
 from vadpipe.features.batching import run_packed
-from vadpipe.features.options import ForwardOptions
 from vadpipe.features.runner import BackboneRunner
-from vadpipe.features.spec import FeatureSpec
 from vadpipe.video.decode import VideoInfo, VideoReader
 from vadpipe.video.prefetch import Prefetcher
 from vadpipe.video.snippets import iter_snippet_batches, snippet_count
@@ -78,7 +78,7 @@ def extract_videos(
     Args:
         paths: video files.
         backbone: a module mapping ``(N, 3, 16, h, w)`` to ``(N, D)``, on the options' device, with a
-            ``spec`` attribute (:class:`vadpipe.backbones.registry.BackboneSpec`) for preprocessing.
+            ``spec`` attribute (:class:`vadpipe.core.backbone_facts.BackboneSpec`) for preprocessing.
         spec: every setting that decides the features (crops, tail, resampling fps, sizes, dtype);
             its ``backbone`` must be the one given.
         options: how the forward passes run (batch size, device, precision, memory format, compile,

@@ -14,19 +14,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vadpipe.core.feature_spec import FeatureSpec
+from vadpipe.core.forward import ForwardOptions
 from vadpipe.devices import resolve_device
 from vadpipe.engines import resolve_engine
 from vadpipe.errors import UsageError
 from vadpipe.features import layouts
 from vadpipe.features.extract import extract_videos
-from vadpipe.features.options import ForwardOptions
 from vadpipe.features.precision import resolve_precision
 from vadpipe.features.record import FAILED, IndexRecord
-from vadpipe.features.spec import FeatureSpec
 from vadpipe.features.store import append_index, index_part_name, lock_index_part, merge_index_parts, read_index_view
-from vadpipe.labels import read_labels_csv
-from vadpipe.observers import ExtractObserver
+from vadpipe.observers import Observer
 from vadpipe.video.inputs import VideoJob, collect_videos
+from vadpipe.video.labels import read_labels_csv
 from vadpipe.video.source import source_change, source_identity
 
 
@@ -104,7 +104,7 @@ def run_extract(
     labels: str | Path | None = None,
     overwrite: bool = False,
     shard: str | None = None,
-    observer: ExtractObserver | None = None,
+    observer: Observer | None = None,
 ) -> ExtractSummary:
     """Extract features of every video named by ``inputs`` into ``out`` (the `vadpipe extract` command).
 
@@ -136,7 +136,7 @@ def run_extract(
     """
     from vadpipe.backbones.registry import build_backbone
 
-    observer = observer or ExtractObserver()
+    observer = observer or Observer()
     out = Path(out)
     spec.checked()
     layouts.check_layout(layout)
@@ -172,7 +172,7 @@ def run_extract(
                 observer.note(f"{job.video}: extracting again; the features in {out} for {job.id} are stale "
                               f"({change})")
             todo.append(job)
-        observer.planned(len(todo), summary.skipped, summary.failed)
+        observer.planned(len(todo), skipped=summary.skipped, failed=summary.failed)
         if todo:
             backbone = build_backbone(spec.backbone, weights=weights, allow_random=allow_random, device=device)
             summary.spec = writer.spec = dataclasses.replace(spec, random_init=bool(backbone.random_init))
@@ -199,14 +199,14 @@ class _RecordWriter:
     """Appends each video's record to this shard's index part and keeps the summary's counts."""
 
     def __init__(self, out: Path, part: str, label_map: dict[str, int], summary: ExtractSummary,
-                 observer: ExtractObserver):
+                 observer: Observer):
         self.out, self.part, self.label_map, self.summary, self.observer = out, part, label_map, summary, observer
         self.spec = summary.spec
 
     def _append(self, job: VideoJob, record: IndexRecord) -> None:
         record.label = _label_of(job, self.label_map)
         append_index(self.out, record.to_json(), self.part)
-        self.observer.video_finished(job, record)
+        self.observer.finished(job, record)
 
     def failed(self, job: VideoJob, error: str) -> None:
         files = layouts.feature_files(self.summary.layout, job.rel, self.spec.crops)
@@ -214,7 +214,7 @@ class _RecordWriter:
                              layout=self.summary.layout, status=FAILED, error=error)
         self.summary.failures.append({"video": str(job.video), "error": error})
         if job.missing:  # a mistyped path: said now, but kept out of the index (it would haunt every train run)
-            self.observer.video_finished(job, record)
+            self.observer.finished(job, record)
             return
         self._append(job, record)
 
@@ -235,8 +235,8 @@ def _extract_jobs(todo: list[VideoJob], backbone, writer: _RecordWriter, options
     summary, observer = writer.summary, writer.observer
     started = time.perf_counter()
     results = extract_videos([job.video for job in todo], backbone, writer.spec, options,
-                             on_start=lambda path, n: observer.video_started(by_path[path], n),
-                             on_snippets=observer.snippets_done)  # the progress bar's count, failed videos too
+                             on_start=lambda path, n: observer.started(by_path[path], n),
+                             on_snippets=observer.advanced)  # the progress bar's count, failed videos too
     for result in results:
         job = by_path[result.path]
         if result.error is not None:

@@ -25,7 +25,7 @@ import numpy as np
 from vadpipe.errors import InputError
 from vadpipe.features.record import IndexRecord
 from vadpipe.features.store import INDEX_NAME, check_finite, open_features, read_index
-from vadpipe.labels import folder_label, read_labels_csv
+from vadpipe.video.labels import folder_label, read_labels_csv
 from vadpipe.video.snippets import frame_count
 
 UCF_ANOMALY_CLASSES = (

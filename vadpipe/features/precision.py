@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from vadpipe.core.forward import PRECISION_NAMES as PRECISIONS
 from vadpipe.errors import UsageError
-from vadpipe.features.options import PRECISION_NAMES as PRECISIONS
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 

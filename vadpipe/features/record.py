@@ -3,7 +3,7 @@
 A record is the video (``video``, ``id``, ``label``), where its features are (``features``,
 and ``files`` when there is one file per crop; ``layout``), what they are (``frames`` N,
 ``fps``, ``snippets`` T, ``crops`` C, ``dim`` D, and every field of the
-:class:`~vadpipe.features.spec.FeatureSpec` they were made with), how the forward pass
+:class:`~vadpipe.core.feature_spec.FeatureSpec` they were made with), how the forward pass
 ran (``precision``, and whatever else a later version adds: kept, not decisive), which
 file they came from (``source``: resolved path, size, mtime and fingerprint, see
 :mod:`vadpipe.video.source`; resume reuses features only for the same source), and
@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from vadpipe.features.spec import FeatureSpec
+from vadpipe.core.feature_spec import FeatureSpec
 from vadpipe.video.snippets import frame_count
 
 OK, FAILED = "ok", "failed"

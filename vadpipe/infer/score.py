@@ -16,7 +16,6 @@ import numpy as np
 import torch
 
 from vadpipe.errors import InputError
-from vadpipe.infer.curve import frame_scores
 from vadpipe.infer.intervals import (
     Interval,
     detect_intervals,
@@ -28,6 +27,7 @@ from vadpipe.infer.options import IntervalOptions  # noqa: F401  (re-exported: c
 from vadpipe.infer.report import plot_curve, write_report_json, write_scores_csv
 from vadpipe.model.checkpoint import RunConfig
 from vadpipe.model.scorer import AnomalyScorer
+from vadpipe.video.snippets import frame_scores
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from vadpipe.core.feature_spec import DEFAULT_CROP_ORDER, FeatureSpec, public_spec
+from vadpipe.core.forward import ForwardOptions
 from vadpipe.errors import InputError, UsageError, VadpipeError
-from vadpipe.features.options import ForwardOptions
-from vadpipe.features.spec import DEFAULT_CROP_ORDER, FeatureSpec, public_spec
 from vadpipe.infer.score import IntervalOptions, OverlaySource, VideoScore, snippet_scores, write_video_outputs
 from vadpipe.infer.truth import ScoreTruth
 from vadpipe.model.checkpoint import RunConfig, load_run
-from vadpipe.observers import ScoreObserver
+from vadpipe.observers import Observer
 from vadpipe.video.names import strip_extension
 from vadpipe.video.snippets import SNIPPET_FRAMES, frame_count
 
@@ -79,7 +79,7 @@ def scoring_spec(config: RunConfig, *, backbone: str | None = None, crops: int |
     """The spec to extract raw videos with: the run's own, checked against the overrides given.
 
     A run trained on a public feature set's lists records no spec: it gets the spec that set was
-    made with (:data:`~vadpipe.features.spec.PUBLIC_FEATURE_SETS`, by feature size, said through
+    made with (:data:`~vadpipe.core.feature_spec.PUBLIC_FEATURE_SETS`, by feature size, said through
     ``note``), unless ``backbone`` is given.
 
     Raises:
@@ -121,7 +121,7 @@ def score_inputs(
     options: ScoreOptions = ScoreOptions(),
     *,
     features: list[str | Path] = (),
-    observer: ScoreObserver | None = None,
+    observer: Observer | None = None,
 ) -> Iterator[VideoScore]:
     """Score feature files (``features``) and raw videos (``inputs``), yielding one result per good video.
 
@@ -131,7 +131,7 @@ def score_inputs(
         UsageError: nothing to score, or options that conflict with the run. VadpipeError: the output
             folder is not writable, or the backbone's weights are missing.
     """
-    observer = observer or ScoreObserver()
+    observer = observer or Observer()
     if not inputs and not features:
         raise UsageError("give videos to score, or feature files (.npy)")
     check_writable(options.out)
@@ -213,7 +213,7 @@ def _truth(options: ScoreOptions, video_id: str, n_frames: int, info=None) -> tu
     return (labels, options.ground_truth.file) if labels is not None else (None, None)
 
 
-def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: ScoreObserver) -> Iterator[VideoScore]:
+def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: Observer) -> Iterator[VideoScore]:
     from vadpipe.backbones.registry import build_backbone
     from vadpipe.devices import resolve_device
     from vadpipe.features.extract import extract_videos
@@ -252,15 +252,15 @@ def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: Scor
         try:
             if item.error is not None:
                 raise item.error
-            observer.extracted(str(job.video), item.features)
+            observer.event("extracted", {"video": str(job.video), "features": item.features})
             scores = snippet_scores(run.scorer, item.features, run.config.scorer.feature_dim, str(job.video))
-            observer.scored(str(job.video), scores)
+            observer.event("scored", {"video": str(job.video), "scores": scores})
             timings = {"decode_and_backbone": extracted - started, "scorer": time.perf_counter() - extracted}
             result = _write(job, item, scores, run, options, engine=engine, timings=timings)
         except (InputError, OSError) as exc:
             observer.failed(str(exc) if isinstance(exc, InputError) else f"{job.video}: cannot write outputs ({exc})")
         else:
-            observer.video_done(result)
+            observer.finished(result.video, result)
             yield result
         started = time.perf_counter()
 

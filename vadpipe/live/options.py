@@ -6,8 +6,8 @@ from dataclasses import MISSING, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vadpipe.core.forward import MAX_BATCH
 from vadpipe.errors import ConfigError
-from vadpipe.features.options import MAX_BATCH
 from vadpipe.infer.options import MAX_SMOOTH
 from vadpipe.ranges import check_ranges, ranged
 

@@ -23,14 +23,13 @@ def run_watch(specs: list[SourceSpec], run_dir: Path, *, device: str = "cpu", wi
     """
     from vadpipe.backbones.preprocess import preprocess_snippets
     from vadpipe.backbones.registry import build_backbone
-    from vadpipe.cli.common import apply_band
+    from vadpipe.core.band import DEFAULT_LIVE_WINDOW
     from vadpipe.devices import resolve_device
     from vadpipe.features.runner import BackboneRunner
     from vadpipe.infer.score import IntervalOptions
     from vadpipe.infer.scoring import scoring_spec
     from vadpipe.live.watch import Watcher, WatchOptions
     from vadpipe.model.checkpoint import load_run
-    from vadpipe.model.config import DEFAULT_LIVE_WINDOW
     from vadpipe.model.online import OnlineScorer
 
     torch_device = resolve_device(device)
@@ -41,7 +40,7 @@ def run_watch(specs: list[SourceSpec], run_dir: Path, *, device: str = "cpu", wi
         if not quiet:
             err_console.print(f"note: the run was trained without a band; watching with --window {window}",
                               highlight=False)
-    apply_band(scorer, window, lookahead)
+    scorer.set_band(window, lookahead)
     threshold, _ = IntervalOptions(threshold=threshold).resolve_threshold(config)
     release = round(0.8 * threshold, 6) if release is None else release
     options = WatchOptions(sources=specs, threshold=threshold, release=release, **loop_options)  # checks release

@@ -18,8 +18,8 @@ from safetensors.torch import load_file, save_file
 
 import vadpipe
 from vadpipe.atomic import atomic_path, write_json
+from vadpipe.core.feature_spec import FeatureSpec
 from vadpipe.errors import VadpipeError
-from vadpipe.features.spec import FeatureSpec
 from vadpipe.model.config import LossConfig, ScorerConfig, TrainConfig, from_dict
 from vadpipe.model.scorer import AnomalyScorer
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from vadpipe.core.band import check_band
 from vadpipe.errors import ConfigError
 from vadpipe.ranges import check_ranges, ranged
 
@@ -52,19 +53,6 @@ class ScorerConfig:
         check_band(self.window, self.lookahead)
         if self.attention not in ("linear", "dense"):
             raise ConfigError(f"attention must be 'linear' or 'dense', not {self.attention!r}", params=("attention",))
-
-
-# The band `watch` uses for a run trained without one (offline): 64 snippets ~ 40 s at 25 fps,
-# wide enough for the prior (sigma 16 reaches ~25 snippets) and cheap per snippet.
-DEFAULT_LIVE_WINDOW = 64
-
-
-def check_band(window: int, lookahead: int) -> None:
-    """Refuse a lookahead without a window (each of them alone is in its range: see ScorerConfig)."""
-    if lookahead and not window:
-        raise ConfigError(f"lookahead needs a window (lookahead {lookahead} with window 0, which already sees the "
-                          "whole sequence)",
-                          params=("window", "lookahead"))
 
 
 @dataclass

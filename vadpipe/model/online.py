@@ -24,7 +24,7 @@ class OnlineScorer:
     """Push one snippet's (C, D) features at a time; get back the scores that became final.
 
     Args:
-        model: a scorer in eval mode whose config has ``window`` > 0 (``cli.common.apply_band`` sets one).
+        model: a scorer in eval mode whose config has ``window`` > 0 (:meth:`AnomalyScorer.set_band` sets one).
     """
 
     def __init__(self, model: AnomalyScorer):

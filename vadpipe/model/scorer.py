@@ -36,6 +36,16 @@ class AnomalyScorer(nn.Module):
             self.register_buffer("input_mean", torch.zeros(cfg.feature_dim))
             self.register_buffer("input_std", torch.ones(cfg.feature_dim))
 
+    def set_band(self, window: int | None = None, lookahead: int | None = None) -> None:
+        """Score with this attention band instead of the trained one (None: keep that part of it), in place.
+
+        Raises:
+            ConfigError: a lookahead without a window (``params`` window, lookahead).
+        """
+        from vadpipe.core.band import resolve_band
+
+        self.cfg.window, self.cfg.lookahead = resolve_band((self.cfg.window, self.cfg.lookahead), window, lookahead)
+
     def set_feature_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         """Per-dimension (D,) mean and std of the training features (``cfg.standardize`` only)."""
         if not self.cfg.standardize:

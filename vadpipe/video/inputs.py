@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from vadpipe.errors import UsageError
-from vadpipe.labels import folder_label
+from vadpipe.video.labels import folder_label
 from vadpipe.video.names import LIST_EXTENSIONS, VIDEO_EXTENSIONS
 
 

@@ -1,14 +1,14 @@
-"""Backbone checkpoints: the registry of known files, the cache, download, import and safe loading.
+"""Backbone checkpoint files: the registry of known files, the cache, download and safe loading.
 
-Names are imported from their submodules on first use, so that importing the package (or the
-registry alone) does not pull in torch, and so that the install step, which builds a backbone,
-does not form an import circle with :mod:`vadpipe.backbones.registry`.
+Light (no torch) names are imported here; the torch-side ones from their submodules on first use.
+Getting a checkpoint into the cache (download / import, checked against its backbone) is
+:mod:`vadpipe.backbones.install`, which file a backbone loads :func:`vadpipe.backbones.registry.resolve_weights`.
 """
 
 import importlib
 
-# Light (no torch): imported now. `fetch` is also the name of its submodule, so the function must be bound
-# here, after the submodule, or the module would shadow it.
+# `fetch` is also the name of its submodule, so the function must be bound here, after the submodule,
+# or the module would shadow it.
 from vadpipe.weights.fetch import fetch, sha256_of
 from vadpipe.weights.registry import (
     WeightsEntry,
@@ -22,20 +22,13 @@ from vadpipe.weights.registry import (
 _HOMES = {
     "check_fits": "checkpoint", "load_into": "checkpoint", "read_metadata": "checkpoint",
     "read_state_dict": "checkpoint", "save_safetensors": "checkpoint",
-    "download": "install", "import_weights": "install",
 }
 
-__all__ = [
-    *_HOMES, "WeightsEntry", "cache_dir", "cached_path", "entries", "fetch", "get_entry", "missing_weights_message",
-    "resolve_weights", "sha256_of",
-]
+__all__ = [*_HOMES, "WeightsEntry", "cache_dir", "cached_path", "entries", "fetch", "get_entry",
+           "missing_weights_message", "sha256_of"]
 
 
 def __getattr__(name: str):
-    if name == "resolve_weights":
-        from vadpipe.backbones.registry import resolve_weights
-
-        return resolve_weights
-    if name in _HOMES:
+    if name in _HOMES:  # torch-side: imported when first asked for
         return getattr(importlib.import_module(f"vadpipe.weights.{_HOMES[name]}"), name)
     raise AttributeError(f"module 'vadpipe.weights' has no attribute {name!r}")

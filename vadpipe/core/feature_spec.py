@@ -51,7 +51,7 @@ class FeatureSpec:
     """What decides a video's features (field names are also the index-record keys).
 
     Attributes:
-        backbone: registry name (:data:`vadpipe.backbones.registry.BACKBONES`).
+        backbone: registry name (:data:`vadpipe.core.backbone_facts.BACKBONES`).
         crops: 1, 5 or 10 (order in :mod:`vadpipe.backbones.preprocess`).
         tail: ``pad`` (loop the last partial snippet, T = ceil(N/16)) or ``drop`` (T = floor(N/16)).
         resample_fps: frames resampled to this rate by timestamp before snippets are cut; None: every frame.
@@ -81,7 +81,7 @@ class FeatureSpec:
         Raises:
             UsageError: with ``param`` naming the setting that is wrong.
         """
-        from vadpipe.backbones.registry import get_spec
+        from vadpipe.core.backbone_facts import get_spec
 
         facts = get_spec(backbone)
         given = {k: v for k, v in settings.items() if v is not None}
@@ -98,7 +98,7 @@ class FeatureSpec:
         """Unset fields filled: sizes with the backbone's own, ``crop_order`` with the order of stores
         made before it was recorded (:data:`LEGACY_CROP_ORDER`) and ``resize_mode`` with ``resize_mode``.
         A record written before a field was recorded thus reads as what made it then."""
-        from vadpipe.backbones.registry import BACKBONES
+        from vadpipe.core.backbone_facts import BACKBONES
 
         facts = BACKBONES.get(self.backbone)
         filled = dataclasses.replace(self, crop_order=self.crop_order or LEGACY_CROP_ORDER.get(self.crops),
@@ -132,7 +132,7 @@ class FeatureSpec:
     @property
     def dim(self) -> int | None:
         """The feature size the backbone makes (None for a backbone vadpipe does not know)."""
-        from vadpipe.backbones.registry import BACKBONES
+        from vadpipe.core.backbone_facts import BACKBONES
 
         facts = BACKBONES.get(self.backbone)
         return facts.feature_dim if facts else None
@@ -175,7 +175,7 @@ PUBLIC_FEATURE_SETS = {
 
 def public_spec(dim: int) -> tuple[str, FeatureSpec] | None:
     """(name, spec) of the public feature set of ``dim``-d features, or None when none is."""
-    from vadpipe.backbones.registry import BACKBONES
+    from vadpipe.core.backbone_facts import BACKBONES
 
     for name, settings in PUBLIC_FEATURE_SETS.items():
         if BACKBONES[settings["backbone"]].feature_dim == dim:

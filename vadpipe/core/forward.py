@@ -1,7 +1,7 @@
 """How a backbone's forward passes run: settings that change speed and memory, never a feature.
 
 None of these decides whether a stored feature is reused (that is the
-:class:`~vadpipe.features.spec.FeatureSpec`'s job); `extract` and `score` share them.
+:class:`~vadpipe.core.feature_spec.FeatureSpec`'s job); `extract` and `score` share them.
 """
 
 from __future__ import annotations
