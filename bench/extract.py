@@ -30,15 +30,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.helpers.videos import write_video  # noqa: E402
-from vadpipe.backbones.preprocess import preprocess_snippets  # noqa: E402
 from vadpipe.backbones.registry import build_backbone  # noqa: E402
 from vadpipe.core.feature_spec import FeatureSpec  # noqa: E402
 from vadpipe.core.forward import ForwardOptions  # noqa: E402
 from vadpipe.devices import resolve_device  # noqa: E402
 from vadpipe.engines import ENGINES  # noqa: E402
 from vadpipe.features.extract import default_batch_size, default_workers, extract_videos  # noqa: E402
-from vadpipe.features.precision import BF16_MIN_COSINE, PRECISIONS, compare_to_fp32  # noqa: E402
-from vadpipe.features.runner import BackboneRunner  # noqa: E402
+from vadpipe.session.backbone import BackboneSession  # noqa: E402
+from vadpipe.session.precision import BF16_MIN_COSINE, PRECISIONS, compare_to_fp32  # noqa: E402
 from vadpipe.video.decode import VideoReader  # noqa: E402
 from vadpipe.video.snippets import iter_snippet_batches  # noqa: E402
 
@@ -104,15 +103,16 @@ def measure(args, paths: list[Path], backbone: str, crop: int, crops: int, engin
     batch = args.batch_size or default_batch_size(crops, device)
     workers = args.workers or default_workers(device)
     model = build_backbone(backbone, allow_random=True, device=device)
-    prep = model.spec.preprocessing
     sizes = dict(resize_short=args.resize_short or round(crop * 8 / 7), crop_size=crop)
-    # The forward pass extract makes, once per engine (a CPU engine exports the backbone here, untimed).
-    runners = {e: BackboneRunner(model, device, precision=args.precision, engine=e) for e in engines}
+    spec = FeatureSpec.resolve(model.spec.name, crops=crops, **sizes)
+    # The sessions extract opens, once per engine (a CPU engine exports the backbone here, untimed).
+    runners = {e: BackboneSession.from_module(model, spec, ForwardOptions(
+        batch_size=batch, device=str(device), workers=workers, precision=args.precision, engine=e)) for e in engines}
 
     per_video = []  # decoded and preprocessed beforehand: what the backbone alone is timed on
     for path in paths:
         with VideoReader(path) as reader:
-            per_video.append([preprocess_snippets(torch.from_numpy(snippets), prep, crops, **sizes)
+            per_video.append([runners[engines[0]].preprocess(torch.from_numpy(snippets))
                               for snippets in iter_snippet_batches(reader, batch_size=batch)])
     n_snippets = sum(b.shape[0] for batches in per_video for b in batches)
     # Full batches across videos, as extract packs them (the last one zero-padded to B, as extract pads it).
@@ -129,10 +129,7 @@ def measure(args, paths: list[Path], backbone: str, crop: int, crops: int, engin
 
     def end_to_end(engine: str) -> float:
         start = time.perf_counter()
-        spec = FeatureSpec.resolve(model.spec.name, crops=crops, **sizes)
-        options = ForwardOptions(batch_size=batch, device=str(device), workers=workers, precision=args.precision,
-                                 engine=engine)
-        for result in extract_videos(paths, model, spec, options):
+        for result in extract_videos(paths, runners[engine]):
             assert result.error is None, result.error
         return time.perf_counter() - start
 

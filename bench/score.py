@@ -5,7 +5,7 @@ texture with a moving square and noise) is written once with PyAV and cached in 
 folder. Each stage is then timed on its own, through the code `vadpipe score` runs:
 
     decode      VideoReader -> iter_snippet_batches over the whole video (uint8 snippets)
-    preprocess  preprocess_snippets (resize, normalise, crop) on those snippets
+    preprocess  the backbone session's preprocess (resize, normalise, crop) on those snippets
     backbone    the random-init backbone's forward passes (the run's backbone, 1 crop)
     scorer      LA-Net + DDL (ucf preset, random init) over all T snippets at once   } both through score_inputs,
     writing     per-frame curve, intervals, CSV + JSON + PNG                          } the call `vadpipe score` makes
@@ -46,10 +46,9 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vadpipe.backbones.preprocess import preprocess_snippets  # noqa: E402
-from vadpipe.backbones.registry import build_backbone  # noqa: E402
 from vadpipe.core.backbone_facts import BACKBONES  # noqa: E402
 from vadpipe.core.feature_spec import FeatureSpec  # noqa: E402
+from vadpipe.core.forward import ForwardOptions  # noqa: E402
 from vadpipe.features.extract import default_batch_size  # noqa: E402
 from vadpipe.features.record import IndexRecord  # noqa: E402
 from vadpipe.features.store import append_index  # noqa: E402
@@ -59,6 +58,7 @@ from vadpipe.model.config import get_preset  # noqa: E402
 from vadpipe.model.scorer import AnomalyScorer  # noqa: E402
 from vadpipe.observers import Observer  # noqa: E402
 from vadpipe.report.build import build_report  # noqa: E402
+from vadpipe.session.backbone import BackboneSession, open_session  # noqa: E402
 from vadpipe.video.decode import VideoReader  # noqa: E402
 from vadpipe.video.snippets import iter_snippet_batches  # noqa: E402
 
@@ -104,12 +104,11 @@ def time_decode(video: Path, batch: int) -> tuple[float, int, int, float]:
     return time.perf_counter() - start, reader.info.frames, snippets, reader.info.fps
 
 
-def time_backbone(video: Path, model, batch: int, limit: int | None, sizes: dict):
+def time_backbone(video: Path, session: BackboneSession, batch: int, limit: int | None):
     """(preprocess s, backbone s, snippets timed, (n, 1, D) features) over the first ``limit`` snippets (None: all).
 
     The first batch is run once untimed first (allocator, oneDNN kernel choice), as extract's warm-up.
     """
-    prep = model.spec.preprocessing
     pre_s = fwd_s = 0.0
     done = 0
     feats = []
@@ -118,12 +117,12 @@ def time_backbone(video: Path, model, batch: int, limit: int | None, sizes: dict
             if limit is not None and done >= limit:
                 break
             start = time.perf_counter()
-            x = preprocess_snippets(torch.from_numpy(frames), prep, CROPS, **sizes)  # (S, 1, 3, 16, crop, crop)
+            x = session.preprocess(torch.from_numpy(frames))  # (S, 1, 3, 16, crop, crop)
             pre_s += time.perf_counter() - start
             if i == 0:
-                model(x.flatten(0, 1))  # warm-up, untimed
+                session(x)  # warm-up, untimed
             start = time.perf_counter()
-            y = model(x.flatten(0, 1)).float().view(x.shape[0], CROPS, -1)  # (S, 1, D)
+            y = session(x).cpu()  # (S, 1, D)
             fwd_s += time.perf_counter() - start
             done += x.shape[0]
             feats.append(y.numpy())
@@ -178,17 +177,17 @@ def main(argv: list[str] | None = None) -> None:
             print(f"wrote {video} ({video.stat().st_size / 2**20:.1f} MB) in {time.perf_counter() - start:.0f} s",
                   file=sys.stderr)
 
-    model = build_backbone(args.backbone, random_init=True, seed=0, device=device)
     preset = get_preset("ucf")
     preset.scorer.feature_dim = spec.feature_dim  # the ucf preset on this backbone's features
     torch.manual_seed(0)
     scorer = AnomalyScorer(preset.scorer).eval()
     features = FeatureSpec.resolve(args.backbone, crops=CROPS, random_init=True, **sizes)
     config = RunConfig(scorer=preset.scorer, loss=preset.loss, train=preset.train, preset="ucf", features=features)
+    session = open_session(features, ForwardOptions(device=str(device), engine="torch"))  # what score's opens
 
     decode_s, n_frames, t, fps = time_decode(video, batch)
     limit = args.backbone_snippets if args.backbone_snippets and args.backbone_snippets < t else None
-    pre_s, fwd_s, timed, feats = time_backbone(video, model, batch, limit, sizes)
+    pre_s, fwd_s, timed, feats = time_backbone(video, session, batch, limit)
     scale = t / timed  # 1 unless extrapolated
     if timed < t:  # the scorer's cost depends on T only: the timed features, repeated to T
         feats = np.resize(feats, (t, *feats.shape[1:]))  # (T, 1, D)
@@ -221,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
         e2e = None
         if not args.no_end_to_end:
             engines = args.engines.split(",")
-            _export_once(model, engines, crop)  # a CPU engine's first run would export the backbone: not timed
+            _export_once(session.net, engines, crop)  # a CPU engine's first run would export the backbone: not timed
             e2e = {e: [] for e in engines}
             for r in range(args.repeats):
                 for engine in (engines if r % 2 == 0 else engines[::-1]):

@@ -40,7 +40,6 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from score import make_video  # noqa: E402
 
-from vadpipe.backbones.registry import build_backbone  # noqa: E402
 from vadpipe.cli.app import main  # noqa: E402
 from vadpipe.core.feature_spec import FeatureSpec  # noqa: E402
 from vadpipe.core.forward import ForwardOptions  # noqa: E402
@@ -50,6 +49,7 @@ from vadpipe.live.sources import parse_sources  # noqa: E402
 from vadpipe.model.checkpoint import RunConfig, load_run, save_run  # noqa: E402
 from vadpipe.model.config import get_preset  # noqa: E402
 from vadpipe.model.scorer import AnomalyScorer  # noqa: E402
+from vadpipe.session.backbone import open_session  # noqa: E402
 
 SIZES = {224: (256, 224), 112: (128, 112)}  # crop -> (resize_short, crop)
 
@@ -69,14 +69,15 @@ def make_run(folder: Path, crop: int) -> Path:
 def watch(video: Path, run: Path, device: str, copies: int = 1, **options) -> dict:
     sources = parse_sources([str(video)] * copies)
     with contextlib.redirect_stdout(io.StringIO()):
-        return run_watch(sources, run, device=device, quiet=True, **options)
+        forward = ForwardOptions(device=str(device), batch_size=options.pop("batch_size", None))
+        return run_watch(sources, run, forward=forward, **options)
 
 
 def offline_snippets_per_s(video: Path, run: Path, device: str) -> float:
     scorer, config = load_run(run, device)
-    net = build_backbone("resnet3d", random_init=True, seed=0, device=device)
+    session = open_session(config.features, ForwardOptions(device=str(device)))
     start = time.perf_counter()
-    feats, _ = extract_video(video, net, config.features, ForwardOptions(device=str(device)))
+    feats, _ = extract_video(video, session)
     scorer.score_video(torch.from_numpy(feats))
     return len(feats) / (time.perf_counter() - start)
 

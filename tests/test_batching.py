@@ -15,6 +15,7 @@ from tests.helpers.videos import bad_text_as_video, bad_truncated, index_frames,
 from vadpipe.backbones.registry import build_backbone
 from vadpipe.errors import InputError
 from vadpipe.features.batching import run_packed
+from vadpipe.observers import Observer
 
 
 def _snippets(video: int, first: int, n: int, crop: int = 2) -> torch.Tensor:
@@ -127,12 +128,20 @@ def test_packing_does_not_change_a_real_backbones_features_by_a_single_bit(short
         np.testing.assert_array_equal(features, alone)  # one batch shape: what resumed runs rely on
 
 
+class _Counted(Observer):
+    def __init__(self, counted: list):
+        self.counted = counted
+
+    def advanced(self, units):
+        self.counted.append(units)
+
+
 def test_a_bad_video_in_the_middle_does_not_disturb_its_neighbours(short_videos, tmp_path):
     cut = bad_truncated(tmp_path / "cut.mkv", n=200)  # 6 snippets decode, then it fails as truncated
     unreadable = bad_text_as_video(tmp_path / "text.mp4")
     paths = [*short_videos[:2], cut, short_videos[2], unreadable, *short_videos[3:]]
     counted = []
-    results = list(extract_videos(paths, FrameMeans(), crops=1, batch_size=4, workers=2, on_snippets=counted.append))
+    results = list(extract_videos(paths, FrameMeans(), crops=1, batch_size=4, workers=2, observer=_Counted(counted)))
     assert [r.path for r in results] == paths
     assert "truncated" in str(results[2].error) and "FFmpeg cannot read" in str(results[4].error)
     assert results[2].features is None and results[4].features is None

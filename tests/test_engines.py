@@ -136,7 +136,7 @@ def backbones():
 @pytest.mark.parametrize("engine", _engine_params())
 @pytest.mark.parametrize("name", ["resnet3d", "inception_i3d", "i3d_r50"])
 def test_engine_features_match_torch_per_snippet_and_crop(name, engine, backbones, home):
-    from vadpipe.features.runner import BackboneRunner
+    from vadpipe.session.runner import BackboneRunner
 
     model, x = backbones[name], _clips(1)
     with torch.inference_mode():

@@ -12,6 +12,7 @@ from tests.helpers.videos import bad_text_as_video, index_frames, random_frames,
 from vadpipe.backbones.preprocess import preprocess_snippets
 from vadpipe.backbones.registry import build_backbone
 from vadpipe.errors import InputError
+from vadpipe.observers import Observer
 from vadpipe.video.decode import read_video
 from vadpipe.video.snippets import iter_snippet_batches
 
@@ -59,12 +60,23 @@ def test_float16_output_and_size_overrides(tmp_path):
     assert feats.shape == (2, 5, 16) and feats.dtype == np.float16
 
 
+class _Progress(Observer):
+    def __init__(self, started: list, counted: list):
+        self.started_videos, self.counted = started, counted
+
+    def started(self, item, size=None):
+        self.started_videos.append((item.name, size))
+
+    def advanced(self, units):
+        self.counted.append(units)
+
+
 def test_many_videos_stream_in_order_and_bad_ones_do_not_stop_the_rest(tmp_path):
     paths = [write_video(tmp_path / f"v{i}.mp4", index_frames(16 * (i + 1))) for i in range(3)]
     paths.insert(1, bad_text_as_video(tmp_path / "bad.mp4"))
     started, counted = [], []
     results = list(extract_videos(paths, FrameMeans(), crops=1, batch_size=1, workers=2,
-                                  on_start=lambda p, n: started.append((p.name, n)), on_snippets=counted.append))
+                                  observer=_Progress(started, counted)))
     assert [r.path for r in results] == paths
     assert [None if r.features is None else r.features.shape[0] for r in results] == [1, None, 2, 3]
     assert "FFmpeg cannot read this file" in str(results[1].error)

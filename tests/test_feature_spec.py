@@ -154,10 +154,13 @@ def test_a_run_trained_on_public_lists_scores_as_that_public_set_was_made():
         preset.scorer.feature_dim = dim
         return RunConfig(scorer=preset.scorer, loss=preset.loss, train=preset.train, features=None)
 
-    notes = []
-    ucf = scoring_spec(config(2048), note=notes.append)
+    from vadpipe.observers import Collector
+
+    told = Collector()
+    notes = told.notes
+    ucf = scoring_spec(config(2048), observer=told)
     assert (ucf.backbone, ucf.crops, ucf.crop_order, ucf.tail) == ("resnet3d", 10, "tencrop", "pad")
-    xd = scoring_spec(config(1024), note=notes.append)
+    xd = scoring_spec(config(1024), observer=told)
     assert (xd.backbone, xd.crops, xd.crop_order, xd.tail, xd.resize_mode) == (
         "inception_i3d", 5, "center_first", "drop", "scale_factor")
     assert "RTFM UCF-Crime" in notes[0] and "XD-Violence" in notes[1]
@@ -165,3 +168,31 @@ def test_a_run_trained_on_public_lists_scores_as_that_public_set_was_made():
     with pytest.raises(UsageError) as caught:
         scoring_spec(config(32))
     assert caught.value.param == "backbone"
+
+
+def test_watch_on_a_file_gives_scores_snippets_and_scores_with_every_spec_field_off_its_default(chain, tmp_path,
+                                                                                                capsys):
+    """`watch` reads, resamples (--fps 10), cuts (--tail drop), crops (5, 36 -> 32) and rounds (float16) as `score`."""
+    import csv
+
+    rng = np.random.default_rng(1)
+    video = write_video(tmp_path / "odd.mp4", rng.integers(0, 255, size=(110, 40, 48, 3), dtype=np.uint8), fps=30)
+    # 110 frames at 30 fps = 3.67 s -> 37 frames at 10 fps -> 2 whole snippets (tail drop; pad would make 3)
+    assert main(["score", str(video), "--model", str(chain / "run"), "--out", str(tmp_path / "score"),
+                 "--device", "cpu", "--quiet"]) == 0
+    with open(tmp_path / "score" / "odd.scores.csv") as f:
+        curve = np.array([float(r["score"]) for r in csv.DictReader(f)])
+    assert len(curve) == 37 and json.loads((tmp_path / "score" / "odd.json").read_text())["snippets"] == 2
+    offline = curve[: 2 * 16 : 16]  # one value per snippet (frames 32-36 carry the last snippet's score)
+    capsys.readouterr()
+    # The run has no band; a window and lookahead covering the whole video make the live scores the offline ones.
+    assert main(["watch", str(video), "--model", str(chain / "run"), "--json", "--every-snippet", "--device", "cpu",
+                 "--window", "64", "--lookahead", "4", "--behind", "queue"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    snippets = [x for x in lines if x["type"] == "snippet"]
+    assert len(snippets) == 2
+    assert [x["stream_time_s"] for x in snippets] == [0.0, 1.6]  # 16 frames at 10 fps
+    np.testing.assert_allclose([x["score"] for x in snippets], offline, atol=1e-5)
+    summary = lines[-1]
+    assert summary["type"] == "summary" and summary["model"]["resample_fps"] == 10.0
+    assert summary["streams"][0]["frames"] == 37

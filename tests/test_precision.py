@@ -18,8 +18,8 @@ from vadpipe.core.feature_spec import FeatureSpec
 from vadpipe.core.forward import ForwardOptions
 from vadpipe.errors import UsageError
 from vadpipe.features.extract_job import run_extract
-from vadpipe.features.precision import BF16_MIN_COSINE, compare_to_fp32, resolve_precision
 from vadpipe.features.store import read_index
+from vadpipe.session.precision import BF16_MIN_COSINE, compare_to_fp32, resolve_precision
 
 
 def test_auto_precision_is_fp32_on_a_cpu_and_names_are_checked():

@@ -170,8 +170,8 @@ def test_run_records_crop_order_and_resize_mode_and_score_extracts_with_them(pip
     (run / "config.json").write_text(json.dumps(config))
     seen = {}
 
-    def fake_extract(paths, net, spec, options):
-        seen.update(dataclasses.asdict(spec))
+    def fake_extract(paths, session):
+        seen.update(dataclasses.asdict(session.spec))
         return iter(())
 
     monkeypatch.setattr(extract_mod, "extract_videos", fake_extract)

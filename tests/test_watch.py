@@ -257,3 +257,22 @@ def test_watch_with_a_cpu_engine_scores_as_torch_and_says_which(setup, tmp_path,
         assert _of(lines, "summary")[0]["model"]["engine"] == engine
     assert len(runs["torch"]) == SNIPPETS
     np.testing.assert_allclose(runs["onnxruntime"], runs["torch"], atol=1e-5)
+
+
+def test_a_file_that_fails_while_decoding_fails_once_and_is_never_reopened(setup, tmp_path, capsys):
+    """Only live sources reconnect: a truncated file ends the stream as failed (exit 1), it does not loop."""
+    from tests.helpers.videos import bad_audio_only, bad_truncated
+
+    root, video, _ = setup
+    cut, audio = bad_truncated(tmp_path / "cut.mkv", n=200), bad_audio_only(tmp_path / "sound.m4a")
+    started = time.perf_counter()
+    code = main(["watch", str(cut), str(audio), str(video), "--model", str(root / "run"), *FAST])
+    lines = _lines(capsys.readouterr().out)
+    assert code == 1 and time.perf_counter() - started < 120
+    summary = _of(lines, "summary")[0]
+    by_source = {s["source"]: s for s in summary["streams"]}
+    assert by_source[str(cut)]["status"] == by_source[str(audio)]["status"] == "failed"
+    assert by_source[str(cut)]["reconnects"] == by_source[str(audio)]["reconnects"] == 0
+    assert any("truncated" in line for line in summary["failed"]) and len(summary["failed"]) == 2
+    assert by_source[str(video)]["status"] == "ended" and by_source[str(video)]["snippets_scored"] == SNIPPETS
+    assert not [x for x in _of(lines, "status") if x["status"] == "lost"]

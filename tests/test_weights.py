@@ -200,7 +200,7 @@ def test_download_verifies_converts_and_becomes_the_default(serve, inception, mo
     data = path.read_bytes()
     _with_sha(monkeypatch, "inception_i3d_rgb_imagenet", hashlib.sha256(data).hexdigest())
     server = serve(data)
-    out = download("inception_i3d_rgb_imagenet", url=server.url, quiet=True)
+    out = download("inception_i3d_rgb_imagenet", url=server.url)
     assert out == cached_path(get_entry("inception_i3d_rgb_imagenet")) and out.suffix == ".safetensors"
     assert read_metadata(out)["source_sha256"] == hashlib.sha256(data).hexdigest()
     assert not (cache_dir() / "downloads" / "rgb_imagenet.pt").exists()  # only the safetensors copy stays
@@ -215,14 +215,14 @@ def test_download_with_wrong_registry_hash_is_refused(serve, inception, monkeypa
     _with_sha(monkeypatch, "inception_i3d_rgb_imagenet", "f" * 64)
     server = serve(inception[0].read_bytes())
     with pytest.raises(VadpipeError, match="does not match"):
-        download("inception_i3d_rgb_imagenet", url=server.url, quiet=True)
+        download("inception_i3d_rgb_imagenet", url=server.url)
     assert not cached_path(get_entry("inception_i3d_rgb_imagenet")).exists()
     assert not any((cache_dir() / "downloads").iterdir())
 
 
 def test_download_with_network_down_suggests_import(dead_url):
     with pytest.raises(VadpipeError) as info:
-        download("inception_i3d_rgb_imagenet", url=dead_url, quiet=True)
+        download("inception_i3d_rgb_imagenet", url=dead_url)
     message = str(info.value)
     assert dead_url in message and "`vadpipe weights import inception_i3d_rgb_imagenet FILE`" in message
 

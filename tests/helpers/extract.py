@@ -9,6 +9,7 @@ import dataclasses
 from vadpipe.core.feature_spec import FeatureSpec
 from vadpipe.core.forward import ForwardOptions
 from vadpipe.features import extract
+from vadpipe.session.backbone import BackboneSession
 
 _SPEC = {f.name for f in dataclasses.fields(FeatureSpec)}
 _OPTIONS = {f.name for f in dataclasses.fields(ForwardOptions)}
@@ -25,12 +26,17 @@ def split(model, kwargs: dict) -> tuple[FeatureSpec, ForwardOptions, dict]:
     return FeatureSpec(backbone=model.spec.name, **spec), ForwardOptions(**options), rest
 
 
-def extract_video(path, model, **kwargs):
+def session_of(model, **kwargs) -> BackboneSession:
+    """A session over ``model`` with the loose keywords as its spec and forward options (none left over)."""
     spec, options, rest = split(model, kwargs)
     assert not rest, rest
-    return extract.extract_video(path, model, spec, options)
+    return BackboneSession.from_module(model, spec, options)
+
+
+def extract_video(path, model, **kwargs):
+    return extract.extract_video(path, session_of(model, **kwargs))
 
 
 def extract_videos(paths, model, **kwargs):
     spec, options, rest = split(model, kwargs)
-    return extract.extract_videos(paths, model, spec, options, **rest)
+    return extract.extract_videos(paths, BackboneSession.from_module(model, spec, options), **rest)

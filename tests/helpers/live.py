@@ -20,6 +20,7 @@ from vadpipe.features.extract import extract_video
 from vadpipe.model.checkpoint import RunConfig, save_run
 from vadpipe.model.config import LossConfig, ScorerConfig, TrainConfig
 from vadpipe.model.scorer import AnomalyScorer
+from vadpipe.session.backbone import BackboneSession
 
 FPS = 25
 HEIGHT, WIDTH = 40, 48
@@ -64,7 +65,7 @@ def make_run(run_dir: Path, train_video: Path, *, window: int = 8, lookahead: in
     """A run whose scorer fires on the bright snippets of ``event_frames`` (trained on one video's features)."""
     net = build_backbone("inception_i3d", random_init=True, seed=0)
     spec = FeatureSpec.resolve("inception_i3d", crops=1, tail="pad", random_init=True, **SIZE)
-    feats, _ = extract_video(train_video, net, spec)  # (T, 1, 1024)
+    feats, _ = extract_video(train_video, BackboneSession.from_module(net, spec))  # (T, 1, 1024)
     x = torch.from_numpy(feats[:, 0])  # (T, D)
     bright = torch.tensor([frames_mean > 100 for frames_mean in _snippet_brightness(train_video)], dtype=torch.float32)
     torch.manual_seed(0)

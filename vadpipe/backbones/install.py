@@ -8,6 +8,7 @@ from pathlib import Path
 
 from vadpipe.backbones.registry import build_backbone
 from vadpipe.errors import UsageError, VadpipeError
+from vadpipe.observers import Observer
 from vadpipe.weights.checkpoint import CHECKPOINT_SUFFIXES, save_safetensors
 from vadpipe.weights.fetch import TransferError, fetch, sha256_of
 from vadpipe.weights.registry import (
@@ -26,11 +27,12 @@ def _install(entry: WeightsEntry, source: Path, source_sha256: str) -> Path:
     return save_safetensors(model, cached_path(entry), metadata)
 
 
-def download(name: str, *, url: str | None = None, quiet: bool = False) -> Path:
+def download(name: str, *, url: str | None = None, observer: Observer | None = None) -> Path:
     """Download a registry entry, verify it (sha256 where known, strict load) and cache it as safetensors.
 
     Args:
         url: download from this mirror instead of the registry's URLs.
+        observer: told the bytes as they arrive (:func:`vadpipe.weights.fetch.fetch`).
 
     Returns:
         The cached ``.safetensors`` path.
@@ -43,7 +45,7 @@ def download(name: str, *, url: str | None = None, quiet: bool = False) -> Path:
     failures = []
     for candidate in urls:
         try:
-            path, digest = fetch(candidate, dest, sha256=entry.sha256, quiet=quiet)
+            path, digest = fetch(candidate, dest, sha256=entry.sha256, observer=observer)
             break
         except TransferError as exc:
             failures.append(str(exc))

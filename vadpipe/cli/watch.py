@@ -2,17 +2,84 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from vadpipe.cli.common import DEVICE_HELP
+from vadpipe.cli.console import err_console, error, out_console, warn
 from vadpipe.cli.ranges import PATH, number_of
 from vadpipe.core.feature_spec import FeatureSpec
 from vadpipe.engines import ENGINE_HELP
 from vadpipe.errors import UsageError
 from vadpipe.live.options import WatchOptions
 from vadpipe.model.config import ScorerConfig
+from vadpipe.observers import Observer
+
+
+class _WatchPrinter(Observer):
+    """What `watch` prints: JSON lines on stdout with --json, else event and status lines (and a live line on a
+    terminal) on stderr; notes unless --quiet."""
+
+    def __init__(self, *, json_lines: bool, every_snippet: bool, quiet: bool):
+        self.json_lines, self.every_snippet, self.quiet = json_lines, every_snippet, quiet or json_lines
+
+    def _line(self, obj: dict) -> None:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+
+    def note(self, message: str) -> None:
+        if not self.quiet:
+            err_console.print(f"note: {escape(message)}", highlight=False, soft_wrap=True)
+
+    def warning(self, message: str) -> None:
+        warn(message)
+
+    def failed(self, message: str) -> None:
+        if not self.json_lines:  # with --json, the stream's status line says it
+            error(message)
+
+    def event(self, kind: str, data: dict) -> None:
+        if self.json_lines:
+            if kind != "live" and (kind != "snippet" or self.every_snippet):
+                self._line({"type": kind, **data})
+            return
+        if self.quiet or kind == "snippet":
+            return
+        if kind in ("event_start", "event_end"):
+            record, what = data["event"], kind.removeprefix("event_")
+            when = f"{record['start_s']:.1f}s" if what == "start" else f"{record['start_s']:.1f}-{record['end_s']:.1f}s"
+            err_console.print(f"[bold red]event {what}[/] {escape(record['id'])} at {when} "
+                              f"(peak {record['peak_score']:.2f})", highlight=False, soft_wrap=True)
+        elif kind == "status" and data["status"] != "gave_up":
+            err_console.print(escape(data["message"]), highlight=False, soft_wrap=True)
+        elif kind == "live" and err_console.is_terminal:
+            parts = []
+            for s in data["streams"]:
+                score = "-" if s["score"] is None else f"{s['score']:.2f}"
+                parts.append(f"{s['stream']}: {s['status']} score {score}{' EVENT' if s['in_event'] else ''} "
+                             f"events {s['events']} snips {s['snippets_scored']} drop {s['dropped_snippets']} "
+                             f"rtf {s['real_time_factor'] or '-'}")
+            err_console.print(escape(" | ".join(parts)), highlight=False, end="\r", soft_wrap=True)
+
+
+def _print_summary(summary: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"watch summary ({summary['stopped']}, {summary['seconds']:.1f} s)")
+    for col in ("stream", "status", "snippets", "snippets/s", "real-time factor", "latency p50/p99 ms", "events",
+                "dropped", "reconnects"):
+        table.add_column(col, justify="left" if col in ("stream", "status") else "right")
+    for s in summary["streams"]:
+        lat = "-" if s["latency_ms_p50"] is None else f"{s['latency_ms_p50']:.0f} / {s['latency_ms_p99']:.0f}"
+        table.add_row(escape(s["stream"]), s["status"], str(s["snippets_scored"]), str(s["snippets_per_s"] or "-"),
+                      str(s["real_time_factor"] or "-"), lat, str(s["events"]), str(s["dropped_snippets"]),
+                      str(s["reconnects"]))
+    err_console.print()
+    out_console.print(table)
 
 
 def _setting(field: str, default, *flags: str, help: str):
@@ -68,12 +135,14 @@ def watch_command(
 
     if behind not in BEHIND_POLICIES:
         raise UsageError(f"--behind {behind}: use one of {', '.join(BEHIND_POLICIES)}")
-    loop = dict(hold_s=hold, smooth=smooth, json_lines=json_out, every_snippet=every_snippet, out=out, pre_s=pre,
-                post_s=post, webhook=webhook, behind=behind, queue=queue, realtime=realtime, retries=retries,
-                backoff=backoff, timeout=timeout, duration_s=duration, batch_size=batch_size, quiet=quiet)
+    if every_snippet and not json_out:
+        raise UsageError("--every-snippet goes with --json")
+    loop = dict(hold_s=hold, smooth=smooth, out=out, pre_s=pre, post_s=post, webhook=webhook, behind=behind,
+                queue=queue, realtime=realtime, retries=retries, backoff=backoff, timeout=timeout,
+                duration_s=duration)
     # The options are checked before the sources are opened and the run is read (ranges, release <= threshold,
     # --every-snippet with --json); the run's threshold, when --threshold is not given, once the run is read.
-    WatchOptions(sources=[], threshold=threshold, release=release, **loop)
+    WatchOptions(sources=[], threshold=threshold, release=release, batch_size=batch_size, **loop)
     specs = parse_sources(sources)
     if sum(s.kind == "stdin" for s in specs) > 1:
         raise UsageError("stdin (-) can be given only once")
@@ -82,11 +151,18 @@ def watch_command(
 
         check_writable(out)
 
+    from vadpipe.core.forward import ForwardOptions
     from vadpipe.live.session import run_watch
 
-    summary = run_watch(specs, model, device=device, window=window, lookahead=lookahead, crops=crops,
-                        backbone=backbone, weights=weights, threshold=threshold, release=release, engine=engine,
-                        **loop)
+    printer = _WatchPrinter(json_lines=json_out, every_snippet=every_snippet, quiet=quiet)
+    summary = run_watch(specs, model, forward=ForwardOptions(device=device, engine=engine, batch_size=batch_size),
+                        window=window, lookahead=lookahead, crops=crops, backbone=backbone, weights=weights,
+                        threshold=threshold, release=release, observer=printer, **loop)
+    if json_out:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        sys.stdout.flush()
+    elif not quiet:
+        _print_summary(summary)
     if summary["failed"]:
         raise typer.Exit(1)
 

@@ -8,6 +8,7 @@ import typer
 
 from vadpipe.cli.console import out_console, print_json
 from vadpipe.cli.ranges import path
+from vadpipe.observers import Observer
 
 weights_app = typer.Typer(
     help="Backbone checkpoints: list the known ones, download or import them into the cache "
@@ -55,10 +56,32 @@ def download_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Download a checkpoint (resuming a partial one), verify it and cache it as .safetensors."""
-    from vadpipe.backbones.install import download
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-    path = download(name, url=url, quiet=quiet)
+    from vadpipe.backbones.install import download
+    from vadpipe.cli.console import err_console
+
+    bars = Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                    TimeRemainingColumn(), console=err_console, disable=quiet or not err_console.is_terminal)
+    with bars:
+        path = download(name, url=url, observer=_DownloadBar(bars))
     _report(name, path)
+
+
+class _DownloadBar(Observer):
+    """One bar per request of a download, in bytes."""
+
+    def __init__(self, bars):
+        self.bars, self.task = bars, None
+
+    def started(self, item, size=None) -> None:
+        self.task = self.bars.add_task(str(item), total=size)
+
+    def advanced(self, units: int) -> None:
+        self.bars.advance(self.task, units)
+
+    def finished(self, item, result=None) -> None:
+        self.bars.remove_task(self.task)
 
 
 @weights_app.command("import")

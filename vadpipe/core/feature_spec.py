@@ -166,7 +166,7 @@ class FeatureSpec:
                 f"{self.resize_short} -> {self.crop_size}, {fps}, {self.dtype}")
 
 
-# How the public feature sets were made (DESIGN.md), for runs trained on them: their lists carry no record.
+# How the public feature sets were made (docs/reproduce.md), for runs trained on them: their lists carry no record.
 PUBLIC_FEATURE_SETS = {
     "RTFM UCF-Crime": dict(backbone="resnet3d", crops=10, tail="pad"),
     "XD-Violence": dict(backbone="inception_i3d", crops=5, tail="drop"),

@@ -16,15 +16,13 @@ from pathlib import Path
 
 from vadpipe.core.feature_spec import FeatureSpec
 from vadpipe.core.forward import ForwardOptions
-from vadpipe.devices import resolve_device
-from vadpipe.engines import resolve_engine
 from vadpipe.errors import UsageError
 from vadpipe.features import layouts
 from vadpipe.features.extract import extract_videos
-from vadpipe.features.precision import resolve_precision
 from vadpipe.features.record import FAILED, IndexRecord
 from vadpipe.features.store import append_index, index_part_name, lock_index_part, merge_index_parts, read_index_view
 from vadpipe.observers import Observer
+from vadpipe.session.backbone import BackboneSession, open_session, resolve_forward
 from vadpipe.video.inputs import VideoJob, collect_videos
 from vadpipe.video.labels import read_labels_csv
 from vadpipe.video.source import source_change, source_identity
@@ -134,17 +132,12 @@ def run_extract(
         UsageError: bad options or inputs (``param`` names the setting). VadpipeError: the backbone's
         weights are missing.
     """
-    from vadpipe.backbones.registry import build_backbone
-
     observer = observer or Observer()
     out = Path(out)
     spec.checked()
     layouts.check_layout(layout)
-    device = resolve_device(options.device)
-    precision = resolve_precision(options.precision, device)
     # Before any work: an unknown, missing (the line names the pip command) or conflicting engine.
-    engine = resolve_engine(options.engine, device, precision=precision, compile=options.compile,
-                            channels_last=options.channels_last)
+    forward = resolve_forward(options)
     shard_i, shard_n = parse_shard(shard)
     label_map = _labels(labels)
     jobs = collect_videos(inputs)[shard_i::shard_n]
@@ -174,20 +167,10 @@ def run_extract(
             todo.append(job)
         observer.planned(len(todo), skipped=summary.skipped, failed=summary.failed)
         if todo:
-            backbone = build_backbone(spec.backbone, weights=weights, allow_random=allow_random, device=device)
-            summary.spec = writer.spec = dataclasses.replace(spec, random_init=bool(backbone.random_init))
-            if backbone.random_init:
-                observer.note(f"{spec.backbone}: no weights found, using a RANDOM-INIT backbone as asked "
-                              "(--random-init); its features are for tests and timing only")
-            summary.precision, summary.engine = precision, engine
-            if summary.engine != "torch":
-                from vadpipe.engines.backbone import export_pending
-
-                note = export_pending(backbone, summary.engine, spec.crop_size)
-                if note:
-                    observer.note(note)
-            _extract_jobs(todo, backbone, writer, dataclasses.replace(options, device=str(device),
-                                                                      engine=summary.engine))
+            session = open_session(spec, forward, weights=weights, allow_random=allow_random, observer=observer)
+            summary.spec = writer.spec = session.spec  # random_init as built
+            summary.precision, summary.engine = session.precision, session.engine
+            _extract_jobs(todo, session, writer)
     finally:
         handle.close()
     merged = [IndexRecord.from_json(r) for r in merge_index_parts(out)]
@@ -230,20 +213,32 @@ class _RecordWriter:
         self.summary.snippets += feats.shape[0]  # only videos that succeed count
 
 
-def _extract_jobs(todo: list[VideoJob], backbone, writer: _RecordWriter, options: ForwardOptions) -> None:
+def _extract_jobs(todo: list[VideoJob], session: BackboneSession, writer: _RecordWriter) -> None:
     by_path = {job.video: job for job in todo}
     summary, observer = writer.summary, writer.observer
     started = time.perf_counter()
-    results = extract_videos([job.video for job in todo], backbone, writer.spec, options,
-                             on_start=lambda path, n: observer.started(by_path[path], n),
-                             on_snippets=observer.advanced)  # the progress bar's count, failed videos too
+    results = extract_videos([job.video for job in todo], session,
+                             observer=_ByJob(observer, by_path))  # the progress bar's count, failed videos too
     for result in results:
         job = by_path[result.path]
         if result.error is not None:
             writer.failed(job, str(result.error))
             continue
-        if result.features.shape[2] != backbone.spec.feature_dim:
-            raise RuntimeError(f"{backbone.spec.name} gave {result.features.shape[2]}-d features, its spec says "
-                               f"{backbone.spec.feature_dim}")
+        if result.features.shape[2] != session.feature_dim:
+            raise RuntimeError(f"{session.spec.backbone} gave {result.features.shape[2]}-d features, its spec says "
+                               f"{session.feature_dim}")
         writer.done(job, result.features, result.info)
     summary.seconds += time.perf_counter() - started
+
+
+class _ByJob(Observer):
+    """Passes extraction progress on to the job's observer, naming each video by its job rather than its path."""
+
+    def __init__(self, observer: Observer, by_path: dict):
+        self.observer, self.by_path = observer, by_path
+
+    def started(self, item, size=None) -> None:
+        self.observer.started(self.by_path[item], size)
+
+    def advanced(self, units: int) -> None:
+        self.observer.advanced(units)

@@ -1,6 +1,6 @@
 """Where `vadpipe extract` writes a video's features, in vadpipe's own layout or a public one.
 
-- ``vadpipe``: ``<out>/<rel>.npy``, one ``(T, C, D)`` file per video (DESIGN.md).
+- ``vadpipe``: ``<out>/<rel>.npy``, one ``(T, C, D)`` file per video (docs/architecture.md).
 - ``rtfm``: ``<out>/<rel>_i3d.npy`` shaped ``(T, C, D)`` (``(T, 10, 2048)`` with the RTFM
   settings), and ``<out>/rtfm.list`` naming one file per line, abnormal videos first.
 - ``xd``: ``<out>/<rel>__0.npy`` ... ``__{C-1}.npy``, each ``(T, D)``, ``__0`` the centre

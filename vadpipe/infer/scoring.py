@@ -75,24 +75,26 @@ class ScoreOptions:
 
 
 def scoring_spec(config: RunConfig, *, backbone: str | None = None, crops: int | None = None,
-                 tail: str | None = None, note=lambda message: None) -> FeatureSpec:
+                 tail: str | None = None, observer: Observer | None = None) -> FeatureSpec:
     """The spec to extract raw videos with: the run's own, checked against the overrides given.
 
     A run trained on a public feature set's lists records no spec: it gets the spec that set was
-    made with (:data:`~vadpipe.core.feature_spec.PUBLIC_FEATURE_SETS`, by feature size, said through
-    ``note``), unless ``backbone`` is given.
+    made with (:data:`~vadpipe.core.feature_spec.PUBLIC_FEATURE_SETS`, by feature size, told to
+    ``observer`` as a note), unless ``backbone`` is given.
 
     Raises:
         UsageError: an override that conflicts with the run's spec, a run that records no spec and no
             ``backbone`` given, or a backbone whose features do not fit the model (``param`` names it).
     """
+    observer = observer or Observer()
     recorded = config.features
     dim = config.scorer.feature_dim
     public = public_spec(dim) if recorded is None else None
     if recorded is None and backbone is None and public is not None:
         name, recorded = public  # trained on a public feature set's lists: made as that set was
-        note(f"the run records no feature spec (trained on {dim}-d features from elsewhere); extracting as the "
-             f"{name} features were made ({recorded.describe()}); --backbone / --crops / --tail choose otherwise")
+        observer.note(f"the run records no feature spec (trained on {dim}-d features from elsewhere); extracting "
+                      f"as the {name} features were made ({recorded.describe()}); --backbone / --crops / --tail "
+                      "choose otherwise")
     if recorded is None:
         if backbone is None:
             raise UsageError("backbone: the run does not record how its features were made (it was trained on "
@@ -214,13 +216,12 @@ def _truth(options: ScoreOptions, video_id: str, n_frames: int, info=None) -> tu
 
 
 def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: Observer) -> Iterator[VideoScore]:
-    from vadpipe.backbones.registry import build_backbone
-    from vadpipe.devices import resolve_device
     from vadpipe.features.extract import extract_videos
+    from vadpipe.session.backbone import open_session, resolve_forward
     from vadpipe.video.inputs import collect_videos
 
     spec = scoring_spec(run.config, backbone=options.backbone, crops=options.crops, tail=options.tail,
-                        note=observer.note)
+                        observer=observer)
     jobs = collect_videos([str(p) for p in inputs])
     good = [j for j in jobs if j.problem is None]
     for job in jobs:
@@ -228,25 +229,13 @@ def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: Obse
             observer.failed(job.problem)
     if not good:  # every input missing or refused: said above, no backbone to build
         return
-    from vadpipe.engines import resolve_engine
-
-    device = resolve_device(options.forward.device)
-    engine = resolve_engine(options.forward.engine, device)  # a missing or conflicting engine: before the backbone
-    net = build_backbone(spec.backbone, weights=options.weights, random_init=spec.random_init, device=device)
-    if spec.random_init:
-        observer.note("this run was trained on features of a random-init backbone (the offline demo); "
-                      "scoring uses the same seeded random backbone")
+    forward = resolve_forward(options.forward)  # a missing or conflicting engine: before the backbone
+    session = open_session(spec, forward, weights=options.weights, observer=observer)
+    engine = session.engine
     observer.planned(len(good))
     by_path = {j.video: j for j in good}
-    if engine != "torch":
-        from vadpipe.engines.backbone import export_pending
-
-        pending = export_pending(net, engine, spec.crop_size)
-        if pending:
-            observer.note(pending)
-    forward = dataclasses.replace(options.forward, device=str(device), engine=engine)
     started = time.perf_counter()
-    for item in extract_videos([j.video for j in good], net, spec, forward):
+    for item in extract_videos([j.video for j in good], session):
         extracted = time.perf_counter()
         job = by_path[item.path]
         try:

@@ -32,8 +32,6 @@ class WatchOptions:
     release: float | None = ranged(MISSING, min=0, max=1)
     hold_s: float = ranged(2.0, min=0, max=DAY_S)
     smooth: int = ranged(1, kind=int, min=1, max=MAX_SMOOTH)
-    json_lines: bool = False
-    every_snippet: bool = False
     out: Path | None = None
     pre_s: float = ranged(5.0, min=0, max=MAX_ROLL_S)
     post_s: float = ranged(5.0, min=0, max=MAX_ROLL_S)
@@ -49,12 +47,9 @@ class WatchOptions:
     # stop after this many seconds (benchmarks, tests); None: when every source ended
     duration_s: float | None = ranged(None, min=0, min_open=True)
     csv_rotate_s: float = ranged(3600.0, min=0, min_open=True)
-    quiet: bool = False
 
     def __post_init__(self) -> None:
         check_ranges(self)
         if self.threshold is not None and self.release is not None and self.release > self.threshold:
             raise ConfigError(f"release {self.release} must not exceed threshold {self.threshold} (an event closes "
                               "below release)", params=("release", "threshold"))
-        if self.every_snippet and not self.json_lines:
-            raise ConfigError("every_snippet goes with json_lines", params=("every_snippet", "json_lines"))

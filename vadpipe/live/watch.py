@@ -1,33 +1,34 @@
 """`vadpipe watch`: live sources -> shared backbone batches -> online LA-Net -> events, clips, alerts.
 
-    SourceReader threads (one per source)     decode, 16-frame snippets, preprocess_snippets
+    SourceReader threads (one per source)     VideoReader frames, iter_snippet_batches, session.preprocess
       -> SnippetQueue per source (bounded, --behind drop|queue)
-      -> main loop: up to --batch-size snippets of all sources in one BackboneRunner pass
+      -> main loop: up to --batch-size snippets of all sources in one pass of the backbone session
       -> OnlineScorer per stream (banded LA-Net, O(W) per snippet)  score of snippet t once t+L arrived
-      -> EventDetector (threshold / release / hold)  -> JSON lines / live line, CSV, clip, webhook
+      -> EventDetector (threshold / release / hold)  -> observer events, CSV, clip, webhook
 
-The backbone, its preprocessing (with the run's crops and sizes) and the scorer are those of
-`score`, so a file watched here gets, snippet for snippet, the scores `score` gives it with the
-same band.
+The frame reader, the snippet cutter, the backbone session (with the run's feature spec) and
+the scorer are those of `score`, so a file watched here gets, snippet for snippet, the scores
+`score` gives it with the same band. Nothing is printed: every status, event and snippet is told
+to the observer (:data:`vadpipe.observers.EVENTS`), and :meth:`Watcher.run` returns the summary.
 """
 
 from __future__ import annotations
 
-import json
 import signal
-import sys
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 
 from vadpipe import SNIPPET_FRAMES
-from vadpipe.cli.console import err_console, warn
 from vadpipe.live.clips import ClipWriter, FrameRing, snippets_for
 from vadpipe.live.events import EventDetector, Scored, iso
 from vadpipe.live.options import WatchOptions  # noqa: F401  (re-exported: callers import it from here)
 from vadpipe.live.outputs import RollingCsv, StreamStats, write_event_files
 from vadpipe.live.sources import Snippet, SnippetQueue, SourceReader, SourceSpec, Status
+from vadpipe.observers import Observer
+
+LIVE_EVERY_S = 0.5  # how often the "live" event tells each stream's state
 
 
 @dataclass
@@ -57,8 +58,9 @@ class StreamState:
 class Watcher:
     """Runs the loop of the module docstring until every source is done, ``duration_s`` passed, or a signal."""
 
-    def __init__(self, options: WatchOptions, model, runner, prepare, *, new_scorer, model_info: dict):
-        self.o, self.model, self.runner = options, model, runner
+    def __init__(self, options: WatchOptions, session, *, new_scorer, model_info: dict,
+                 observer: Observer | None = None):
+        self.o, self.session, self.observer = options, session, observer or Observer()
         self.new_scorer, self.model_info = new_scorer, model_info
         self.stop = threading.Event()
         self.wake = threading.Condition()
@@ -68,13 +70,14 @@ class Watcher:
         if options.webhook:
             from vadpipe.live.webhook import Webhook
 
-            self.webhook = Webhook(options.webhook, retries=options.webhook_retries, on_error=warn)
+            self.webhook = Webhook(options.webhook, retries=options.webhook_retries, on_error=self.observer.warning)
         for i, spec in enumerate(options.sources):
             # A file read as fast as it decodes is never behind: its reader simply waits (nothing is dropped).
             policy = options.behind if spec.live or options.realtime else "queue"
             queue = SnippetQueue(options.queue, policy, self.wake)
-            reader = SourceReader(i, spec, queue, prepare, stop=self.stop, realtime=options.realtime,
-                                  retries=options.retries, backoff=options.backoff, timeout=options.timeout)
+            reader = SourceReader(i, spec, queue, session.preprocess, feature_spec=session.spec, stop=self.stop,
+                                  realtime=options.realtime, retries=options.retries, backoff=options.backoff,
+                                  timeout=options.timeout)
             detector = EventDetector(spec.name, threshold=options.threshold, release=options.release,
                                      hold_s=options.hold_s, smooth=options.smooth)
             state = StreamState(spec, reader, queue, new_scorer(), detector, FrameRing(0))
@@ -82,7 +85,6 @@ class Watcher:
                 state.csv = RollingCsv(options.out / spec.name, options.csv_rotate_s)
             self.streams.append(state)
         self._stop_reason = "all sources done"
-        self._live = None
 
     # ---- the loop -------------------------------------------------------------------------------
     def run(self) -> dict:
@@ -121,8 +123,8 @@ class Watcher:
                     return
                 with self.wake:
                     self.wake.wait(0.05)
-            if not self.o.json_lines and not self.o.quiet and time.perf_counter() - last_line > 0.5:
-                self._live_line()
+            if time.perf_counter() - last_line > LIVE_EVERY_S:
+                self._tell_live()
                 last_line = time.perf_counter()
 
     def _take(self) -> tuple[list[Status], list[Snippet]]:
@@ -154,8 +156,8 @@ class Watcher:
         import torch
 
         t0 = time.perf_counter()
-        x = torch.stack([b.clips for b in batch]).to(self.runner.device)  # (B, C, 3, 16, crop, crop)
-        feats = self.runner(x).float().cpu()  # (B, C, D)
+        x = torch.stack([b.clips for b in batch]).to(self.session.device)  # (B, C, 3, 16, crop, crop)
+        feats = self.session.rounded_as_stored(self.session(x).float().cpu())  # (B, C, D)
         share = (time.perf_counter() - t0) / len(batch)
         for snippet, f in zip(batch, feats, strict=True):
             s = self.streams[snippet.stream]
@@ -178,11 +180,10 @@ class Watcher:
         s.last, s.last_score = item, score
         if s.csv is not None:
             s.csv.write(snip.index, snip.stream_time_s, snip.wall_time, score, smoothed)
-        if self.o.json_lines and self.o.every_snippet:
-            self._emit({"type": "snippet", "stream": s.spec.name, "snippet": snip.index,
-                        "stream_time_s": round(snip.stream_time_s, 3), "wall_time": iso(snip.wall_time),
-                        "score": round(score, 6), "smoothed": round(smoothed, 6),
-                        "latency_ms": round((now - snip.ready) * 1000, 1)})
+        self.observer.event("snippet", {"stream": s.spec.name, "snippet": snip.index,
+                                        "stream_time_s": round(snip.stream_time_s, 3), "wall_time": iso(snip.wall_time),
+                                        "score": round(score, 6), "smoothed": round(smoothed, 6),
+                                        "latency_ms": round((now - snip.ready) * 1000, 1)})
         self._clip_step(s, snip, score)
         for kind, event in transitions:
             self._on_event(s, kind, event, snip)
@@ -225,12 +226,7 @@ class Watcher:
                 if s.clip.post_left <= 0:
                     self._close_clip(s)
         payload = {"type": f"event_{kind}", "event": record, "model": self.model_info}
-        if self.o.json_lines:
-            self._emit({"type": f"event_{kind}", "event": record})
-        elif not self.o.quiet:
-            when = f"{record['start_s']:.1f}s" if kind == "start" else f"{record['start_s']:.1f}-{record['end_s']:.1f}s"
-            err_console.print(f"[bold red]event {kind}[/] {event.id} at {when} (peak {record['peak_score']:.2f})",
-                              highlight=False)
+        self.observer.event(f"event_{kind}", {"event": record})
         if self.webhook:
             self.webhook.send(payload)
 
@@ -255,14 +251,10 @@ class Watcher:
             s.status = "ended" if status.kind == "ended" else "failed"
             if status.kind == "gave_up":
                 self.failed.append(status.message)
-                if not self.o.json_lines:
-                    warn(status.message)
+                self.observer.failed(status.message)
             self._finish_stream(s, "stream ended" if status.kind == "ended" else "stream failed")
-        if self.o.json_lines:
-            self._emit({"type": "status", "stream": s.spec.name, "status": status.kind, "message": status.message,
-                        "wall_time": iso(status.time)})
-        elif not self.o.quiet and status.kind != "gave_up":
-            err_console.print(status.message, highlight=False)
+        self.observer.event("status", {"stream": s.spec.name, "status": status.kind, "message": status.message,
+                                       "wall_time": iso(status.time)})
 
     def _flush(self, s: StreamState) -> None:
         for _, score in s.scorer.flush():
@@ -284,20 +276,15 @@ class Watcher:
             s.csv.close()
 
     # ---- output -----------------------------------------------------------------------------------
-    def _emit(self, obj: dict) -> None:
-        sys.stdout.write(json.dumps(obj) + "\n")
-        sys.stdout.flush()
-
-    def _live_line(self) -> None:
-        parts = []
+    def _tell_live(self) -> None:
+        streams = []
         for s in self.streams:
             st = s.stats.summary()
-            score = "-" if s.last_score is None else f"{s.last_score:.2f}"
-            flag = " EVENT" if s.detector.event is not None else ""
-            parts.append(f"{s.spec.name}: {s.status} score {score}{flag} events {s.events} "
-                         f"snips {st['snippets_scored']} drop {s.queue.dropped} rtf {st['real_time_factor'] or '-'}")
-        if err_console.is_terminal:
-            err_console.print(" | ".join(parts), highlight=False, end="\r", soft_wrap=True)
+            streams.append({"stream": s.spec.name, "status": s.status, "score": s.last_score,
+                            "in_event": s.detector.event is not None, "events": s.events,
+                            "snippets_scored": st["snippets_scored"], "dropped_snippets": s.queue.dropped,
+                            "real_time_factor": st["real_time_factor"]})
+        self.observer.event("live", {"streams": streams})
 
     def _summary(self, elapsed: float) -> dict:
         streams = []

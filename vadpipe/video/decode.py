@@ -86,33 +86,59 @@ class VideoReader:
     Iterating yields ``(H, W, 3)`` uint8 arrays; once the iteration has ended, :attr:`info`
     holds the exact frame count, timestamps and whether the frame rate varies.
 
+    Files and live streams are read by this one class (``vadpipe watch`` opens a stream's container
+    itself and hands it over with :meth:`from_container`), so that both give the same frames.
+
     Args:
         path: the video file.
         fps: resample to this rate by timestamp (``None``: every decoded frame).
         threads: FFmpeg decoding threads (0: as many as cores; give fewer when several
             videos are decoded at once).
+        on_frame: called with each decoded frame's time in seconds before the frame is handed on
+            (``watch --realtime`` paces a file with it).
 
     Raises:
         InputError: (when opening or while iterating) an empty, unreadable, audio-only,
             truncated or undecodable file, with one line naming the file and what to do.
     """
 
-    def __init__(self, path: str | Path, *, fps: float | None = None, threads: int = 0):
+    def __init__(self, path: str | Path, *, fps: float | None = None, threads: int = 0, on_frame=None):
         self.path = Path(path)
-        self.target_fps = fps
-        if fps is not None and not fps > 0:
-            raise ValueError(f"fps must be positive, got {fps}")
         if not self.path.is_file():
             raise InputError(f"{self.path}: no such video file; check the path")
         if self.path.stat().st_size == 0:
             raise InputError(f"{self.path}: empty file (0 bytes); copy it again or remove it from the inputs")
         try:
-            self._container = av.open(str(self.path), mode="r")
+            container = av.open(str(self.path), mode="r")
         except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
             raise InputError(
                 f"{self.path}: FFmpeg cannot read this file ({_reason(exc)}): not a video, or truncated/corrupt; "
                 f"download it again or {_REENCODE}"
             ) from exc
+        self._setup(container, fps=fps, threads=threads, on_frame=on_frame, live=False)
+
+    @classmethod
+    def from_container(cls, container, name: str, *, fps: float | None = None, threads: int = 0,
+                       on_frame=None) -> VideoReader:
+        """A reader of a live stream (network, webcam, stdin) whose container the caller opened.
+
+        A stream is not checked for truncation (it declares no length), and a failure while decoding
+        is raised as it came (the caller reconnects); ``name`` is what messages call it.
+
+        Raises:
+            InputError: the container has no video stream.
+        """
+        reader = cls.__new__(cls)
+        reader.path = name
+        reader._setup(container, fps=fps, threads=threads, on_frame=on_frame, live=True)
+        return reader
+
+    def _setup(self, container, *, fps: float | None, threads: int, on_frame, live: bool) -> None:
+        if fps is not None and not fps > 0:
+            container.close()
+            raise ValueError(f"fps must be positive, got {fps}")
+        self.target_fps, self.live, self._on_frame = fps, live, on_frame
+        self._container = container
         if not self._container.streams.video:
             self._container.close()
             raise InputError(f"{self.path}: no video stream (audio only?); remove it from the inputs")
@@ -146,6 +172,11 @@ class VideoReader:
     def close(self) -> None:
         self._container.close()
 
+    @property
+    def format_name(self) -> str:
+        """The container's format (``mov,mp4,...``, ``hls``, ``mpegts``)."""
+        return self._container.format.name
+
     def __iter__(self) -> Iterator[np.ndarray]:
         frames = self._decoded()
         if self.target_fps is None:
@@ -169,8 +200,12 @@ class VideoReader:
                 t = frame.time
                 times.append(float(t) if t is not None else (times[-1] + 1 / (self.info.fps or 25) if times else 0.0))
                 n += 1
+                if self._on_frame is not None:
+                    self._on_frame(times[-1])
                 yield _upright(image, rotation), times[-1]
         except (av.FFmpegError, OSError, ValueError, RuntimeError) as exc:
+            if self.live:
+                raise  # a stream that breaks: the caller decides (reconnect), with FFmpeg's reason
             raise InputError(
                 f"{self.path}: decoding stopped after {n} frames ({_reason(exc)}); the file looks truncated "
                 f"or corrupt; download it again or {_REENCODE}"
@@ -198,7 +233,8 @@ class VideoReader:
         elif not info.fps and step > 0:
             info.fps = 1 / step
         end = float(times[-1]) + last if n > 1 else step  # when the last frame stops showing, from the file's zero
-        self._check_truncated(n, max(covered, end), step)
+        if not self.live:
+            self._check_truncated(n, max(covered, end), step)
         width, height = size
         info.rotation = rotation
         info.width, info.height = (height, width) if round(rotation / 90) % 2 else (width, height)

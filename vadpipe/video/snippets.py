@@ -1,6 +1,6 @@
 """16-frame snippets: snippet i = frames [16i, 16i + 16), and what happens to the last partial one.
 
-Tail policies (DESIGN.md):
+Tail policies (docs/architecture.md):
 
 - ``pad`` (default, as the RTFM UCF-Crime features were made): the last partial snippet
   is filled by looping its own frames, ``r`` frames ``a, b, c`` giving ``a b c a b c a ...``;

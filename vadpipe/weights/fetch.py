@@ -10,10 +10,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
-
 from vadpipe.errors import VadpipeError
+from vadpipe.observers import Observer
 
 CHUNK = 1 << 20
 
@@ -30,14 +28,6 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _progress(quiet: bool) -> Progress:
-    err_console = Console(stderr=True, highlight=False)  # the library draws its own bar; it does not lean on the CLI
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-        TimeRemainingColumn(), console=err_console, disable=quiet or not err_console.is_terminal,
-    )
-
-
 def _request(url: str, start: int, timeout: float):
     headers = {"User-Agent": "vadpipe"}
     if start:
@@ -45,7 +35,7 @@ def _request(url: str, start: int, timeout: float):
     return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
 
 
-def _transfer_once(url: str, part: Path, timeout: float, progress: Progress) -> str | None:
+def _transfer_once(url: str, part: Path, timeout: float, observer: Observer) -> str | None:
     """One request appending to ``part``; returns None when the file is complete, else what went wrong."""
     have = part.stat().st_size if part.exists() else 0
     try:
@@ -61,7 +51,9 @@ def _transfer_once(url: str, part: Path, timeout: float, progress: Progress) -> 
             start = 0  # the server ignored the Range request and sends the whole file
         length = resp.headers.get("Content-Length")
         total = start + int(length) if length is not None else None
-        task = progress.add_task(part.name.removesuffix(".part"), total=total, completed=start)
+        observer.started(part.name.removesuffix(".part"), total)
+        if start:
+            observer.advanced(start)
         with open(part, "ab" if start else "wb") as f:
             while True:
                 try:
@@ -71,8 +63,8 @@ def _transfer_once(url: str, part: Path, timeout: float, progress: Progress) -> 
                 if not block:
                     break
                 f.write(block)
-                progress.advance(task, len(block))
-        progress.remove_task(task)
+                observer.advanced(len(block))
+        observer.finished(part.name.removesuffix(".part"))
     size = part.stat().st_size
     if total is not None and size != total:
         return f"transfer stopped at {size:,} of {total:,} bytes, kept in {part}; run again to resume"
@@ -81,14 +73,15 @@ def _transfer_once(url: str, part: Path, timeout: float, progress: Progress) -> 
 
 def fetch(
     url: str, dest: str | os.PathLike, *, sha256: str | None = None, attempts: int = 3, timeout: float = 30.0,
-    quiet: bool = False,
+    observer: Observer | None = None,
 ) -> tuple[Path, str]:
     """Download ``url`` to ``dest``, resuming a ``dest.part`` left by an earlier run (HTTP Range).
 
     Args:
         sha256: expected hex digest; on mismatch the file is deleted and the download refused.
         attempts: requests tried before giving up (each resumes where the last one stopped).
-        quiet: no progress bar (it is off anyway when stderr is not a terminal).
+        observer: told each request's bytes (``started`` with the file name and its size in bytes, None when
+            unknown; ``advanced`` with bytes as they arrive; ``finished``).
 
     Returns:
         (path of the complete file, its sha256)
@@ -101,19 +94,19 @@ def fetch(
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     problem = "no attempt made"
-    with _progress(quiet) as progress:
-        for attempt in range(attempts):
-            if attempt:
-                time.sleep(min(0.2 * 2**attempt, 5.0))
-            try:
-                problem = _transfer_once(url, part, timeout, progress)
-            except (urllib.error.URLError, OSError) as exc:
-                problem = f"cannot reach it ({getattr(exc, 'reason', exc)})"
-                continue
-            if problem is None:
-                break
-        else:
-            raise TransferError(f"download of {url} failed after {attempts} tries: {problem}")
+    observer = observer or Observer()
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(min(0.2 * 2**attempt, 5.0))
+        try:
+            problem = _transfer_once(url, part, timeout, observer)
+        except (urllib.error.URLError, OSError) as exc:
+            problem = f"cannot reach it ({getattr(exc, 'reason', exc)})"
+            continue
+        if problem is None:
+            break
+    else:
+        raise TransferError(f"download of {url} failed after {attempts} tries: {problem}")
     digest = sha256_of(part)
     if sha256 and digest != sha256.lower():
         part.unlink()

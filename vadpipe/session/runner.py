@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from vadpipe.errors import VadpipeError
-from vadpipe.features.precision import autocast, resolve_precision
+from vadpipe.session.precision import autocast, resolve_precision
 
 # What torch.compile raises when it cannot compile here (no C/C++ compiler, no Triton, ...).
 try:
@@ -27,7 +27,7 @@ class BackboneRunner:
     Args:
         backbone: a module mapping ``(N, 3, 16, h, w)`` to ``(N, D)``, already on ``device``.
         device: where the backbone lives.
-        precision: ``auto``, ``fp32``, ``bf16`` or ``fp16`` (:mod:`vadpipe.features.precision`).
+        precision: ``auto``, ``fp32``, ``bf16`` or ``fp16`` (:mod:`vadpipe.session.precision`).
         channels_last: keep the backbone's weights and its inputs in ``torch.channels_last_3d``
             (``None``: on CUDA, where cuDNN's 3-D convolutions are faster that way; off on a CPU).
             The weights are converted in place; the features do not change.
