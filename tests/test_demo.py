@@ -1,18 +1,28 @@
 """A reduced `vadpipe demo` runs end to end offline and writes its outputs."""
 
+import functools
 import json
 
 import pytest
 
 from vadpipe.cli.app import main
+from vadpipe.demo import run as demo_run
 from vadpipe.demo.run import DemoSettings, run_demo
+from vadpipe.observers import Collector
+
+TINY = dict(train_normal=2, train_abnormal=2, test_normal=1, test_abnormal=1, frames=40, height=32, width=32,
+            resize_short=32, crop_size=32, epochs=2, batch_size=4, seed=0)
+RUN_FOLDER = ["config.json", "last.ckpt", "metrics.jsonl", "model.safetensors", "training.png"]
 
 
-def test_tiny_demo_runs_every_stage_and_scores_raw_held_out_videos(tmp_path, monkeypatch):
+def test_tiny_demo_runs_every_stage_and_scores_raw_held_out_videos(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("VADPIPE_HOME", str(tmp_path / "home"))
-    settings = DemoSettings(train_normal=2, train_abnormal=2, test_normal=1, test_abnormal=1, frames=40,
-                            height=32, width=32, resize_short=32, crop_size=32, epochs=2, batch_size=4, seed=0)
-    result = run_demo(tmp_path, settings, log=lambda _: None)
+    observer = Collector()
+    result = run_demo(tmp_path, DemoSettings(**TINY), observer=observer)
+    assert capsys.readouterr() == ("", "")  # everything went to the observer
+    assert [data["stage"] for kind, data in observer.events if kind == "stage"] == [1, 2, 3, 4]
+    assert [data["epoch"] for kind, data in observer.events if kind == "epoch"] == [1, 2]
+    assert any("RANDOM-INITIALISED" in note for note in observer.notes)
     assert result.random_init and result.frame_auc is not None
     assert set(result.seconds) == {"render", "extract", "train", "score"}
     report = json.loads(open(result.outputs["json"]).read())
@@ -29,12 +39,27 @@ def test_reduced_demo_runs_end_to_end(tmp_path, monkeypatch):
     # frame AUC is 0.96 with seed 0 (0.80 and 0.79 with seeds 1 and 2); chance is 0.5.
     settings = DemoSettings(train_normal=12, train_abnormal=12, test_normal=3, test_abnormal=3, frames=96,
                             height=48, width=64, resize_short=40, crop_size=32, epochs=60, seed=0)
-    result = run_demo(tmp_path, settings, log=lambda _: None)
+    result = run_demo(tmp_path, settings)
     assert result.random_init  # no checkpoint is cached in the test environment
     assert result.frame_auc is not None and result.frame_auc >= 0.75, result.frame_auc
     report = json.loads(open(result.outputs["json"]).read())
     assert report["frames"] == 96 and report["model"]["features"]["random_init"] is True
     assert len(open(result.outputs["csv"]).read().splitlines()) == 1 + 96
+
+
+def test_demo_cli_leaves_a_whole_run_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(demo_run, "DemoSettings", functools.partial(DemoSettings, **{
+        k: v for k, v in TINY.items() if k not in ("train_normal", "train_abnormal", "epochs", "seed")}))
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--videos", "2", "--epochs", "3", "--device", "cpu",
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["random_init"] is True and set(result["seconds"]) == {"render", "extract", "train", "score"}
+    run = tmp_path / "demo" / "run"
+    assert sorted(p.name for p in run.iterdir()) == RUN_FOLDER  # as `vadpipe train` writes it
+    assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
+    assert (run / "training.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((run / "config.json").read_text())["features"]["crop_size"] == 32
 
 
 def test_demo_cli_help_lists_its_options(capsys):

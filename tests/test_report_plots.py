@@ -9,7 +9,7 @@ from PIL import Image
 from tests.helpers.scores import synthetic_evaluation
 from vadpipe.eval.metrics import frame_metrics
 from vadpipe.report.evaluation import split_videos, write_evaluation_report
-from vadpipe.report.training import plot_training
+from vadpipe.train.plot import plot_training
 
 
 def test_evaluation_curves_are_cut_back_per_video():

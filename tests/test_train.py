@@ -14,8 +14,10 @@ from vadpipe.eval.groundtruth import load_ground_truth
 from vadpipe.features.formats import load_feature_set
 from vadpipe.model.checkpoint import RunConfig, load_run
 from vadpipe.model.config import LossConfig, ScorerConfig, TrainConfig
+from vadpipe.observers import Collector, Observer
 from vadpipe.train.data import BagSet, epoch_batches, uniform_sample_indices
 from vadpipe.train.loop import train
+from vadpipe.train.run import TrainRequest, train_run
 
 SMALL = dict(feature_dim=32, heads=4, hidden_dim=16, mlp_dims=(32, 16), sigma=4.0, conv_kernel=3)
 
@@ -92,12 +94,13 @@ def test_resume_after_kill_reproduces_the_uninterrupted_run(task, tmp_path):
     bags = BagSet(videos, 64)
     train(tmp_path / "full", _config(epochs=3), bags)
 
-    def kill_after_second_epoch(record):
-        if record["epoch"] == 2:
-            raise KeyboardInterrupt
+    class KillAfterSecondEpoch(Observer):
+        def event(self, kind, data):
+            if kind == "epoch" and data["epoch"] == 2:
+                raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(tmp_path / "killed", _config(epochs=3), bags, on_epoch=kill_after_second_epoch)
+        train(tmp_path / "killed", _config(epochs=3), bags, observer=KillAfterSecondEpoch())
     assert json.loads((tmp_path / "killed" / "config.json").read_text())["epochs_done"] == 2
     train(tmp_path / "killed", _config(epochs=3), bags, resume=True)
     full = load_file(tmp_path / "full" / "model.safetensors")
@@ -109,11 +112,11 @@ def test_resume_after_kill_reproduces_the_uninterrupted_run(task, tmp_path):
 
 
 def test_cli_train_then_evaluate_with_validation(task, tmp_path, capsys, monkeypatch):
-    from vadpipe.report import training
+    from vadpipe.train import loop
 
-    run, seen, real = tmp_path / "run", [], training.plot_training
-    monkeypatch.setattr(training, "plot_training",  # training.png is redrawn after every epoch
-                        lambda run: seen.append(len((run / "metrics.jsonl").read_text().splitlines())) or real(run))
+    run, seen, real = tmp_path / "run", [], loop.plot_training
+    monkeypatch.setattr(loop, "plot_training",  # training.png is redrawn as the run goes, and after the last epoch
+                        lambda run, history, best: seen.append(len(history)) or real(run, history, best))
     code = main(["train", str(task / "train"), "--out", str(run), "--epochs", "8", "--batch-size", "16",
                  "--seq-len", "64", "--hidden-dim", "16", "--sigma", "4", "--conv-kernel", "3", "--lr", "2e-3",
                  "--val", str(task / "test"), "--val-gt", str(task / "test_gt.txt"), "--device", "cpu",
@@ -126,7 +129,7 @@ def test_cli_train_then_evaluate_with_validation(task, tmp_path, capsys, monkeyp
     assert config["features"]["backbone"] == "synthetic"
     assert 0 < config["threshold"] < 1 and "validation" in config["threshold_source"]
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 8
-    assert (run / "training.png").read_bytes()[:4] == b"\x89PNG" and seen == list(range(1, 9))
+    assert (run / "training.png").read_bytes()[:4] == b"\x89PNG" and seen[0] == 1 and seen[-1] == 8
     code = main(["evaluate", str(task / "test"), "--model", str(run), "--gt", str(task / "test_gt.txt"),
                  "--per-video", str(tmp_path / "pv.csv"), "--plots", str(tmp_path / "plots"), "--json",
                  "--device", "cpu"])
@@ -147,3 +150,30 @@ def test_cli_train_refuses_to_overwrite_a_run(task, tmp_path, capsys):
     assert main(args) == 0
     assert main(args) == 2
     assert "--resume" in capsys.readouterr().err
+
+
+def test_train_run_from_python_writes_a_whole_run_folder_and_prints_nothing(task, tmp_path, capsys):
+    request = TrainRequest(task / "train", tmp_path / "run", preset="ucf", device="cpu", settings=dict(
+        epochs=3, batch_size=16, seq_len=32, hidden_dim=16, sigma=4.0, conv_kernel=3, lr=2e-3))
+    observer = Collector()
+    result = train_run(request, observer)
+    assert capsys.readouterr() == ("", "")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
+        "config.json", "last.ckpt", "metrics.jsonl", "model.safetensors", "training.png"]
+    assert result.summary()["epochs"] == 3 and result.bags == 2 * 48 and result.problems == ()
+    assert result.config.scorer.feature_dim == 32 and result.config.features.backbone == "synthetic"
+    kinds = [kind for kind, _ in observer.events]
+    assert kinds == ["training", "epoch", "epoch", "epoch"]
+    training = observer.events[0][1]
+    assert (training["videos"], training["abnormal"], training["normal"]) == (48, 48, 48)
+    assert [data["metrics"]["epoch"] for _, data in observer.events[1:]] == [1, 2, 3]
+    assert observer.warnings == ["features are 32-d; the ucf preset was tuned for 2048-d features"]
+
+
+def test_train_request_refuses_validation_without_its_ground_truth(task, tmp_path):
+    from vadpipe.errors import UsageError
+
+    with pytest.raises(UsageError, match="val and val_gt go together"):
+        TrainRequest(task / "train", tmp_path / "run", val=task / "test")
+    with pytest.raises(UsageError, match="lamda_dr is not a setting"):
+        TrainRequest(task / "train", tmp_path / "run", settings={"lamda_dr": 1.0})

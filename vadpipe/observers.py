@@ -27,7 +27,12 @@ EVENTS = {
         "scored": ("video", "scores"),  # scores: (T,) snippet scores, averaged over crops
     },
     "train": {
+        # before the first epoch: what is trained on (abnormal/normal: bags), config: the RunConfig
+        "training": ("run", "videos", "abnormal", "normal", "device", "processes", "config"),
         "epoch": ("epoch", "epochs", "metrics"),  # metrics: the epoch's line of metrics.jsonl
+    },
+    "demo": {
+        "stage": ("stage", "stages", "message"),  # one of the demo's steps begins (render, extract, ...)
     },
     "watch": {
         "status": ("stream", "status", "message", "wall_time"),  # opened, lost, ended, gave_up

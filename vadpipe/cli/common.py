@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 
-from vadpipe.cli.console import error, warn
+from vadpipe.cli.console import err_console, error, warn
 from vadpipe.cli.ranges import PATH, number, number_of
 from vadpipe.core.forward import PRECISION_NAMES, ForwardOptions
-from vadpipe.errors import InputError
-
-if TYPE_CHECKING:
-    from vadpipe.features.formats import FeatureVideo
+from vadpipe.observers import Observer
 
 DEVICE_HELP = "auto (GPU when present, the LOCAL_RANK one under torchrun), cpu, cuda or cuda:N."
 
@@ -50,64 +45,14 @@ FeaturesRootOpt = typer.Option(
 )
 
 
-@dataclass
-class FeatureSetRead:
-    """What :func:`read_feature_set` kept and left out."""
+class Lines(Observer):
+    """An observer that prints what a job tells as lines on stderr: ``note:``, warnings and errors."""
 
-    videos: list[FeatureVideo]  # the usable ones
-    problems: list[str] = field(default_factory=list)  # one line per input of this command left out, by name
-    left_out: set[str] = field(default_factory=set)  # ids of the videos left out (extraction failures too)
+    def note(self, message: str) -> None:
+        err_console.print(f"note: {escape(message)}", highlight=False, soft_wrap=True)
 
+    def warning(self, message: str) -> None:
+        warn(message)
 
-def read_feature_set(
-    source: Path, *, labels: Path | None, abnormal_first: int | None, features_root: Path | None,
-    expected_dim: int | None = None, need_labels: bool = False,
-) -> FeatureSetRead:
-    """Load and validate a feature set; bad videos are reported (one ``error:`` line each) and left out.
-
-    Files of another width than ``expected_dim`` are reported together in one line (a whole set of
-    the wrong backbone is one mistake, not hundreds). Videos whose *extraction* failed (``failed``
-    records of a store) are not inputs of this command: they are left out with one summary line
-    and not counted as problems.
-    """
-    from vadpipe.features.formats import DimensionMismatch, load_feature_set
-
-    extraction_failures: list = []
-    videos, problems = load_feature_set(
-        source, labels_csv=labels, abnormal_first=abnormal_first, features_root=features_root,
-        extraction_failures=extraction_failures,
-    )
-    if extraction_failures:
-        warn(f"{source}: {len(extraction_failures)} video(s) whose extraction failed are left out "
-             f"(their errors: `status: failed` records in {Path(source) / 'index.jsonl'})")
-    for line in problems:
-        error(line)
-    read = FeatureSetRead([], problems, {rec.id for rec in extraction_failures})
-    mismatched: list[DimensionMismatch] = []
-    for video in videos:
-        try:
-            video.validate(expected_dim)
-            if need_labels and video.label is None:
-                raise InputError(
-                    f"{video.files[0]}: no label for {video.id}; give --labels CSV, --abnormal-first N, "
-                    "or put the files under normal/ and abnormal/ folders"
-                )
-        except InputError as exc:
-            if isinstance(exc, DimensionMismatch):
-                mismatched.append(exc)
-            else:
-                error(str(exc))
-            read.problems.append(str(exc))
-            read.left_out.add(video.id)
-            continue
-        read.videos.append(video)
-    if len(mismatched) == 1:
-        error(str(mismatched[0]))
-    elif mismatched:
-        dims = ", ".join(f"{d}-d" for d in sorted({m.dim for m in mismatched}))
-        error(f"{len(mismatched)} feature files (e.g. {', '.join(str(m.file) for m in mismatched[:2])}) are "
-              f"{dims} but the model expects {mismatched[0].expected}-d; {DimensionMismatch.ADVICE}")
-    if not read.videos:
-        raise InputError(f"{source}: no usable feature files; see the lines above")
-    return read
-
+    def failed(self, message: str) -> None:
+        error(message)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from vadpipe.cli.common import DEVICE_HELP
+from vadpipe.cli.common import DEVICE_HELP, Lines
 from vadpipe.cli.console import err_console, out_console, print_json
 from vadpipe.cli.ranges import PATH, number, number_of
 from vadpipe.devices import resolve_device
@@ -29,8 +29,7 @@ def demo_command(
     from vadpipe.demo.run import DemoSettings, run_demo
 
     settings = DemoSettings(train_normal=videos, train_abnormal=videos, epochs=epochs, seed=seed)
-    log = (lambda _: None) if json_out else (lambda line: err_console.print(line, highlight=False))
-    result = run_demo(out, settings, device=str(resolve_device(device)), log=log)
+    result = run_demo(out, settings, device=str(resolve_device(device)), observer=_DemoLines(quiet=json_out))
     if json_out:
         print_json(dataclasses.asdict(result))
         return
@@ -43,6 +42,22 @@ def demo_command(
     for kind, path in result.outputs.items():
         out_console.print(f"  {kind}: {path}")
     out_console.print("timings: " + ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items()))
+
+
+class _DemoLines(Lines):
+    """Each stage of the demo as one line on stderr (``1/4 rendering ...``), and its notes indented under it;
+    with --json only warnings and errors."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+
+    def event(self, kind: str, data: dict) -> None:
+        if kind == "stage" and not self.quiet:
+            err_console.print(f"{data['stage']}/{data['stages']} {data['message']}", highlight=False)
+
+    def note(self, message: str) -> None:
+        if not self.quiet:
+            err_console.print(f"    note: {message}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

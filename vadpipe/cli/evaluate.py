@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import typer
 
-from vadpipe.atomic import atomic_path
-from vadpipe.cli.common import (
-    DEVICE_HELP,
-    AbnormalFirstOpt,
-    FeaturesRootOpt,
-    LabelsOpt,
-    read_feature_set,
-)
-from vadpipe.cli.console import err_console, error, out_console, print_json
+from vadpipe.cli.common import DEVICE_HELP, AbnormalFirstOpt, FeaturesRootOpt, LabelsOpt, Lines
+from vadpipe.cli.console import err_console, out_console, print_json
 from vadpipe.cli.ranges import PATH, number_of, path
 from vadpipe.model.config import ScorerConfig
 
@@ -47,28 +39,30 @@ def evaluate_command(
     from rich.table import Table
 
     from vadpipe.devices import resolve_device
-    from vadpipe.eval.evaluate import evaluate
+    from vadpipe.eval.evaluate import evaluate, write_per_video
     from vadpipe.eval.groundtruth import load_ground_truth
+    from vadpipe.features.feature_set import read_feature_set
     from vadpipe.model.checkpoint import load_run
 
     scorer, config = load_run(model, resolve_device(device))
     if window is not None or lookahead is not None:
         scorer.set_band(window, lookahead)
+    lines = Lines()
     feature_set = read_feature_set(
         features, labels=labels, abnormal_first=abnormal_first, features_root=features_root,
-        expected_dim=config.scorer.feature_dim,
+        expected_dim=config.scorer.feature_dim, observer=lines,
     )
     videos = feature_set.videos
     order = [(v.id, v.frame_count()) for v in videos]
     result = evaluate(scorer, videos, load_ground_truth(gt, video_order=order),
                       per_video_auc=per_video is not None or plots is not None, left_out=feature_set.left_out)
     for line in result.problems:
-        error(line)
+        lines.failed(line)
     result.problems[:0] = feature_set.problems  # every file left out counts as failed, by name
     for note in result.notes:
-        err_console.print(f"note: {note}", highlight=False)
+        lines.note(note)
     if per_video is not None:
-        _write_per_video(per_video, result.videos)
+        write_per_video(per_video, result.videos)
     summary = {"model": str(model), "ground_truth": str(gt), "window": config.scorer.window,
                "lookahead": config.scorer.lookahead, **result.summary()}
     if plots is not None:
@@ -90,15 +84,6 @@ def evaluate_command(
         out_console.print(table)
     if result.problems:
         raise typer.Exit(1)
-
-
-def _write_per_video(path: Path, videos) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["video", "label", "snippets", "frames", "abnormal_frames", "max_score", "mean_score", "auc"])
-        for v in videos:
-            writer.writerow([v.id, "" if v.label is None else v.label, v.snippets, v.frames, v.abnormal_frames,
-                             f"{v.max_score:.6f}", f"{v.mean_score:.6f}", "" if v.auc is None else f"{v.auc:.6f}"])
 
 
 def register(app: typer.Typer) -> None:

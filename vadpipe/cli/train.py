@@ -1,24 +1,20 @@
-"""`vadpipe train`: LA-Net + DDL on extracted features."""
+"""`vadpipe train`: LA-Net + DDL on extracted features.
+
+Parse, build a :class:`vadpipe.train.run.TrainRequest`, call :func:`vadpipe.train.run.train_run`, print.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from pathlib import Path
 
 import typer
 
-from vadpipe.cli.common import (
-    DEVICE_HELP,
-    AbnormalFirstOpt,
-    FeaturesRootOpt,
-    LabelsOpt,
-    read_feature_set,
-)
-from vadpipe.cli.console import err_console, error, print_json, progress, warn
+from vadpipe.cli.common import DEVICE_HELP, AbnormalFirstOpt, FeaturesRootOpt, LabelsOpt, Lines
+from vadpipe.cli.console import err_console, error, print_json, progress
 from vadpipe.cli.ranges import PATH, number, number_of, path
 from vadpipe.errors import UsageError
-from vadpipe.model.config import PRESETS, LossConfig, ScorerConfig, TrainConfig, get_preset
+from vadpipe.model.config import PRESETS, LossConfig, ScorerConfig, TrainConfig
 
 
 def _preset_help(field: str, section: str) -> str:
@@ -92,102 +88,72 @@ def train_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or per-epoch lines."),
 ) -> None:
     """Train LA-Net + DDL on weakly labelled features (each crop of each video is one bag)."""
-    from vadpipe.devices import resolve_device
-    from vadpipe.eval.groundtruth import load_ground_truth
-    from vadpipe.model.checkpoint import CONFIG_NAME, read_run_config
-    from vadpipe.train.data import BagSet
-    from vadpipe.train.distributed import init_distributed, shutdown_distributed
-    from vadpipe.train.loop import CKPT_NAME, Validation, train
+    from vadpipe.model.checkpoint import CONFIG_NAME
+    from vadpipe.train.run import TrainRequest, train_run
 
-    if (val is None) != (val_gt is None):
-        raise UsageError("--val and --val-gt go together")
-    if resume and not (out / CONFIG_NAME).is_file() and not (out / CKPT_NAME).is_file():
-        if not out.is_dir():
-            raise UsageError(f"{out}: no run here to resume; start it without --resume")
-        warn(f"{out}: the run was stopped before its first epoch ended, so nothing was saved; "
-             "starting it from epoch 1 with the options given")
-        resume = False
-    if resume:
-        config = read_run_config(out)
-    else:
-        config = _config_from_options(
-            preset,
-            train=dict(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seq_len=seq_len,
-                       seed=seed),
-            scorer=dict(heads=heads, hidden_dim=hidden_dim, sigma=sigma, conv_kernel=conv_kernel, dropout=dropout,
-                        window=window, lookahead=lookahead, use_prior=not no_prior, standardize=standardize),
-            loss=dict(lambda_dr=lambda_dr, lambda_da=lambda_da, margin=margin, use_dr=not no_dr, use_da=not no_da),
-        )
-    train_set = read_feature_set(
-        features, labels=labels, abnormal_first=abnormal_first, features_root=features_root,
-        expected_dim=config.scorer.feature_dim if resume else None, need_labels=True,
+    if resume and not out.is_dir():
+        raise UsageError(f"{out}: no run here to resume; start it without --resume")
+    request = TrainRequest(
+        features=features, out=out, preset=preset, labels=labels, abnormal_first=abnormal_first,
+        features_root=features_root, val=val, val_gt=val_gt, device=device, workers=workers, resume=resume,
+        settings=dict(
+            epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seq_len=seq_len, seed=seed,
+            heads=heads, hidden_dim=hidden_dim, sigma=sigma, conv_kernel=conv_kernel, dropout=dropout, window=window,
+            lookahead=lookahead, use_prior=not no_prior, standardize=standardize, lambda_dr=lambda_dr,
+            lambda_da=lambda_da, margin=margin, use_dr=not no_dr, use_da=not no_da,
+        ),
     )
-    videos, skipped = train_set.videos, len(train_set.problems)
-    if not resume:
-        _fit_features(config, videos, preset)
-    validation = None
-    if val is not None:
-        val_set = read_feature_set(
-            val, labels=None, abnormal_first=None, features_root=features_root,
-            expected_dim=config.scorer.feature_dim,
-        )
-        val_videos, skipped = val_set.videos, skipped + len(val_set.problems)
-        order = [(v.id, v.frame_count()) for v in val_videos]
-        validation = Validation(val_videos, load_ground_truth(val_gt, video_order=order))
-    dataset = BagSet(videos, config.train.seq_len)
-    torch_device = resolve_device(device)
-    dist = init_distributed(torch_device)  # a no-op unless started by torchrun
-    quiet = quiet or not dist.is_main
-    json_out = json_out and dist.is_main
-    if not quiet:
-        n_pos = int(dataset.labels.sum())
-        err_console.print(
-            f"training on {len(videos)} videos = {len(dataset)} bags ({n_pos} abnormal, {len(dataset) - n_pos} "
-            f"normal), {config.scorer.feature_dim}-d, device {torch_device}, run folder {out}"
-            + (f", {dist.world_size} processes" if dist.world_size > 1 else "")
-        )
-        note = small_store_note(config.train, n_pos, len(dataset) - n_pos)
-        if note:
-            err_console.print(f"note: {note}", highlight=False)
     with progress(quiet=quiet) as bar:
-        task = bar.add_task("epoch", total=None, info="")
+        result = train_run(request, _TrainLines(bar, quiet))
+    if json_out and result.main_process:
+        print_json(result.summary())
+    elif not quiet and result.main_process:
+        err_console.print(f"done: {out / CONFIG_NAME} and model.safetensors written")
+    if result.problems:
+        error(f"{len(result.problems)} input(s) were left out (see the lines above)")
+        raise typer.Exit(1)
 
-        def on_step(step: int, steps: int, parts: dict) -> None:
-            bar.update(task, completed=step, total=steps, info=f"loss {parts['total']:.4f}")
 
-        def on_epoch(record: dict) -> None:
-            from vadpipe.report.training import plot_training
+class _TrainLines(Lines):
+    """The lines of a training job on stderr (the main process alone tells them): what is trained on,
+    a bar over each epoch's batches, and one line per epoch; notes, warnings and errors as every command's."""
 
-            plot_training(out)  # redrawn after every epoch, so a long run can be watched
-            if quiet:
-                return
+    def __init__(self, bar, quiet: bool):
+        self.bar, self.quiet, self.task = bar, quiet, None
+
+    def event(self, kind: str, data: dict) -> None:
+        if self.quiet:
+            return
+        if kind == "training":
+            config = data["config"]
+            bags = data["abnormal"] + data["normal"]
+            err_console.print(
+                f"training on {data['videos']} videos = {bags} bags ({data['abnormal']} abnormal, {data['normal']} "
+                f"normal), {config.scorer.feature_dim}-d, device {data['device']}, run folder {data['run']}"
+                + (f", {data['processes']} processes" if data["processes"] > 1 else "")
+            )
+            note = small_store_note(config.train, data["abnormal"], data["normal"])
+            if note:
+                self.note(note)
+        elif kind == "epoch":
+            record = data["metrics"]
             val_part = "".join(f"  val {k[4:]} {v:.4f}" for k, v in record.items()
                                if k.startswith("val_") and v is not None)
             parts = " ".join(f"{k[5:]} {v:.4f}" for k, v in record.items()
                              if k.startswith("loss_") and k != "loss_total")
-            bar.console.print(
-                f"epoch {record['epoch']}/{config.train.epochs}  loss {record['loss_total']:.4f} ({parts})"
+            self.bar.update(self.task, info=f"loss {record['loss_total']:.4f}")
+            self.bar.console.print(
+                f"epoch {record['epoch']}/{data['epochs']}  loss {record['loss_total']:.4f} ({parts})"
                 f"{val_part}  lr {record['lr']:.2e}  {record['seconds']:.1f}s"
             )
 
-        try:
-            with _removed_if_left_empty(out):
-                final = train(out, config, dataset, validation=validation, resume=resume, device=torch_device,
-                              workers=workers, on_step=on_step, on_epoch=on_epoch, dist=dist)
-        finally:
-            shutdown_distributed()
-    summary = {
-        "run": str(out), "epochs": final.epochs_done, "best_epoch": final.best_epoch,
-        "metric": final.metric, "best_metric": final.best_metric, "threshold": final.threshold,
-        "videos": len(videos), "bags": len(dataset), "skipped_inputs": skipped,
-    }
-    if json_out:
-        print_json(summary)
-    elif not quiet:
-        err_console.print(f"done: {out / CONFIG_NAME} and model.safetensors written")
-    if skipped:
-        error(f"{skipped} input(s) were left out (see the lines above)")
-        raise typer.Exit(1)
+    def started(self, epoch: object, size: int | None = None) -> None:
+        if self.task is None:
+            self.task = self.bar.add_task("epoch", total=size, info="")
+        self.bar.update(self.task, completed=0, total=size, description=f"epoch {epoch}")
+
+    def advanced(self, units: int) -> None:
+        self.bar.advance(self.task, units)
 
 
 def small_store_note(train_config, n_abnormal: int, n_normal: int) -> str | None:
@@ -199,49 +165,6 @@ def small_store_note(train_config, n_abnormal: int, n_normal: int) -> str | None
             f"{2 * half} bags, half abnormal and half normal, re-drawn from the {n_abnormal} abnormal and "
             f"{n_normal} normal ones (the paper's batch is for whole datasets); --batch-size {2 * larger} "
             f"draws each bag about once per epoch, with {half / larger:.1f}x less work")
-
-
-@contextlib.contextmanager
-def _removed_if_left_empty(folder: Path):
-    """A run folder this command created is removed again when the run fails before writing anything in it
-    (an error; a run killed or interrupted keeps its folder, which `--resume` starts again)."""
-    existed = folder.exists()
-    try:
-        yield
-    except Exception:
-        if not existed and folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
-        raise
-
-
-def _config_from_options(preset_name: str, *, train: dict, scorer: dict, loss: dict):
-    """The preset with every option the user gave (not None) on top of it, section by section."""
-    from vadpipe.model.checkpoint import RunConfig
-
-    preset = get_preset(preset_name)
-
-    def given(section: dict) -> dict:
-        return {k: v for k, v in section.items() if v is not None}
-
-    # Each dataclass checks itself (ranges, heads dividing hidden_dim, ...): a ConfigError is one usage
-    # line that names the flags.
-    scorer_cfg = dataclasses.replace(preset.scorer, **given(scorer))
-    return RunConfig(scorer=scorer_cfg, loss=dataclasses.replace(preset.loss, **given(loss)),
-                     train=dataclasses.replace(preset.train, **given(train)), features=None,
-                     preset=preset_name, metric=preset.metric)
-
-
-def _fit_features(config, videos, preset: str) -> None:
-    """Take the feature dim from the data, and the feature spec the extraction recorded (whole)."""
-    t, crops, dim = videos[0].validate()
-    if dim != config.scorer.feature_dim:
-        warn(f"features are {dim}-d; the {preset} preset was tuned for {config.scorer.feature_dim}-d features")
-        config.scorer.feature_dim = dim
-    specs = {v.record.spec for v in videos if v.record is not None}
-    if len(specs) > 1:
-        warn(f"the training features were made with {len(specs)} different feature specs; the run records the "
-             "first, which `vadpipe score` will extract with")
-    config.features = videos[0].record.spec if videos[0].record is not None else None
 
 
 def register(app: typer.Typer) -> None:

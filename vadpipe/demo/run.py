@@ -8,8 +8,8 @@ plainly in the output: such features are only good for showing the pipeline work
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,12 +23,12 @@ from vadpipe.eval.metrics import frame_metrics
 from vadpipe.features.formats import load_feature_set
 from vadpipe.infer.scoring import ScoreOptions, ScoringRun, score_inputs
 from vadpipe.infer.truth import ScoreTruth
-from vadpipe.model.checkpoint import RunConfig
-from vadpipe.model.config import get_preset
 from vadpipe.observers import Observer
-from vadpipe.train.data import BagSet
-from vadpipe.train.loop import train
+from vadpipe.train.loop import CKPT_NAME
+from vadpipe.train.run import TrainRequest, train_run
 from vadpipe.video.snippets import frame_scores
+
+STAGES = 4  # render, extract, train, score
 
 
 @dataclass
@@ -77,10 +77,20 @@ def _render(specs: list[SceneSpec], folder: Path, settings: DemoSettings, seed_o
 
 
 def run_demo(out: Path, settings: DemoSettings | None = None, *, device: str = "cpu",
-             log: Callable[[str], None] = print) -> DemoResult:
-    """Run the whole demo into ``out`` and return what it measured."""
+             observer: Observer | None = None) -> DemoResult:
+    """Run the whole demo into ``out`` and return what it measured.
+
+    ``observer`` is told each stage as it begins (event ``stage``), the note that the backbone
+    is random-initialised, and what the training job tells (:func:`vadpipe.train.run.train_run`).
+    ``out/run`` is a whole run folder, as `vadpipe train` writes it.
+    """
     from vadpipe.core.forward import ForwardOptions
     from vadpipe.features.extract_job import run_extract
+
+    observer = observer or Observer()
+
+    def stage(number: int, message: str) -> None:
+        observer.event("stage", {"stage": number, "stages": STAGES, "message": message})
 
     s = settings or DemoSettings()
     rng = np.random.default_rng(s.seed)
@@ -89,14 +99,14 @@ def run_demo(out: Path, settings: DemoSettings | None = None, *, device: str = "
     clock: dict[str, float] = {}
 
     started = time.perf_counter()
-    log(f"1/4 rendering {len(train_specs)} training and {len(test_specs)} held-out videos "
+    stage(1, f"rendering {len(train_specs)} training and {len(test_specs)} held-out videos "
         f"({s.width}x{s.height}, {s.frames} frames at 25 fps) into {out / 'videos'}")
     _render(train_specs, out / "videos" / "train", s, 0)
     _render(test_specs, out / "videos" / "test", s, 500)
     clock["render"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    log(f"2/4 extracting {s.backbone} features at {s.crop_size}x{s.crop_size} (centre crop)")
+    stage(2, f"extracting {s.backbone} features at {s.crop_size}x{s.crop_size} (centre crop)")
     spec = FeatureSpec.resolve(s.backbone, crops=1, resize_short=s.resize_short, crop_size=s.crop_size)
     run_extract([out / "videos" / "train"], out / "features" / "train", spec,
                           options=ForwardOptions(device=device), allow_random=True)
@@ -105,35 +115,30 @@ def run_demo(out: Path, settings: DemoSettings | None = None, *, device: str = "
     spec = train_videos[0].record.spec  # as extracted (random_init recorded)
     random_init = spec.random_init
     if random_init:
-        log("    note: no checkpoint of this backbone is cached, so it is RANDOM-INITIALISED (seed 0); the "
-            "scores show the pipeline working, not what real I3D weights achieve")
+        observer.note("no checkpoint of this backbone is cached, so it is RANDOM-INITIALISED (seed 0); the "
+                      "scores show the pipeline working, not what real I3D weights achieve")
 
     started = time.perf_counter()
-    log(f"3/4 training LA-Net + DDL on {len(train_videos)} videos with video-level labels only "
-        f"({s.epochs} epochs{', features standardised' if s.standardize else ''})")
-    preset = get_preset("xd")
-    preset.train.epochs, preset.train.batch_size, preset.train.seed = s.epochs, s.batch_size, s.seed
-    preset.train.seq_len = max(v.record.snippets for v in train_videos)  # no padding to 200: clips are short
-    preset.scorer.sigma, preset.scorer.conv_kernel = s.sigma, s.conv_kernel
-    preset.scorer.standardize = s.standardize
-    preset.scorer.feature_dim = spec.dim
-    config = RunConfig(scorer=preset.scorer, loss=preset.loss, train=preset.train, preset="xd", metric="auc",
-                       features=spec)
+    stage(3, f"training LA-Net + DDL on {len(train_videos)} videos with video-level labels only "
+          f"({s.epochs} epochs{', features standardised' if s.standardize else ''})")
     run_dir = out / "run"
-    if (run_dir / "last.ckpt").exists():
-        import shutil
-
+    if (run_dir / CKPT_NAME).exists():
         shutil.rmtree(run_dir)  # the demo always trains afresh
+    request = TrainRequest(features=out / "features" / "train", out=run_dir, preset="xd", device=device, settings=dict(
+        epochs=s.epochs, batch_size=s.batch_size, seed=s.seed,
+        seq_len=max(v.record.snippets for v in train_videos),  # no padding to 200: clips are short
+        sigma=s.sigma, conv_kernel=s.conv_kernel, standardize=s.standardize, feature_dim=spec.dim,
+    ))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # batches of 16 x 10 snippets: one thread beats two (8 s vs 20 s for 100 epochs)
     try:
-        train(run_dir, config, BagSet(train_videos, config.train.seq_len), device=device)
+        train_run(request, observer)
     finally:
         torch.set_num_threads(threads)
     clock["train"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    log("4/4 scoring the held-out videos (extracted with the run's feature spec, as `vadpipe score` does)")
+    stage(4, "scoring the held-out videos (extracted with the run's feature spec, as `vadpipe score` does)")
     run = ScoringRun.load(run_dir, device)
     truth_by_id = {spec.name: spec.event for spec in test_specs}
     annotations = _write_annotations(out / "videos" / "test_annotations.txt", test_specs)

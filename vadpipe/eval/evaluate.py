@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from vadpipe.atomic import atomic_path
 from vadpipe.errors import InputError
 from vadpipe.eval.groundtruth import GroundTruth
 from vadpipe.eval.metrics import frame_metrics
@@ -94,3 +97,15 @@ def evaluate(model: AnomalyScorer, videos: list[FeatureVideo], gt: GroundTruth, 
         raise InputError("no test video could be evaluated; see the lines above")
     scores, labels = np.concatenate(all_scores), np.concatenate(all_labels)
     return Evaluation(frame_metrics(scores, labels), results, int(scores.size), notes, problems, scores, labels)
+
+
+def write_per_video(path: str | Path, videos: list[VideoResult]) -> Path:
+    """Write one CSV row per evaluated video (scores, frames, its own AUC when measured), atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["video", "label", "snippets", "frames", "abnormal_frames", "max_score", "mean_score", "auc"])
+        for v in videos:
+            writer.writerow([v.id, "" if v.label is None else v.label, v.snippets, v.frames, v.abnormal_frames,
+                             f"{v.max_score:.6f}", f"{v.mean_score:.6f}", "" if v.auc is None else f"{v.auc:.6f}"])
+    return path

@@ -1,8 +1,10 @@
-"""``RUN/training.png``: the losses per term and the validation metric per epoch, from ``metrics.jsonl``."""
+"""``RUN/training.png``: the losses per term and the validation metrics per epoch (the lines of ``metrics.jsonl``).
+
+The training loop redraws it as the run goes; this module imports no torch and draws with matplotlib (Agg).
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from vadpipe.atomic import atomic_path
@@ -13,36 +15,17 @@ LOSS_LABELS = {"loss_total": "total (weighted)", "loss_mil": "MIL", "loss_dr": "
 VAL_LABELS = {"val_auc": "ROC AUC", "val_ap": "AP", "val_pr_auc": "PR-curve area"}
 
 
-def read_history(run_dir: Path) -> list[dict]:
-    """The epoch records of ``metrics.jsonl`` (unreadable lines left out)."""
-    records = []
-    for line in (Path(run_dir) / "metrics.jsonl").read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
-
-
-def _best_epoch(run_dir: Path) -> int | None:
-    try:
-        return json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8")).get("best_epoch")
-    except (OSError, ValueError):
-        return None
-
-
-def plot_training(run_dir: Path, history: list[dict] | None = None) -> Path:
-    """Draw ``run_dir/training.png`` (atomically) from ``history`` (default: the run's metrics.jsonl).
+def plot_training(run_dir: Path, history: list[dict], best_epoch: int | None = None) -> Path:
+    """Draw ``run_dir/training.png`` (atomically) from ``history``, the run's epoch records.
 
     Left: every loss term per epoch (unweighted, as logged). Right, when the run validates: the
-    validation metrics per epoch, with the epoch the run keeps (config.json's best_epoch) marked.
+    validation metrics per epoch, with ``best_epoch`` (the epoch the run keeps) marked.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    history = read_history(run_dir) if history is None else history
     epochs = [r["epoch"] for r in history]
     val_keys = [k for k in VAL_LABELS if any(r.get(k) is not None for r in history)]
     fig, axes = plt.subplots(1, 2 if val_keys else 1, figsize=(11 if val_keys else 6.5, 3.6), dpi=110,
@@ -62,7 +45,6 @@ def plot_training(run_dir: Path, history: list[dict] | None = None) -> Path:
         for key in val_keys:
             ax.plot(epochs, [r.get(key) if r.get(key) is not None else float("nan") for r in history],
                     marker="o", ms=3, label=VAL_LABELS[key])
-        best_epoch = _best_epoch(run_dir)
         if best_epoch:
             ax.axvline(best_epoch, color="tab:red", ls="--", lw=1, label=f"kept: epoch {best_epoch}")
         ax.set_xlabel("epoch")
