@@ -65,3 +65,44 @@ def test_interval_times_are_rounded_to_the_frame_without_float_noise():
     curve[60:120] = 1.0
     (iv,) = detect_intervals(curve, fps=30000 / 1001, threshold=0.5)
     assert (iv.start_s, iv.end_s) == (2.002, 4.004)  # 120 / (30000/1001) is 4.0040000000000004 unrounded
+
+
+def _config(threshold=None, source=None):
+    from tests.helpers.scores import tiny_config
+
+    config = tiny_config()
+    config.threshold, config.threshold_source = threshold, source
+    return config
+
+
+def test_scored_curve_gives_the_curve_threshold_and_intervals_and_writes_nothing(tmp_path, monkeypatch):
+    from vadpipe.infer.intervals import scored_curve
+    from vadpipe.infer.options import IntervalOptions
+
+    monkeypatch.chdir(tmp_path)
+    got = scored_curve(np.array([0.1, 0.9, 0.2], dtype=np.float32), 37, 25.0, IntervalOptions(threshold=0.5),
+                       _config(0.3, "validation"))
+    assert got.curve.shape == (37,) and got.frames == 37 and got.smoothed is None
+    assert got.curve[15] == pytest.approx(0.1) and got.curve[16] == pytest.approx(0.9)
+    assert got.curve[36] == pytest.approx(0.2)  # the short last snippet: 5 frames
+    assert (got.threshold, got.threshold_source) == (0.5, "--threshold")
+    assert [(i.start_frame, i.end_frame, i.start_s, i.end_s) for i in got.intervals] == [(16, 32, 0.64, 1.28)]
+    assert got.intervals[0].peak_score == pytest.approx(0.9)
+    assert got.alarm().tolist() == [False] * 16 + [True] * 16 + [False] * 5
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_scored_curve_decides_on_the_smoothed_curve_and_reports_the_raw_one():
+    from vadpipe.infer.intervals import scored_curve
+    from vadpipe.infer.options import IntervalOptions
+
+    # smoothed over 3 snippets: [0.5, 0.4, 0.55]; the run's threshold 0.5 applies (none given)
+    got = scored_curve(np.array([0.1, 0.9, 0.2]), 48, 16.0, IntervalOptions(smooth=3), _config(0.5, "validation"))
+    assert got.smoothed.tolist() == pytest.approx([0.5] * 16 + [0.4] * 16 + [0.55] * 16)
+    assert (got.threshold, got.threshold_source) == (0.5, "validation")
+    assert [(i.start_frame, i.end_frame) for i in got.intervals] == [(0, 16), (32, 48)]
+    assert [i.peak_score for i in got.intervals] == pytest.approx([0.1, 0.2])  # from the raw curve
+    merged = scored_curve(np.array([0.1, 0.9, 0.2]), 48, 16.0, IntervalOptions(smooth=3, merge_gap_s=1.0),
+                          _config())
+    assert (merged.threshold_source, [(i.start_frame, i.end_frame) for i in merged.intervals]) == \
+        ("default 0.5 (the run stores no threshold)", [(0, 48)])

@@ -120,6 +120,8 @@ def score_command(
 def _print_table(results) -> None:
     from rich.table import Table
 
+    from vadpipe.infer.outputs import RECORD_OUTPUT
+
     if not results:
         return
     table = Table(title="anomaly scores")
@@ -130,7 +132,7 @@ def _print_table(results) -> None:
             or "none"
         table.add_row(Path(r.video).name, f"{r.duration_s:.1f}s", f"{r.max_score:.3f}", f"{r.threshold:.2f}", spans)
     out_console.print(table)
-    out_console.print(f"outputs in {Path(results[0].outputs['csv']).parent}")
+    out_console.print(f"outputs in {Path(results[0].outputs[RECORD_OUTPUT]).parent}")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,18 +1,25 @@
-"""From a per-frame anomaly curve to detected intervals.
+"""From snippet scores to a per-frame anomaly curve and its detected intervals, with no file written.
 
 Steps, in order: optional smoothing of the snippet scores (moving average over
 ``smooth`` snippets), thresholding (score >= threshold), merging of intervals
 separated by at most ``merge_gap_s`` seconds, then dropping intervals shorter than
 ``min_duration_s`` seconds. Intervals are half-open in frames: ``[start, end)``.
+:func:`scored_curve` does all of it for one video; the writers of
+:mod:`vadpipe.infer.outputs` take its result.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vadpipe.infer.options import DEFAULT_THRESHOLD  # noqa: F401  (one source; re-exported)
+from vadpipe.infer.options import DEFAULT_THRESHOLD, IntervalOptions
+from vadpipe.video.snippets import frame_scores
+
+if TYPE_CHECKING:
+    from vadpipe.model.checkpoint import RunConfig
 
 
 def frame_time(frame: int, fps: float) -> float:
@@ -82,3 +89,52 @@ def detect_intervals(curve: np.ndarray, fps: float, *, threshold: float = DEFAUL
         for start, end in merged
         if (end - start) / fps >= min_duration_s
     ]
+
+
+@dataclass
+class ScoredCurve:
+    """One video's snippet scores as a per-frame curve, and the intervals decided on it.
+
+    Attributes:
+        scores: (T,) snippet scores. fps: frames per second of the curve.
+        curve: (N,) per-frame scores. smoothed: (N,) the smoothed curve the decision was made on, or None.
+        threshold, threshold_source: the decision threshold and where it came from.
+        intervals: where the (smoothed) curve reaches the threshold; peak and mean from ``curve``.
+    """
+
+    scores: np.ndarray
+    fps: float
+    curve: np.ndarray
+    smoothed: np.ndarray | None
+    threshold: float
+    threshold_source: str
+    intervals: list[Interval]
+
+    @property
+    def frames(self) -> int:
+        return len(self.curve)
+
+    def alarm(self) -> np.ndarray:
+        """(N,) bool: True on the frames inside a detected interval."""
+        flags = np.zeros(self.frames, dtype=bool)  # (N,)
+        for iv in self.intervals:
+            flags[iv.start_frame : iv.end_frame] = True
+        return flags
+
+
+def scored_curve(scores: np.ndarray, n_frames: int, fps: float, options: IntervalOptions,
+                 config: RunConfig) -> ScoredCurve:
+    """The per-frame curve of (T,) snippet ``scores`` over ``n_frames`` frames, and its intervals.
+
+    Pure: nothing is written. The threshold is ``options``' when given, else the run's (``config``), else
+    :data:`DEFAULT_THRESHOLD`.
+    """
+    curve = frame_scores(scores, n_frames)  # (N,)
+    smoothed = None
+    if options.smooth and options.smooth > 1:
+        smoothed = frame_scores(smooth_scores(scores, options.smooth), n_frames)  # (N,)
+    threshold, source = options.resolve_threshold(config)
+    intervals = detect_intervals(smoothed if smoothed is not None else curve, fps, threshold=threshold,
+                                 min_duration_s=options.min_duration_s, merge_gap_s=options.merge_gap_s,
+                                 values=curve)
+    return ScoredCurve(np.asarray(scores), float(fps), curve, smoothed, float(threshold), source, intervals)

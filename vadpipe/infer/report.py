@@ -1,4 +1,5 @@
-"""Score outputs per video: ``<stem>.scores.csv``, ``<stem>.json`` and ``<stem>.png`` (written atomically)."""
+"""The writers of two score outputs (see :mod:`vadpipe.infer.outputs`): the per-frame CSV and the curve's PNG,
+both written atomically."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vadpipe.atomic import atomic_path, write_json
+from vadpipe.atomic import atomic_path
 from vadpipe.infer.intervals import Interval, truth_intervals
 
 
@@ -21,10 +22,6 @@ def write_scores_csv(path: Path, curve: np.ndarray, fps: float, smoothed: np.nda
             if smoothed is not None:
                 row.append(f"{smoothed[frame]:.6f}")
             writer.writerow(row)
-
-
-def write_report_json(path: Path, report: dict) -> None:
-    write_json(path, report)
 
 
 def plot_curve(path: Path, curve: np.ndarray, fps: float, intervals: list[Interval], threshold: float, *,

@@ -2,7 +2,8 @@
 
 Flow for one video: decode -> 16-frame snippets -> backbone -> (T, C, D) features ->
 scorer over the whole video at once (linear-memory attention) -> snippet scores averaged
-over crops -> per-frame curve of exactly N values -> intervals -> CSV / JSON / PNG
+over crops -> per-frame curve of exactly N values -> intervals (:func:`scored_curve`, no
+file) -> the score outputs of :data:`vadpipe.infer.outputs.SCORE_OUTPUTS`: CSV / JSON / PNG
 (and an overlay video on request).
 """
 
@@ -16,31 +17,17 @@ import numpy as np
 import torch
 
 from vadpipe.errors import InputError
-from vadpipe.infer.intervals import (
-    Interval,
-    detect_intervals,
-    frame_time,
-    smooth_scores,
-    truth_intervals,
-)
+from vadpipe.infer.intervals import Interval, ScoredCurve, frame_time, scored_curve, truth_intervals
 from vadpipe.infer.options import IntervalOptions  # noqa: F401  (re-exported: callers import it from here)
-from vadpipe.infer.report import plot_curve, write_report_json, write_scores_csv
+from vadpipe.infer.outputs import (  # OverlaySource re-exported: callers import it from here
+    OutputJob,
+    OverlaySource,
+    output_paths,
+    select_outputs,
+    write_outputs,
+)
 from vadpipe.model.checkpoint import RunConfig
 from vadpipe.model.scorer import AnomalyScorer
-from vadpipe.video.snippets import frame_scores
-
-
-@dataclass(frozen=True)
-class OverlaySource:
-    """Where ``<stem>.overlay.mp4`` takes its picture and sound from.
-
-    Attributes:
-        video: the scored video file. resample_fps: the rate its frames were resampled to for scoring
-            (None: every decoded frame), so that the overlay shows exactly the frames the curve scores.
-    """
-
-    video: Path
-    resample_fps: float | None = None
 
 
 @dataclass
@@ -83,8 +70,9 @@ def write_video_outputs(
     truth: np.ndarray | None = None, truth_file: str | None = None, engine: str | None = None,
     timings_s: dict[str, float] | None = None, overlay: OverlaySource | None = None,
 ) -> VideoScore:
-    """Per-frame curve, intervals and the files ``<stem>.scores.csv``, ``<stem>.png``, ``<stem>.json``
-    (and ``<stem>.overlay.mp4`` when ``overlay`` is given).
+    """Per-frame curve and intervals (:func:`~vadpipe.infer.intervals.scored_curve`), then every score output
+    of :data:`~vadpipe.infer.outputs.SCORE_OUTPUTS` the video gets: ``<stem>.scores.csv``, ``<stem>.png``,
+    ``<stem>.json`` (and ``<stem>.overlay.mp4`` when ``overlay`` is given).
 
     ``<stem>.json`` is written last, so it holds the same result as the returned one, timings included.
 
@@ -95,46 +83,43 @@ def write_video_outputs(
             seconds of writing (and of the overlay) are added.
     """
     started = time.perf_counter()
-    curve = frame_scores(scores, n_frames)  # (N,)
-    smoothed = None
-    if options.smooth and options.smooth > 1:
-        smoothed = frame_scores(smooth_scores(scores, options.smooth), n_frames)
-    threshold, threshold_source = options.resolve_threshold(config)
-    intervals = detect_intervals(smoothed if smoothed is not None else curve, fps, threshold=threshold,
-                                 min_duration_s=options.min_duration_s, merge_gap_s=options.merge_gap_s,
-                                 values=curve)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"csv": out_dir / f"{stem}.scores.csv", "json": out_dir / f"{stem}.json", "png": out_dir / f"{stem}.png"}
-    write_scores_csv(paths["csv"], curve, fps, smoothed)
-    plot_curve(paths["png"], curve, fps, intervals, threshold, title=Path(source).name, truth=truth,
-               smoothed=smoothed)
-    result = VideoScore(
-        video=source, frames=int(n_frames), fps=float(fps), duration_s=frame_time(n_frames, fps),
-        snippets=int(len(scores)),
-        max_score=float(curve.max()), threshold=float(threshold), threshold_source=threshold_source,
-        intervals=intervals, outputs={k: str(v) for k, v in paths.items()}, engine=engine,
-        timings_s=dict(timings_s or {}), metadata=metadata or {},
-        ground_truth=None if truth is None else {"file": truth_file, "intervals": truth_intervals(truth, fps)},
-    )
-    result.timings_s["writing"] = time.perf_counter() - started
-    if overlay is not None:
-        from vadpipe.infer.overlay import write_overlay
+    scored = scored_curve(scores, n_frames, fps, options, config)
+    result = video_score(scored, source=source, engine=engine, timings_s=timings_s, metadata=metadata,
+                         truth=truth, truth_file=truth_file)
+    result.timings_s["writing"] = time.perf_counter() - started  # the curve; each output's seconds are added
 
-        started = time.perf_counter()
-        path = out_dir / f"{stem}.overlay.mp4"
-        alarm = np.zeros(n_frames, dtype=bool)  # (N,)
-        for iv in intervals:
-            alarm[iv.start_frame : iv.end_frame] = True
-        write_overlay(overlay.video, path, curve, alarm, threshold, fps, resample_fps=overlay.resample_fps)
-        result.outputs["overlay"] = str(path)
-        result.timings_s["overlay"] = time.perf_counter() - started
+    def record() -> dict:  # after the other outputs: their seconds are in
+        result.timings_s = {k: round(v, 6) for k, v in result.timings_s.items()}
+        return score_record(result, config=config, options=options, model_dir=model_dir)
+
+    job = OutputJob(scored, title=Path(source).name, truth=truth, overlay=overlay, record=record)
+    outputs = select_outputs(job)
+    result.outputs = {name: str(path) for name, path in output_paths(outputs, out_dir, stem).items()}
+    write_outputs(outputs, out_dir, stem, job, timings=result.timings_s)
     result.timings_s = {k: round(v, 6) for k, v in result.timings_s.items()}
-    report = {
+    return result
+
+
+def video_score(scored: ScoredCurve, *, source: str, engine: str | None = None,
+                timings_s: dict[str, float] | None = None, metadata: dict | None = None,
+                truth: np.ndarray | None = None, truth_file: str | None = None) -> VideoScore:
+    """The :class:`VideoScore` of a scored curve, before any file is written (``outputs`` empty)."""
+    return VideoScore(
+        video=source, frames=int(scored.frames), fps=float(scored.fps),
+        duration_s=frame_time(scored.frames, scored.fps), snippets=int(len(scored.scores)),
+        max_score=float(scored.curve.max()), threshold=float(scored.threshold),
+        threshold_source=scored.threshold_source, intervals=scored.intervals, engine=engine,
+        timings_s=dict(timings_s or {}), metadata=metadata or {},
+        ground_truth=None if truth is None else {"file": truth_file, "intervals": truth_intervals(truth, scored.fps)},
+    )
+
+
+def score_record(result: VideoScore, *, config: RunConfig, options: IntervalOptions, model_dir: str) -> dict:
+    """The document of ``<stem>.json``: the result, the model that scored it and the interval options."""
+    return {
         **asdict(result),
         "model": {"run": model_dir, "preset": config.preset,
                   "features": config.features.record_fields() if config.features else None},
         "interval_options": {"smooth_snippets": options.smooth, "min_duration_s": options.min_duration_s,
                              "merge_gap_s": options.merge_gap_s},
     }
-    write_report_json(paths["json"], report)
-    return result
