@@ -1,4 +1,9 @@
-"""What `watch` writes: rolling per-stream score CSVs, per-event JSON + PNG, and latency statistics."""
+"""What `watch` writes: rolling per-stream score CSVs, per-event files, and latency statistics.
+
+Per event, in ``<out>/<stream>/events/``: its clip ``<id>.mp4`` and the score outputs named in
+:data:`EVENT_OUTPUTS` (``<id>.json``, ``<id>.png``), written by the writers of the one table of score
+outputs (:data:`vadpipe.infer.outputs.SCORE_OUTPUTS`).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from vadpipe.atomic import write_json
+from vadpipe.infer.intervals import Interval, ScoredCurve
+from vadpipe.infer.outputs import OutputJob, named_outputs, output_paths, write_outputs
+from vadpipe.video.snippets import frame_scores
+
+EVENTS_FOLDER = "events"  # per stream: <out>/<stream>/events/
+CLIP_SUFFIX = ".mp4"  # an event's clip, <id>.mp4 (pre-roll, event, post-roll)
+EVENT_OUTPUTS = ("json", "png")  # score outputs written per event, beside its clip
 
 
 class RollingCsv:
@@ -89,27 +100,44 @@ class StreamStats:
         }
 
 
-def write_event_files(folder: Path, event: dict, scores: list[tuple[int, float, float]], fps: float,
-                      threshold: float, release: float) -> dict:
-    """``<id>.json`` (the event, its outputs and its scores) and ``<id>.png`` (the curve around it).
+def event_clip_path(out: Path, stream: str, event_id: str) -> Path:
+    """Where an event's clip goes: ``<out>/<stream>/events/<id>.mp4``, beside its :data:`EVENT_OUTPUTS`."""
+    return Path(out) / stream / EVENTS_FOLDER / f"{event_id}{CLIP_SUFFIX}"
+
+
+def event_curve(event: dict, scores: list[tuple[int, float, float]], fps: float, threshold: float) -> ScoredCurve:
+    """The curve of an event's clip (time 0 at its first snippet) with the event as its one interval.
 
     Args:
         scores: (snippet, stream_time_s, score) of the snippets in the clip.
     """
-    from vadpipe.infer.intervals import Interval
-    from vadpipe.infer.report import plot_curve
+    values = np.asarray([s for _, _, s in scores], dtype=np.float32)  # (T,)
+    t0 = scores[0][1] if scores else event["start_s"]
+    end_s = event["end_s"] if event["end_s"] is not None else (scores[-1][1] if scores else event["start_s"])
+    span = Interval(0, 0, event["start_s"] - t0, end_s - t0, event["peak_score"], event["mean_score"])
+    return ScoredCurve(values, fps, frame_scores(values), None, threshold, "watch", [span])  # curve: (16 T,)
 
-    folder.mkdir(parents=True, exist_ok=True)
-    png = folder / f"{event['id']}.png"
-    paths = {**event.get("outputs", {}), "json": str(folder / f"{event['id']}.json"), "png": str(png)}
-    if scores:
-        t0 = scores[0][1]
-        curve = np.repeat(np.asarray([s for _, _, s in scores], dtype=np.float32), 16)  # (16 * snippets,)
-        end_s = event["end_s"] if event["end_s"] is not None else scores[-1][1]
-        span = Interval(0, 0, event["start_s"] - t0, end_s - t0, event["peak_score"], event["mean_score"])
-        plot_curve(png, curve, fps, [span], threshold, title=f"{event['id']} (release {release:.2f})")
-    record = {**event, "outputs": paths,
-              "scores": [{"snippet": i, "stream_time_s": round(t, 3), "score": round(s, 6)} for i, t, s in scores],
-              "written": time.time()}
-    write_json(paths["json"], record)
+
+def write_event_files(folder: Path, event: dict, scores: list[tuple[int, float, float]], fps: float,
+                      threshold: float, release: float) -> dict:
+    """The score outputs named in :data:`EVENT_OUTPUTS` for one event: ``<id>.json`` (the event, its outputs
+    and its scores) and ``<id>.png`` (the curve around it).
+
+    Args:
+        scores: (snippet, stream_time_s, score) of the snippets in the clip.
+    Returns:
+        name -> path of the event's files (its clip's too, when the event names it).
+    """
+    outputs = named_outputs(EVENT_OUTPUTS)
+    paths = {**event.get("outputs", {}),
+             **{name: str(path) for name, path in output_paths(outputs, folder, event["id"]).items()}}
+
+    def record() -> dict:
+        return {**event, "outputs": paths,
+                "scores": [{"snippet": i, "stream_time_s": round(t, 3), "score": round(s, 6)} for i, t, s in scores],
+                "written": time.time()}
+
+    job = OutputJob(event_curve(event, scores, fps, threshold), title=f"{event['id']} (release {release:.2f})",
+                    record=record)
+    write_outputs(outputs, folder, event["id"], job)
     return paths
