@@ -104,6 +104,27 @@ def test_missing_video_and_features_only_pages_show_the_curve(tmp_path):
     assert 'id="player"' not in page and 'id="curve"' in page
 
 
+def test_video_page_shows_the_scorer_of_the_run_read_through_the_run_loader(tmp_path):
+    from tests.helpers.scores import tiny_config
+    from vadpipe.model.checkpoint import CONFIG_NAME
+
+    out = tmp_path / "scores"
+    write_scored(out, "good", SCORES, frames=40)  # scored by the run out/no-run
+    config = tiny_config()
+    (out / "no-run").mkdir()
+    data = config.to_dict()
+    (out / "no-run" / CONFIG_NAME).write_text(json.dumps(data))
+    build_report(out, video="none")
+    page = (out / "good.report.html").read_text()
+    assert f"<dt>scorer hidden dim</dt><dd>{config.scorer.hidden_dim}</dd>" in page
+    assert f"<dt>scorer mlp dims</dt><dd>{list(config.scorer.mlp_dims)}</dd>" in page
+    # A config the run loader refuses (a newer vadpipe's) leaves the page without the scorer's settings.
+    (out / "no-run" / CONFIG_NAME).write_text(json.dumps({**data, "format_version": 99}))
+    build_report(out, video="none")
+    page = (out / "good.report.html").read_text()
+    assert "scorer hidden dim" not in page and 'id="curve"' in page
+
+
 @pytest.mark.parametrize("args, code, words", [
     (["report", "/nonexistent/scores"], 1, "no such folder"),
     (["report", "{empty}"], 1, "holds no `vadpipe score` outputs"),

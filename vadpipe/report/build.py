@@ -1,9 +1,12 @@
 """Build the HTML report of a scores folder from the per-video outputs `vadpipe score` wrote.
 
-Reads every ``<stem>.scores.csv`` with its ``<stem>.json`` under SCORES_DIR and writes, beside them,
-``<stem>.report.html`` (the video's page) and ``<stem>.play.mp4|webm`` (what it plays), and
-``SCORES_DIR/report.html`` listing them all. Nothing else is needed: ``score --report`` calls
-:func:`build_report` at the end of its run, and ``vadpipe report SCORES_DIR`` rebuilds it any time.
+Finds every scored video under SCORES_DIR by the score outputs' table
+(:data:`vadpipe.infer.outputs.SCORE_OUTPUTS`: its ``<stem>.scores.csv`` with its ``<stem>.json``) and
+writes, beside them, ``<stem>.report.html`` (the video's page, linking every score output of the video)
+and ``<stem>.play.mp4|webm`` (what it plays), and ``SCORES_DIR/report.html`` listing them all. The run
+that scored them is read through the run loader (:func:`vadpipe.model.checkpoint.read_run_config`).
+Nothing else is needed: ``score --report`` calls :func:`build_report` at the end of its run, and
+``vadpipe report SCORES_DIR`` rebuilds it any time.
 """
 
 from __future__ import annotations
@@ -13,17 +16,23 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vadpipe.atomic import write_json, write_text
 from vadpipe.errors import InputError, VadpipeError
+from vadpipe.infer.outputs import CURVE_OUTPUT, RECORD_OUTPUT, find_scored, outputs_beside, score_output
 from vadpipe.report.media import Media, prepare_media
-from vadpipe.report.pages import index_page, video_page
+from vadpipe.report.pages import PAGE_SUFFIX, index_page, video_page
+
+if TYPE_CHECKING:
+    from vadpipe.model.checkpoint import RunConfig
+
+__all__ = ["FAILED_NAME", "INDEX_NAME", "Report", "ScoredVideo", "build_report", "find_scored", "read_scored_video"]
 
 INDEX_NAME = "report.html"
 FAILED_NAME = ".report-failed.json"  # the failed inputs of the last `score --report`, for rebuilds
-CSV_SUFFIX = ".scores.csv"
 
 
 @dataclass
@@ -38,6 +47,7 @@ class ScoredVideo:
     curve: np.ndarray  # (N,) per-frame scores
     smoothed: np.ndarray | None = None  # (N,) when scored with --smooth
     truth: np.ndarray | None = None  # (N,) 0/1 ground-truth frames when scored with --gt naming this video
+    files: dict[str, Path] = field(default_factory=dict)  # score output name -> its file beside, in table order
 
 
 @dataclass
@@ -53,9 +63,9 @@ class Report:
 
 
 def read_scored_video(csv_path: Path, root: Path) -> ScoredVideo:
-    """The outputs of one video; InputError naming the file when one is missing or unreadable."""
-    stem = csv_path.name[: -len(CSV_SUFFIX)]
-    json_path = csv_path.with_name(f"{stem}.json")
+    """The outputs of one video, from its curve file; InputError naming the file when one is missing or unreadable."""
+    stem = score_output(CURVE_OUTPUT).stem_of(csv_path)
+    json_path = score_output(RECORD_OUTPUT).path(csv_path.parent, stem)
     try:
         info = json.loads(json_path.read_text(encoding="utf-8"))
         for key in ("frames", "fps", "threshold", "max_score", "duration_s", "intervals"):
@@ -75,7 +85,7 @@ def read_scored_video(csv_path: Path, root: Path) -> ScoredVideo:
     rel = csv_path.parent.relative_to(root).as_posix()
     return ScoredVideo(key=f"{rel}/{stem}" if rel != "." else stem, stem=stem, folder=csv_path.parent,
                        rel_dir=rel, info=info, curve=table[:, 2], smoothed=smoothed,
-                       truth=_truth_frames(info, table.shape[0]))
+                       truth=_truth_frames(info, table.shape[0]), files=outputs_beside(csv_path.parent, stem))
 
 
 def _truth_frames(info: dict, n_frames: int) -> np.ndarray | None:
@@ -89,19 +99,17 @@ def _truth_frames(info: dict, n_frames: int) -> np.ndarray | None:
     return truth
 
 
-def find_scored(root: Path) -> list[Path]:
-    """Every ``<stem>.scores.csv`` under ``root`` (not temp files), sorted."""
-    return sorted(p for p in root.rglob(f"*{CSV_SUFFIX}") if not p.name.startswith(".") and p.is_file())
-
-
-def _run_config(info: dict, cache: dict) -> dict | None:
+def _run_config(info: dict, cache: dict) -> RunConfig | None:
+    """The config of the run that scored a video (its ``model.run``), or None when it cannot be read."""
     run = (info.get("model") or {}).get("run")
     if not run:
         return None
     if run not in cache:
+        from vadpipe.model.checkpoint import read_run_config  # torch: only when a page names a run
+
         try:
-            cache[run] = json.loads((Path(run) / "config.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            cache[run] = read_run_config(run)
+        except VadpipeError:  # moved, deleted or from another version: the page goes without its settings
             cache[run] = None
     return cache[run]
 
@@ -138,11 +146,9 @@ def build_report(scores_dir: Path, *, failed: list[str] | None = None, video: st
             report.failed.append(str(exc))
             report.unreadable.append(str(exc))
             continue
-        page_path = entry.folder / f"{entry.stem}.report.html"
+        page_path = entry.folder / f"{entry.stem}{PAGE_SUFFIX}"
         media = _media(entry, video, warn)
-        overlay = entry.folder / f"{entry.stem}.overlay.mp4"
-        html = video_page(entry, page_path, report.index, media.path, media.how,
-                          overlay if overlay.is_file() else None, _run_config(entry.info, configs))
+        html = video_page(entry, page_path, report.index, media.path, media.how, _run_config(entry.info, configs))
         write_text(page_path, html)
         report.bytes += page_path.stat().st_size
         if media.path is not None and not media.how.startswith("original (hard link)"):
@@ -154,7 +160,8 @@ def build_report(scores_dir: Path, *, failed: list[str] | None = None, video: st
         if on_video:
             on_video(entry.key)
     if not entries and not report.failed:
-        raise InputError(f"{root}: holds no `vadpipe score` outputs (<stem>.scores.csv + <stem>.json); "
+        curve, record = score_output(CURVE_OUTPUT).suffix, score_output(RECORD_OUTPUT).suffix
+        raise InputError(f"{root}: holds no `vadpipe score` outputs (<stem>{curve} + <stem>{record}); "
                          "run `vadpipe score ... --out` into it first")
     write_text(report.index, index_page(entries, pages, report.index, report.failed,
                                         title=f"Anomaly scores: {root.resolve().name}"))
@@ -167,7 +174,7 @@ def _media(entry: ScoredVideo, mode: str, warn: Callable[[str], None]) -> Media:
 
     source = entry.info.get("video")
     meta = entry.info.get("metadata") or {}
-    json_mtime = os.stat(entry.folder / f"{entry.stem}.json").st_mtime
+    json_mtime = os.stat(score_output(RECORD_OUTPUT).path(entry.folder, entry.stem)).st_mtime
     try:
         return prepare_media(Path(source) if source else None, entry.folder, entry.stem, float(entry.info["fps"]),
                              mode=mode, variable_frame_rate=bool(meta.get("variable_frame_rate")),

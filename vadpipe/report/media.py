@@ -22,6 +22,7 @@ from vadpipe.atomic import atomic_path
 from vadpipe.errors import InputError
 
 MAX_HEIGHT = 480
+PLAY_SUFFIX = ".play"  # what a video page plays: <stem>.play.mp4 or <stem>.play.webm, beside the score outputs
 VIDEO_MODES = ("auto", "webm", "none")
 
 _MP4 = "mov,mp4,m4a,3gp,3g2,mj2"
@@ -140,8 +141,8 @@ def prepare_media(video: Path | None, out_dir: Path, stem: str, fps: float, *, m
     ext, reason = (None, "asked for (--video webm)") if mode == "webm" else playable_in_browsers(video)
     if reason is None and variable_frame_rate:
         ext, reason = None, "variable frame rate"
-    target = out_dir / f"{stem}.play{ext or '.webm'}"
-    for old in (out_dir / f"{stem}.play.mp4", out_dir / f"{stem}.play.webm"):
+    target = out_dir / f"{stem}{PLAY_SUFFIX}{ext or '.webm'}"
+    for old in (out_dir / f"{stem}{PLAY_SUFFIX}.{kind}" for kind in _PLAYABLE):
         if old != target:
             old.unlink(missing_ok=True)  # what an earlier report placed in another way
     if reason is None:

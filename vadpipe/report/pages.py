@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vadpipe.report.svg import curve_svg, runs, sparkline_svg
 from vadpipe.report.template import (
@@ -16,6 +18,11 @@ from vadpipe.report.template import (
     sortable_table,
     stat,
 )
+
+if TYPE_CHECKING:
+    from vadpipe.model.checkpoint import RunConfig
+
+PAGE_SUFFIX = ".report.html"  # a video's page: <stem>.report.html, beside its score outputs
 
 # The video page's behaviour: a cursor on the curve that follows playback, click on the curve to seek,
 # interval entries that seek to their start, the score under the cursor, and the overlay switch.
@@ -91,14 +98,16 @@ def _seconds(s: float) -> str:
 
 
 def video_page(entry, page_path: Path, index_path: Path, media_path: Path | None, media_how: str,
-               overlay_path: Path | None, run_config: dict | None) -> str:
+               run: RunConfig | None) -> str:
     """The HTML of one video's page (written at ``page_path``; every link is relative to it).
 
     Args:
-        entry: a :class:`vadpipe.report.build.ScoredVideo`.
-        run_config: the run's config.json when it could be read (the scorer's settings), else None.
+        entry: a :class:`vadpipe.report.build.ScoredVideo`; its score outputs are linked, and its overlay
+            video (when there is one) is offered beside the original.
+        run: the config of the run that scored it when it could be read (the scorer's settings), else None.
     """
     info, here = entry.info, page_path.parent
+    overlay_path = entry.files.get("overlay")
     fps, threshold = float(info["fps"]), float(info["threshold"])
     name = Path(info.get("video", entry.stem)).name
     intervals = info.get("intervals", [])
@@ -138,8 +147,11 @@ def video_page(entry, page_path: Path, index_path: Path, media_path: Path | None
                    ("threshold", f"{threshold:.3f} ({info.get('threshold_source', '')})")]
     model_items += [(f"interval {k.replace('_', ' ')}", v) for k, v in (info.get("interval_options") or {}).items()]
     model_items += [(f"features {k.replace('_', ' ')}", v) for k, v in (model.get("features") or {}).items()]
-    if run_config and isinstance(run_config.get("scorer"), dict):
-        model_items += [(f"scorer {k.replace('_', ' ')}", v) for k, v in run_config["scorer"].items()]
+    if run is not None:
+        model_items += [(f"scorer {k.replace('_', ' ')}", list(v) if isinstance(v, tuple) else v)
+                        for k, v in dataclasses.asdict(run.scorer).items()]
+    files = " &middot; ".join(f'<a href="{esc(href(path, here))}" data-output="{esc(name)}">{esc(path.name)}</a>'
+                              for name, path in entry.files.items())
     flagged = sum(iv["end_s"] - iv["start_s"] for iv in intervals)
     body = (
         '<div class="stats">' + stat("max score", f"{float(info['max_score']):.3f}")
@@ -149,7 +161,8 @@ def video_page(entry, page_path: Path, index_path: Path, media_path: Path | None
         f'<div class="card intervals"><h2>Intervals</h2>{buttons}</div></div>'
         '<div class="card"><h2>Anomaly score <span class="muted" style="font-weight:normal">'
         '(click to seek)</span></h2>'
-        + curve_svg(entry.curve, fps, threshold, intervals, smoothed=entry.smoothed, truth=entry.truth) + "</div>"
+        + curve_svg(entry.curve, fps, threshold, intervals, smoothed=entry.smoothed, truth=entry.truth)
+        + f'<div class="muted files">score outputs: {files}</div></div>'
         f'<div class="cols"><div class="card"><h2>Video</h2>{definition_list(video_items)}</div>'
         f'<div class="card"><h2>Model and settings</h2>{definition_list(model_items)}</div></div>'
         + json_script("vp-data", data)

@@ -62,6 +62,7 @@ svg text { font:11px system-ui,sans-serif; fill:#5d6575; }
                     border-radius:6px; padding:6px 10px; margin:0 0 6px; cursor:pointer; font:inherit; }
 .intervals button:hover { border-color:var(--alarm); background:#fff6f6; }
 .intervals button b { color:var(--alarm); }
+.files { font-size:12px; margin-top:6px; word-break:break-all; }
 dl.meta { display:grid; grid-template-columns:max-content 1fr; gap:3px 14px; margin:0; font-size:13px; }
 dl.meta dt { color:var(--muted); }
 dl.meta dd { margin:0; word-break:break-all; font-variant-numeric:tabular-nums; }
