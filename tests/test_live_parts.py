@@ -4,6 +4,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from tests.helpers.live import WebhookSink, free_port
 from vadpipe.live.events import EventDetector, Scored
@@ -97,3 +98,55 @@ def test_webhook_posts_events_and_a_dead_endpoint_never_blocks():
         time.sleep(0.05)
     dead.close(5)
     assert dead.failed == 3 and dead.sent == 0 and "not delivered" in errors[0]
+
+
+def test_an_open_event_says_what_it_holds_so_far():
+    detector = EventDetector("cam", threshold=0.5, release=0.4, hold_s=1.0)
+    ((kind, event),) = detector.update(Scored(3, 0.9, 1.92, 0.0, 0.64))
+    assert kind == "start" and (event.snippets, event.mean_score, event.peak_score) == (1, 0.9, 0.9)
+    detector.update(Scored(4, 0.7, 2.56, 0.0, 0.64))
+    assert (event.snippets, event.peak_score) == (2, 0.9) and event.mean_score == pytest.approx(0.8)
+
+
+def test_a_clip_killed_before_it_is_finished_still_plays(tmp_path):
+    """Clips are fragmented MP4 under their final name: a process killed mid-event leaves a playable clip."""
+    import subprocess
+    import sys
+
+    import av
+
+    path = tmp_path / "cam-0001.mp4"
+    script = (
+        "import os, numpy as np\n"
+        "from vadpipe.live.clips import ClipWriter\n"
+        f"clip = ClipWriter({str(path)!r}, 25.0, (48, 64, 3))\n"
+        "frames = np.random.default_rng(0).integers(0, 255, size=(16, 48, 64, 3), dtype=np.uint8)\n"
+        "for i in range(8):\n"
+        "    clip.write(i, frames, 16)\n"
+        "os._exit(0)  # no finish(), no close: as kill -9 leaves it\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    decoded = 0
+    with av.open(str(path)) as container:
+        try:
+            for _ in container.decode(video=0):
+                decoded += 1
+        except av.error.InvalidDataError:
+            pass  # the fragment cut by the kill: players stop there too
+    assert 128 - 2 * 25 <= decoded <= 128  # what was cut is at most the last fragment or two (a second each)
+
+
+def test_an_event_picture_puts_each_score_at_its_stream_time_with_gaps_where_unscored():
+    from vadpipe.live.outputs import event_curve
+
+    fps = 25.0
+    t = lambda i: i * 16 / fps  # noqa: E731
+    scores = [(i, t(i), s) for i, s in ((4, 0.1), (5, 0.2), (8, 0.9), (9, 0.8), (10, 0.3))]  # 6, 7 dropped
+    event = {"start_s": t(8), "end_s": t(10), "peak_score": 0.9, "mean_score": 0.85,
+             "clip": {"first_snippet": 3, "snippets": 9}, "unscored": [{"start_s": t(6), "end_s": t(8)}]}
+    curve = event_curve(event, scores, fps, threshold=0.5)
+    values = curve.scores
+    assert len(values) == 9  # snippets 3..11 of the clip, in order
+    assert np.isnan(values[[0, 3, 4, 8]]).all() and values[5] == pytest.approx(0.9)  # 3, 6, 7, 11 have no score
+    (span,) = curve.intervals
+    assert (span.start_s, span.end_s) == pytest.approx((t(8) - t(3), t(10) - t(3)))  # time 0: the clip's start

@@ -276,3 +276,62 @@ def test_a_file_that_fails_while_decoding_fails_once_and_is_never_reopened(setup
     assert any("truncated" in line for line in summary["failed"]) and len(summary["failed"]) == 2
     assert by_source[str(video)]["status"] == "ended" and by_source[str(video)]["snippets_scored"] == SNIPPETS
     assert not [x for x in _of(lines, "status") if x["status"] == "lost"]
+
+
+def _numbered_frames(n: int) -> np.ndarray:
+    """(n, 40, 48, 3) dark noise; frame i carries i in two flat 8x8 blocks (low and high nibble), readable after
+    lossy encoding."""
+    frames = np.random.default_rng(3).integers(0, 40, size=(n, 40, 48, 3), dtype=np.uint8)
+    for i in range(n):
+        frames[i, :8, :8] = (i % 16) * 16 + 8
+        frames[i, :8, 8:16] = (i // 16) * 16 + 8
+    return frames
+
+
+def _frame_numbers(path) -> list[int]:
+    numbers = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            image = frame.to_ndarray(format="rgb24").astype(float)
+            low, high = image[2:6, 2:6].mean(), image[2:6, 10:14].mean()
+            numbers.append(round((high - 8) / 16) * 16 + round((low - 8) / 16))
+    return numbers
+
+
+def test_clips_hold_every_frame_received_even_when_scoring_drops_snippets(setup, tmp_path, capsys, monkeypatch):
+    """Dropping is a scoring decision, never a recording one: the clip of an event open over the whole file holds
+    all its frames, the JSON lists the unscored spans, and the event ends with the last real frame (10.0 s)."""
+    from vadpipe.session.backbone import BackboneSession
+
+    root, _, _ = setup
+    video = write_mp4(tmp_path / "numbered.mp4", _numbered_frames(250))  # 10.0 s at 25 fps: 15 snippets + 10 frames
+    slow = BackboneSession.__call__
+
+    def slow_pass(self, clips):
+        time.sleep(1.2)  # scoring far slower than the 0.64 s a snippet takes to play: snippets are dropped
+        return slow(self, clips)
+
+    monkeypatch.setattr(BackboneSession, "__call__", slow_pass)
+    assert main(["watch", str(video), "--model", str(root / "run"), "--realtime", "--behind", "drop", "--queue", "1",
+                 "--batch-size", "1", "--threshold", "0", "--release", "0", "--out", str(tmp_path / "live"),
+                 "--json", "--device", "cpu"]) == 0
+    lines = _lines(capsys.readouterr().out)
+    stream = _of(lines, "summary")[0]["streams"][0]
+    assert stream["dropped_snippets"] > 0 and stream["status"] == "ended"
+    (end,) = _of(lines, "event_end")
+    assert end["event"]["end_s"] == pytest.approx(10.0)  # not 10.24: the padded snippet ends at its last real frame
+    folder = tmp_path / "live" / "numbered" / "events"
+    record = json.loads((folder / f"{end['event']['id']}.json").read_text())
+    assert _frame_numbers(folder / f"{end['event']['id']}.mp4") == list(range(250))
+    assert record["clip"]["frames"] == 250 and record["unscored"]
+    scored = {x["snippet"] for x in record["scores"]}
+    for span in record["unscored"]:
+        assert not scored & set(range(span["first_snippet"], span["last_snippet"] + 1))
+        assert span["start_s"] == pytest.approx(span["first_snippet"] * 16 / 25)
+
+
+def test_a_stream_stopped_while_live_says_stopped(setup, tmp_path, capsys):
+    root, video, _ = setup
+    assert main(["watch", str(video), "--model", str(root / "run"), "--realtime", "--duration", "1.5", *FAST]) == 0
+    stream = _of(_lines(capsys.readouterr().out), "summary")[0]["streams"][0]
+    assert stream["status"] == "stopped"

@@ -44,6 +44,9 @@ class OutputJob:
         truth: (N,) 0/1 ground-truth frames to draw, or None. overlay: the source of an overlay video, or
             None (then no overlay is written). record: the document the record outputs hold (``<stem>.json``);
             asked for after every other output is written, so it can name them and their seconds.
+        release: a live event's release level, drawn with the threshold. gaps: (start_s, end_s) spans of the
+            curve that were recorded but not scored (NaN in the curve), shaded on the picture. start_s: the time
+            of the curve's first frame on the picture's axis (a live event's stream time).
     """
 
     scored: ScoredCurve
@@ -51,6 +54,9 @@ class OutputJob:
     truth: np.ndarray | None = None
     overlay: OverlaySource | None = None
     record: Callable[[], dict] | None = None
+    release: float | None = None
+    gaps: tuple[tuple[float, float], ...] = ()
+    start_s: float = 0.0
 
 
 def _write_csv(path: Path, job: OutputJob) -> None:
@@ -67,7 +73,8 @@ def _write_png(path: Path, job: OutputJob) -> None:
     from vadpipe.infer.report import plot_curve
 
     s = job.scored
-    plot_curve(path, s.curve, s.fps, s.intervals, s.threshold, title=job.title, truth=job.truth, smoothed=s.smoothed)
+    plot_curve(path, s.curve, s.fps, s.intervals, s.threshold, title=job.title, truth=job.truth, smoothed=s.smoothed,
+               release=job.release, gaps=job.gaps, start_s=job.start_s)
 
 
 def _write_overlay(path: Path, job: OutputJob) -> None:

@@ -1,16 +1,11 @@
-"""Event clips: a bounded ring of the last scored snippets' frames, and an MP4 writer per event.
+"""Event clips: the MP4 writer of one event (H.264, else MPEG-4, by PyAV) and the snippets a span of seconds takes.
 
-The ring holds the frames of the last ``pre`` seconds of scored snippets (bounded memory
-whatever the stream's length). When an event opens, its clip starts with the ring (the
-pre-roll), then takes every scored snippet until ``post`` seconds after the event's end.
-Clips are encoded with PyAV (H.264, else MPEG-4) into a temp file that replaces the final
-name only when the clip is complete.
+What goes into a clip is :mod:`vadpipe.live.recording`'s business.
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
 from fractions import Fraction
 from pathlib import Path
 
@@ -24,44 +19,37 @@ def snippets_for(seconds: float, fps: float) -> int:
     return max(0, math.ceil(seconds * fps / SNIPPET_FRAMES - 1e-9))
 
 
-class FrameRing:
-    """The frames of the last ``capacity`` scored snippets: (index, (n, H, W, 3) uint8)."""
-
-    def __init__(self, capacity: int):
-        self.items: deque[tuple[int, np.ndarray]] = deque(maxlen=max(0, capacity) or None)
-        self.capacity = max(0, capacity)
-
-    def add(self, index: int, frames: np.ndarray) -> None:
-        if self.capacity:
-            self.items.append((index, frames))
-
-    def __iter__(self):
-        return iter(list(self.items))
-
-
 class ClipWriter:
-    """One event's MP4, written frame by frame; ``finish`` makes it appear atomically."""
+    """One event's MP4, written frame by frame as fragmented MP4 under its final name.
+
+    Each fragment starts at a key frame (one a second), so the file plays while it is being
+    written and after the process is killed, at most about a second short; ``finish`` closes it.
+    """
 
     def __init__(self, path: Path, fps: float, frame_shape: tuple[int, ...]):
         import av
 
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f".{self.path.name}.part.mp4")
         self.frames = 0
         self.snippets = 0
         self.first_index: int | None = None
+        self.last_index = -1  # the last snippet written
         h, w = frame_shape[0] // 2 * 2, frame_shape[1] // 2 * 2  # yuv420p needs even sizes
         self.size = (h, w)
-        self._container = av.open(str(self.tmp), mode="w", format="mp4")
+        self._container = av.open(str(self.path), mode="w", format="mp4",
+                                  options={"movflags": "frag_keyframe+empty_moov+default_base_moof"})
         codec = "libx264" if encoder_available("libx264") else "mpeg4"
         self._stream = self._container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         self._stream.width, self._stream.height, self._stream.pix_fmt = w, h, "yuv420p"
+        keyint = str(max(1, round(fps)))  # a key frame (and so a fragment) a second
         if codec == "libx264":
-            self._stream.options = {"preset": "ultrafast", "crf": "23"}
-        self.post_left: int | None = None  # snippets still to write after the event ended
+            self._stream.options = {"preset": "ultrafast", "crf": "23", "tune": "zerolatency", "g": keyint}
+        else:
+            self._stream.options = {"g": keyint}
 
     def write(self, index: int, frames: np.ndarray, real_frames: int) -> None:
+        """Append the first ``real_frames`` of snippet ``index``'s (16, H, W, 3) frames."""
         import av
 
         if self.first_index is None:
@@ -73,19 +61,13 @@ class ClipWriter:
                 self._container.mux(packet)
             self.frames += 1
         self.snippets += 1
+        self.last_index = index
 
     def finish(self) -> Path:
-        import os
-
         for packet in self._stream.encode():
             self._container.mux(packet)
         self._container.close()
-        os.replace(self.tmp, self.path)
         return self.path
-
-    def abandon(self) -> None:
-        self._container.close()
-        self.tmp.unlink(missing_ok=True)
 
 
 def encoder_available(name: str) -> bool:

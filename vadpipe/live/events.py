@@ -110,8 +110,9 @@ class EventDetector:
     def _add(self, score: float) -> None:
         self._sum += score
         self._count += 1
-        if self.event is not None:
+        if self.event is not None:  # kept current, so that an open event (event_start) says what it holds so far
             self.event.peak_score = max(self.event.peak_score, score)
+            self.event.snippets, self.event.mean_score = self._count, self._sum / self._count
 
     def _close(self, at: Scored, reason: str) -> Event:
         event = self.event

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vadpipe import SNIPPET_FRAMES
 from vadpipe.infer.intervals import Interval, ScoredCurve
 from vadpipe.infer.outputs import OutputJob, named_outputs, output_paths, write_outputs
 from vadpipe.video.snippets import frame_scores
@@ -105,14 +106,31 @@ def event_clip_path(out: Path, stream: str, event_id: str) -> Path:
     return Path(out) / stream / EVENTS_FOLDER / f"{event_id}{CLIP_SUFFIX}"
 
 
+def _clip_start(event: dict, scores: list[tuple[int, float, float]], fps: float) -> float:
+    """Stream time of the clip's first snippet (time 0 of the event's picture)."""
+    if not scores:
+        return event["start_s"]
+    index, t, _ = scores[0]
+    first = (event.get("clip") or {}).get("first_snippet")
+    return t if first is None else t - (index - first) * SNIPPET_FRAMES / fps
+
+
 def event_curve(event: dict, scores: list[tuple[int, float, float]], fps: float, threshold: float) -> ScoredCurve:
-    """The curve of an event's clip (time 0 at its first snippet) with the event as its one interval.
+    """The curve of an event's clip at stream time (0 at the clip's first snippet), with the event as its interval.
+
+    Snippets of the clip that were not scored (``event["unscored"]``, dropped while scoring was behind) are NaN,
+    so the picture shows a gap where they are, and every score sits at its own time.
 
     Args:
-        scores: (snippet, stream_time_s, score) of the snippets in the clip.
+        scores: (snippet, stream_time_s, score) of the scored snippets in the clip.
     """
-    values = np.asarray([s for _, _, s in scores], dtype=np.float32)  # (T,)
-    t0 = scores[0][1] if scores else event["start_s"]
+    by_index = {i: s for i, _, s in scores}
+    clip = event.get("clip") or {}
+    first = clip.get("first_snippet", scores[0][0] if scores else 0)
+    count = clip.get("snippets") or (scores[-1][0] - first + 1 if scores else 0)
+    last = max([first + count - 1, *by_index])
+    values = np.asarray([by_index.get(i, np.nan) for i in range(first, last + 1)], dtype=np.float32)  # (T,)
+    t0 = _clip_start(event, scores, fps)
     end_s = event["end_s"] if event["end_s"] is not None else (scores[-1][1] if scores else event["start_s"])
     span = Interval(0, 0, event["start_s"] - t0, end_s - t0, event["peak_score"], event["mean_score"])
     return ScoredCurve(values, fps, frame_scores(values), None, threshold, "watch", [span])  # curve: (16 T,)
@@ -137,7 +155,10 @@ def write_event_files(folder: Path, event: dict, scores: list[tuple[int, float, 
                 "scores": [{"snippet": i, "stream_time_s": round(t, 3), "score": round(s, 6)} for i, t, s in scores],
                 "written": time.time()}
 
-    job = OutputJob(event_curve(event, scores, fps, threshold), title=f"{event['id']} (release {release:.2f})",
-                    record=record)
+    scored = event_curve(event, scores, fps, threshold)
+    t0 = _clip_start(event, scores, fps)
+    gaps = tuple((span["start_s"] - t0, span["end_s"] - t0) for span in event.get("unscored", ()))
+    job = OutputJob(scored, title=f"{event['id']} (stream time)", record=record, release=release, gaps=gaps,
+                    start_s=t0)
     write_outputs(outputs, folder, event["id"], job)
     return paths

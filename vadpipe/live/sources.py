@@ -219,16 +219,19 @@ class SourceReader(threading.Thread):
         feature_spec: the run's feature spec (``resample_fps``, ``tail``).
         prepare: uint8 (1, 16, H, W, 3) torch tensor -> (1, C, 3, 16, crop, crop) backbone input
             (the backbone session's preprocessing).
+        received: called with every snippet cut (a :class:`vadpipe.live.recording.Received`), before the
+            queue may drop it: recording never depends on scoring.
         realtime: pace a file at its frame rate (as if it were live).
         retries: failed opens in a row before giving up; backoff: first wait in seconds (doubles, max 30 s).
         timeout: seconds an open or a read may stall before the stream counts as lost.
     """
 
     def __init__(self, index: int, spec: SourceSpec, queue: SnippetQueue, prepare, *, feature_spec: FeatureSpec,
-                 stop: threading.Event, realtime: bool, retries: int, backoff: float, timeout: float):
+                 stop: threading.Event, realtime: bool, retries: int, backoff: float, timeout: float,
+                 received=None):
         super().__init__(name=f"vadpipe-source-{spec.name}", daemon=True)
         self.index, self.spec, self.queue, self.prepare = index, spec, queue, prepare
-        self.feature_spec = feature_spec
+        self.feature_spec, self.received = feature_spec, received
         self.stop, self.realtime, self.retries, self.backoff, self.timeout = stop, realtime, retries, backoff, timeout
         self.frames_total = 0  # frames received over all connections (after resampling)
         self.snippets_total = 0
@@ -339,6 +342,10 @@ class SourceReader(threading.Thread):
             with torch.inference_mode():
                 clips = self.prepare(torch.from_numpy(batch))[0]  # (C, 3, 16, crop, crop)
             start_frame = first + SNIPPET_FRAMES * k
+            if self.received is not None:
+                from vadpipe.live.recording import Received
+
+                self.received(Received(self.snippets_total, batch[0], real, start_frame / fps, fps))
             self.queue.put(Snippet(self.index, self.snippets_total, batch[0], clips, fps, start_frame / fps,
                                    arrived[-real], time.perf_counter(), real), self.stop)
             self.snippets_total += 1

@@ -19,12 +19,12 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from vadpipe import SNIPPET_FRAMES
-from vadpipe.live.clips import ClipWriter, FrameRing, snippets_for
 from vadpipe.live.events import EventDetector, Scored, iso
 from vadpipe.live.options import WatchOptions  # noqa: F401  (re-exported: callers import it from here)
-from vadpipe.live.outputs import RollingCsv, StreamStats, write_event_files
+from vadpipe.live.outputs import EVENTS_FOLDER, RollingCsv, StreamStats, write_event_files
+from vadpipe.live.recording import EventRecorder, Inbox
 from vadpipe.live.sources import Snippet, SnippetQueue, SourceReader, SourceSpec, Status
 from vadpipe.observers import Observer
 
@@ -40,13 +40,11 @@ class StreamState:
     queue: SnippetQueue
     scorer: object  # OnlineScorer
     detector: EventDetector
-    ring: FrameRing
+    inbox: Inbox
+    recorder: EventRecorder | None = None  # with --out: event clips of every received frame
     pending: deque = field(default_factory=deque)  # snippets pushed to the scorer, not yet scored
     stats: StreamStats = field(default_factory=StreamStats)
     csv: RollingCsv | None = None
-    clip: ClipWriter | None = None
-    clip_event: dict | None = None
-    clip_scores: list = field(default_factory=list)
     last: Scored | None = None
     last_score: float | None = None
     status: str = "opening"
@@ -75,14 +73,19 @@ class Watcher:
             # A file read as fast as it decodes is never behind: its reader simply waits (nothing is dropped).
             policy = options.behind if spec.live or options.realtime else "queue"
             queue = SnippetQueue(options.queue, policy, self.wake)
+            inbox = Inbox()
             reader = SourceReader(i, spec, queue, session.preprocess, feature_spec=session.spec, stop=self.stop,
                                   realtime=options.realtime, retries=options.retries, backoff=options.backoff,
-                                  timeout=options.timeout)
+                                  timeout=options.timeout, received=inbox.put if options.out is not None else None)
             detector = EventDetector(spec.name, threshold=options.threshold, release=options.release,
                                      hold_s=options.hold_s, smooth=options.smooth)
-            state = StreamState(spec, reader, queue, new_scorer(), detector, FrameRing(0))
+            state = StreamState(spec, reader, queue, new_scorer(), detector, inbox)
             if options.out is not None:
                 state.csv = RollingCsv(options.out / spec.name, options.csv_rotate_s)
+                spare = options.queue + options.batch_size + int(model_info.get("lookahead") or 0) + 2
+                state.recorder = EventRecorder(options.out / spec.name / EVENTS_FOLDER, pre_s=options.pre_s,
+                                               post_s=options.post_s, spare=spare,
+                                               write_files=self._event_files_writer())
             self.streams.append(state)
         self._stop_reason = "all sources done"
 
@@ -113,6 +116,7 @@ class Watcher:
             if self.o.duration_s is not None and time.perf_counter() - started >= self.o.duration_s:
                 self._stop_reason = "--duration reached"
                 return
+            self._record()
             before, batch = self._take()
             for status in before:
                 self._on_status(status)
@@ -171,7 +175,7 @@ class Watcher:
     def _scored(self, s: StreamState, score: float) -> None:
         snip: Snippet = s.pending.popleft()
         now = time.perf_counter()
-        duration = SNIPPET_FRAMES / snip.fps
+        duration = snip.real_frames / snip.fps  # a file's padded last snippet ends with its last real frame
         s.fps = snip.fps
         s.stats.add(snip.ready, now, snip.real_frames / snip.fps)
         item = Scored(snip.index, score, snip.stream_time_s, snip.wall_time, duration)
@@ -184,60 +188,37 @@ class Watcher:
                                         "stream_time_s": round(snip.stream_time_s, 3), "wall_time": iso(snip.wall_time),
                                         "score": round(score, 6), "smoothed": round(smoothed, 6),
                                         "latency_ms": round((now - snip.ready) * 1000, 1)})
-        self._clip_step(s, snip, score)
+        if s.recorder is not None:
+            s.recorder.scored(snip.index, snip.stream_time_s, score)
         for kind, event in transitions:
             self._on_event(s, kind, event, snip)
-        if s.ring.capacity == 0 and self.o.out is not None:
-            s.ring = FrameRing(snippets_for(self.o.pre_s, snip.fps))
-        s.ring.add(snip.index, (snip.frames, snip.real_frames, snip.stream_time_s, score))
-
-    def _clip_step(self, s: StreamState, snip: Snippet, score: float) -> None:
-        if s.clip is None:
-            return
-        s.clip.write(snip.index, snip.frames, snip.real_frames)
-        s.clip_scores.append((snip.index, snip.stream_time_s, score))
-        if s.clip.post_left is not None:
-            s.clip.post_left -= 1
-            if s.clip.post_left <= 0:
-                self._close_clip(s)
 
     def _on_event(self, s: StreamState, kind: str, event, snip: Snippet) -> None:
         record = event.to_dict()
         if kind == "start":
             s.events += 1
-            if self.o.out is not None:
-                if s.clip is not None:
-                    self._close_clip(s)  # the previous event's post-roll is cut short by the new event
-                folder = self.o.out / s.spec.name / "events"
-                event.outputs = {"clip": str(folder / f"{event.id}.mp4")}
-                s.clip = ClipWriter(folder / f"{event.id}.mp4", snip.fps, snip.frames.shape[1:])
-                s.clip_event, s.clip_scores = record, []
-                for index, (frames, real, t, sc) in s.ring:
-                    s.clip.write(index, frames, real)
-                    s.clip_scores.append((index, t, sc))
-                s.clip.write(snip.index, snip.frames, snip.real_frames)
-                s.clip_scores.append((snip.index, snip.stream_time_s, s.last_score))
+            if s.recorder is not None:
+                self._record()  # every snippet received so far: the pre-roll and those not yet scored
+                event.outputs = {"clip": str(s.recorder.start(record, snip.index))}
                 record = event.to_dict()
-        else:
-            if s.clip is not None and s.clip_event is not None and s.clip_event["id"] == event.id:
-                s.clip_event = record
-                post = snippets_for(self.o.post_s, snip.fps)
-                s.clip.post_left = event.end_snippet + post - (snip.index + 1)
-                if s.clip.post_left <= 0:
-                    self._close_clip(s)
+        elif s.recorder is not None:
+            s.recorder.end(record, snip.index)
         payload = {"type": f"event_{kind}", "event": record, "model": self.model_info}
         self.observer.event(f"event_{kind}", {"event": record})
         if self.webhook:
             self.webhook.send(payload)
 
-    def _close_clip(self, s: StreamState) -> None:
-        clip, event = s.clip, s.clip_event
-        s.clip = None
-        path = clip.finish()
-        event = {**event, "outputs": {**event.get("outputs", {}), "clip": str(path)},
-                 "clip": {"first_snippet": clip.first_index, "snippets": clip.snippets, "frames": clip.frames,
-                          "duration_s": round(clip.frames / s.fps, 3)}}
-        write_event_files(path.parent, event, s.clip_scores, s.fps, self.o.threshold, self.o.release)
+    def _record(self) -> None:
+        """Move the snippets the readers received into their streams' recorders (clips take them from there)."""
+        for s in self.streams:
+            if s.recorder is not None:
+                s.recorder.receive(s.inbox.take())
+
+    def _event_files_writer(self):
+        def write(event: dict, scores: list, fps: float) -> None:
+            write_event_files(Path(event["outputs"]["clip"]).parent, event, scores, fps, self.o.threshold,
+                              self.o.release)
+        return write
 
     # ---- news from the readers ----------------------------------------------------------------------
     def _on_status(self, status: Status) -> None:
@@ -265,13 +246,14 @@ class Watcher:
         if s.done:
             return
         s.done = True
+        if s.status not in ("ended", "failed"):  # stopped by a signal or --duration while live or reconnecting
+            s.status = "stopped"
         self._flush(s)
         for kind, event in s.detector.close(s.last, reason):
-            if s.clip is not None:
-                s.clip.post_left = 0
             self._on_event(s, kind, event, _Last(s))
-        if s.clip is not None:
-            self._close_clip(s)
+        if s.recorder is not None:
+            self._record()
+            s.recorder.close()  # with every snippet received, up to the end of its post-roll
         if s.csv is not None:
             s.csv.close()
 
@@ -326,5 +308,5 @@ class _Last:
     def __init__(self, s: StreamState):
         last = s.last
         self.index = last.index if last else 0
-        self.fps = SNIPPET_FRAMES / last.duration_s if last else 25.0
+        self.fps = s.fps
         self.stream_time_s = last.stream_time_s if last else 0.0
