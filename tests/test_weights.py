@@ -133,6 +133,16 @@ def test_registry_json_is_valid_and_every_backbone_default_exists():
         "https://dl.fbaipublicfiles.com/video-nonlocal/i3d_baseline_32x2_IN_pretrain_400k.pkl")
 
 
+def test_registry_cites_files_that_exist_at_the_named_commits():
+    # pytorch-resnet3d's pretrained/download_weights.sh exists only in its first commit (67c2096, removed
+    # in 051d514); its Readme.md fetches the .pkl with wget since then (8d3e1da, the newest commit).
+    for e in entries().values():
+        assert "download_weights.sh" not in e.source + e.notes
+    source = get_entry("resnet3d_i3d_r50_kinetics").source
+    assert "https://github.com/Tushar-N/pytorch-resnet3d" in source and "Readme.md" in source and "8d3e1da" in source
+    assert "run_i3d_baseline_400k_32f" in source  # the video-nonlocal-net README row the URL is listed in
+
+
 def test_cache_dir_follows_vadpipe_home_else_user_cache(home, monkeypatch):
     assert cache_dir() == home / "weights"
     monkeypatch.delenv("VADPIPE_HOME")
