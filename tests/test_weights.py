@@ -18,7 +18,13 @@ import pytest
 import torch
 
 import vadpipe.weights.registry as weights_registry
-from tests.helpers.checkpoints import WRITERS, source_features, write_caffe2_nonlocal_pkl
+from tests.helpers.checkpoints import (
+    WRITERS,
+    source_features,
+    write_caffe2_i3d_nonlocal_pkl,
+    write_caffe2_nonlocal_pkl,
+    write_resnet3d_nonlocal_pth,
+)
 from vadpipe.backbones.install import download, import_weights
 from vadpipe.backbones.registry import build_backbone, resolve_weights
 from vadpipe.cli.app import main
@@ -368,6 +374,37 @@ def test_pkl_that_needs_code_is_refused_and_nothing_runs(tmp_path, monkeypatch):
     (tmp_path / "cut.pkl").write_bytes(bad.read_bytes()[:10])
     with pytest.raises(VadpipeError, match="not a readable Caffe2 .pkl"):
         read_state_dict(tmp_path / "cut.pkl")
+
+
+@pytest.fixture(scope="module")
+def nonlocal_checkpoints(tmp_path_factory) -> dict[str, Path]:
+    """The I3D non-local network as video-nonlocal-net publishes it and as pytorch-resnet3d converts it."""
+    folder = tmp_path_factory.mktemp("nonlocal")
+    files = {"pkl": folder / "i3d_nonlocal_32x2_IN_pretrain_400k.pkl", "pth": folder / "i3d_r50_nl_kinetics.pth"}
+    write_caffe2_i3d_nonlocal_pkl(files["pkl"])
+    write_resnet3d_nonlocal_pth(files["pth"])
+    return files
+
+
+@pytest.mark.parametrize("kind", ["pkl", "pth"])
+def test_a_nonlocal_i3d_checkpoint_is_refused_in_one_line_that_says_what_it_is(nonlocal_checkpoints, capsys, kind):
+    path = nonlocal_checkpoints[kind]
+    assert main(["weights", "import", "resnet3d_i3d_r50_kinetics", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert "checked and cached" not in out and not cached_path(get_entry("resnet3d_i3d_r50_kinetics")).exists()
+    assert len(err.strip().splitlines()) == 1
+    assert "I3D ResNet-50 non-local checkpoint (5 non-local blocks" in err
+    assert "vadpipe weights download resnet3d_i3d_r50_kinetics" in err
+
+
+def test_a_nonlocal_pkl_is_refused_as_download_and_as_weights_file(nonlocal_checkpoints, serve, capsys):
+    path = nonlocal_checkpoints["pkl"]
+    server = serve(path.read_bytes())
+    assert main(["weights", "download", "resnet3d_i3d_r50_kinetics", "--url", server.url, "-q"]) == 1
+    assert "non-local checkpoint" in capsys.readouterr().err
+    assert not cached_path(get_entry("resnet3d_i3d_r50_kinetics")).exists()
+    with pytest.raises(VadpipeError, match="non-local"):  # --weights FILE
+        build_backbone("resnet3d", weights=path)
 
 
 @pytest.mark.parametrize(("content", "expected"), [

@@ -12,7 +12,10 @@ downloaded and used directly. Facts of the public layout it relies on:
 - ``res{L}_{B}_branch2{a,b,c}_w`` / ``_bn_*`` are ``layer{L-1}.{B}.conv{1,2,3}`` / ``bn{1,2,3}``;
 - ``res{L}_{B}_branch1_w`` / ``_bn_*`` are ``layer{L-1}.{B}.downsample.0`` / ``downsample.1``;
 - ``pred_w`` / ``pred_b`` are the Kinetics classifier ``fc``;
-- arrays already have PyTorch's shapes (no transposes).
+- arrays already have PyTorch's shapes (no transposes);
+- the *non-local* variant (``i3d_nonlocal_32x2_IN_pretrain_400k.pkl``) adds
+  ``nonlocal_conv{3,4}_{B}_{theta,phi,g,out}_{w,b}`` and ``_bn_*`` blobs (video-nonlocal-net's
+  ``lib/models/nonlocal_helper.py``): a different network, refused rather than loaded without them.
 
 Unpickling runs no code from the file: only numpy arrays, dtypes and plain containers
 are admitted, anything else is refused.
@@ -30,12 +33,14 @@ import numpy as np
 import torch
 
 from vadpipe.errors import VadpipeError
+from vadpipe.weights.checkpoint import refuse_nonlocal
 
 _BN_SUFFIX = {"s": "weight", "b": "bias", "rm": "running_mean", "riv": "running_var"}
 _STEM = {"conv1_w": "conv1.weight", "pred_w": "fc.weight", "pred_b": "fc.bias",
          **{f"res_conv1_bn_{k}": f"bn1.{v}" for k, v in _BN_SUFFIX.items()}}
 _BRANCH2 = re.compile(r"^res(\d)_(\d+)_branch2([abc])_(w|bn_(?:s|b|rm|riv))$")
 _BRANCH1 = re.compile(r"^res(\d)_(\d+)_branch1_(w|bn_(?:s|b|rm|riv))$")
+_NONLOCAL_BLOB = re.compile(r"^nonlocal_conv(\d)_(\d+)_")
 
 
 def _numpy_globals() -> dict[tuple[str, str], object]:
@@ -108,11 +113,17 @@ def read_caffe2_blobs(path: str | os.PathLike) -> dict[str, np.ndarray]:
 def caffe2_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """The ``resnet3d`` state dict (pytorch-resnet3d keys) of a non-local model zoo ``.pkl``.
 
-    Blobs with no place in the backbone (``*_momentum``, non-local blocks, iteration counters)
-    are left out; whether every backbone key is present is checked when it is loaded.
+    Blobs with no place in the backbone (``*_momentum``, iteration counters) are left out;
+    whether every backbone key is present is checked when it is loaded.
+
+    Raises:
+        VadpipeError: see :func:`read_caffe2_blobs`; also a checkpoint of the I3D *non-local* network,
+            whose blocks the backbone has no place for (loading it without them is another network).
     """
+    blobs = read_caffe2_blobs(path)
+    refuse_nonlocal(path, {f"res{m[1]}_{m[2]}" for m in map(_NONLOCAL_BLOB.match, blobs) if m})
     state = {}
-    for blob, value in read_caffe2_blobs(path).items():
+    for blob, value in blobs.items():
         key = None if "momentum" in blob else caffe2_key(blob)
         if key is not None and isinstance(value, np.ndarray):
             state[key] = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
