@@ -407,6 +407,57 @@ def test_a_nonlocal_pkl_is_refused_as_download_and_as_weights_file(nonlocal_chec
         build_backbone("resnet3d", weights=path)
 
 
+class _ArrayReduce(pickle.Pickler):
+    """Pickles every ndarray as ``_reconstruct(ndarray, shape, "b")`` + ``state``, as a malformed file could."""
+
+    def __init__(self, file, shape, state):
+        super().__init__(file, protocol=2)
+        self.shape, self.state = shape, state
+
+    def reducer_override(self, obj):
+        if type(obj) is np.ndarray:
+            core = getattr(np, "_core", None) or np.core
+            return core.multiarray._reconstruct, (np.ndarray, self.shape, "b"), self.state
+        return NotImplemented
+
+
+def _malformed_pkl(path: Path, *, shape=(0,), state=None) -> Path:
+    import io
+
+    buffer = io.BytesIO()
+    _ArrayReduce(buffer, shape, state).dump({"blobs": {"conv1_w": np.zeros(1, dtype=np.float32)}})
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def test_malformed_pkls_are_one_line_and_never_allocate_what_they_ask(tmp_path, capsys):
+    codec = tmp_path / "codec.pkl"  # {"blobs": _codecs.encode("a", "nocodec")}
+    codec.write_bytes(b"\x80\x02}q\x00X\x05\x00\x00\x00blobsq\x01c_codecs\nencode\nq\x02X\x01\x00\x00\x00a"
+                      b"X\x07\x00\x00\x00nocodecq\x03\x86q\x04Rq\x05s.")
+    with pytest.raises(VadpipeError, match=r"codec.pkl: not a readable Caffe2 .pkl \(it asks for _codecs.encode "
+                                           r"with codec 'nocodec'"):
+        read_state_dict(codec)
+    huge = _malformed_pkl(tmp_path / "huge.pkl", shape=(10**13,))  # numpy would allocate 9 TiB
+    with pytest.raises(VadpipeError, match=r"huge.pkl: not a readable Caffe2 .pkl \(it asks for an array "
+                                           r"reconstructed with shape \(10000000000000,\)"):
+        read_state_dict(huge)
+    assert main(["weights", "import", "resnet3d_i3d_r50_kinetics", str(codec)]) == 1
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_a_pkl_with_an_object_array_is_one_line_not_a_crash(tmp_path):
+    import subprocess
+    import sys
+
+    # numpy's own __setstate__ crashes the process (SIGSEGV) on this state: run it apart
+    bad = _malformed_pkl(tmp_path / "objects.pkl", state=(1, (3,), np.dtype("O"), False, []))
+    code = ("from vadpipe.weights.checkpoint import read_state_dict\n"
+            f"try:\n    read_state_dict({str(bad)!r})\nexcept Exception as exc:\n    print(exc)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-500:]
+    assert "objects.pkl: not a readable Caffe2 .pkl (it asks for an array of dtype object" in run.stdout
+
+
 @pytest.mark.parametrize(("content", "expected"), [
     (bytes(range(256)) * 20, "not a PyTorch checkpoint (neither a zip archive nor a pickle)"),
     (b"", "not a PyTorch checkpoint (neither a zip archive nor a pickle)"),
