@@ -16,9 +16,12 @@ Resize modes (a backbone fact, see :class:`vadpipe.core.backbone_facts.Preproces
 
 - ``short_side``: shorter side to ``resize_short`` with antialiased bilinear (PIL-like), the
   output size rounded -- what the backbone repos' own transforms do.
-- ``scale_factor``: OpenCV ``cv2.resize(img, None, fx=s, fy=s)`` (INTER_LINEAR) on uint8 with
+- ``opencv_linear``: OpenCV ``cv2.resize(img, None, fx=s, fy=s)`` (INTER_LINEAR) on uint8 with
   ``s = resize_short / short``, as the XD-Violence features were made: OpenCV's own fixed-point
-  arithmetic, see :func:`resize_scale_factor`.
+  arithmetic, value for value (:func:`resize_opencv_linear`).
+- ``scale_factor``: the same geometry in float arithmetic rounded half to even, within one level
+  of OpenCV (vadpipe 0.1.0 and earlier made ``inception_i3d`` features so: kept, so that their
+  stores and the runs trained on them are extracted exactly as they were made).
 """
 
 from __future__ import annotations
@@ -70,6 +73,23 @@ _ONE = 1 << _COEF_BITS
 
 
 def resize_scale_factor(x: torch.Tensor, short: int) -> torch.Tensor:
+    """The ``scale_factor`` resize of older stores: :func:`resize_opencv_linear`'s geometry in float, rounded to
+    uint8 levels half to even (ATen's bilinear kernel given the scales next to the output size).
+
+    Args:
+        x: ``(N, 3, H, W)`` uint8 or float on the 0-255 scale.
+
+    Returns:
+        float32 ``(N, 3, round(H*s), round(W*s))`` holding whole numbers in 0..255.
+    """
+    h, w = x.shape[-2:]
+    scale = short / min(h, w)
+    out_h, out_w = round(h * scale), round(w * scale)
+    out = torch.ops.aten.upsample_bilinear2d(x.float(), [out_h, out_w], False, scale, scale)
+    return out.round_().clamp_(0, 255)
+
+
+def resize_opencv_linear(x: torch.Tensor, short: int) -> torch.Tensor:
     """``cv2.resize(x, None, fx=s, fy=s)`` (INTER_LINEAR, uint8) with ``s = short / min(H, W)``, value for value.
 
     OpenCV (``modules/imgproc/src/resize.cpp``, ``hal::resize``) does this on 8-bit images:
@@ -159,6 +179,8 @@ def _halve_like_opencv(x: torch.Tensor, out_h: int, out_w: int) -> torch.Tensor:
 def _resize(x: torch.Tensor, short: int, mode: str) -> torch.Tensor:
     if mode == "short_side":
         return TF.resize(x, [short], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+    if mode == "opencv_linear":
+        return resize_opencv_linear(x, short)
     if mode == "scale_factor":
         return resize_scale_factor(x, short)
     raise UsageError(f"resize_mode {mode!r}: choose one of {', '.join(RESIZE_MODES)}", param="resize_mode")
