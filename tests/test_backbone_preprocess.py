@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torchvision.transforms.v2.functional as TF
 
-from vadpipe.backbones.preprocess import crop_boxes, preprocess_snippets, resize_scale_factor, resolve_crop_order
+from vadpipe.backbones.preprocess import (
+    crop_boxes,
+    preprocess_snippets,
+    resize_opencv_linear,
+    resize_scale_factor,
+    resolve_crop_order,
+)
 from vadpipe.core.backbone_facts import BACKBONES, Preprocessing
 from vadpipe.errors import UsageError
 
@@ -106,28 +113,28 @@ def test_crop_boxes_centre_rounds_like_torchvision():
 
 
 def _cv2_linear_by_hand(img: torch.Tensor, s: float) -> torch.Tensor:
-    """OpenCV INTER_LINEAR with fx=fy=s, written out pixel by pixel for (H, W) float."""
+    """cv2.resize(img, None, fx=s, fy=s) INTER_LINEAR on uint8, pixel by pixel, as OpenCV's resize.cpp does it:
+    11-bit weights from float positions, rows in integers, then VResizeLinearVec_32s8u's vertical pass."""
     h, w = img.shape
     oh, ow = round(h * s), round(w * s)
-    out = torch.empty(oh, ow, dtype=torch.float64)
+    out = torch.empty(oh, ow, dtype=torch.int64)
 
-    def taps(d, n):
-        x = (d + 0.5) / s - 0.5
-        i = math.floor(x)
-        f = x - i
-        if i < 0:
-            i, f = 0, 0.0
-        if i >= n - 1:
-            i, f = n - 1, 0.0
-        return i, min(i + 1, n - 1), f
+    def taps(d, n, clamp):
+        f = np.float32((d + 0.5) * (1 / s) - 0.5)
+        i = math.floor(f)
+        f = np.float32(f - np.float32(i))
+        if clamp and (i < 0 or i >= n - 1):
+            i, f = (0 if i < 0 else n - 1), np.float32(0)
+        weights = (int(np.rint((np.float32(1) - f) * np.float32(2048))), int(np.rint(f * np.float32(2048))))
+        return (min(max(i, 0), n - 1), min(max(i + 1, 0), n - 1)), weights
 
     for y in range(oh):
-        y0, y1, fy = taps(y, h)
+        (y0, y1), (b0, b1) = taps(y, h, clamp=False)  # rows are clamped, their weights are not
         for x in range(ow):
-            x0, x1, fx = taps(x, w)
-            top = img[y0, x0] * (1 - fx) + img[y0, x1] * fx
-            bot = img[y1, x0] * (1 - fx) + img[y1, x1] * fx
-            out[y, x] = top * (1 - fy) + bot * fy
+            (x0, x1), (a0, a1) = taps(x, w, clamp=True)
+            top = int(img[y0, x0]) * a0 + int(img[y0, x1]) * a1
+            bottom = int(img[y1, x0]) * a0 + int(img[y1, x1]) * a1
+            out[y, x] = min(255, ((((top >> 4) * b0) >> 16) + (((bottom >> 4) * b1) >> 16) + 2) >> 2)
     return out
 
 
@@ -135,30 +142,44 @@ def _cv2_linear_by_hand(img: torch.Tensor, s: float) -> torch.Tensor:
 def test_scale_factor_resize_matches_a_hand_computed_opencv_bilinear(shape, short):
     gen = torch.Generator().manual_seed(7)
     img = torch.randint(0, 256, shape, dtype=torch.uint8, generator=gen)
-    out = resize_scale_factor(img.view(1, 1, *shape).expand(1, 3, *shape), short)
+    out = resize_opencv_linear(img.view(1, 1, *shape).expand(1, 3, *shape), short)
     s = short / min(shape)
-    expected = _cv2_linear_by_hand(img.double(), s).round()
+    expected = _cv2_linear_by_hand(img, s)
     assert out.shape == (1, 3, round(shape[0] * s), round(shape[1] * s))
-    assert torch.equal(out[0, 0].double(), expected)
+    assert torch.equal(out[0, 0].long(), expected)
+
+
+def test_scale_factor_of_one_half_rounds_block_means_half_up_like_opencv():
+    # short side 512 -> s = 0.5: OpenCV's INTER_LINEAR turns into INTER_AREA, (a + b + c + d + 2) >> 2 per 2x2 block
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, (3, 512, 683), dtype=np.int64)  # odd width: 341.5 -> 342 columns (half to even)
+    out = resize_opencv_linear(torch.from_numpy(frame).to(torch.uint8)[None], 256)[0].numpy()
+    assert out.shape == (3, 256, 342)
+    blocks = frame[:, :, :682].reshape(3, 256, 2, 341, 2).sum(axis=(2, 4))
+    assert (out[:, :, :341] == (blocks + 2) // 4).all()
+    assert np.mean(blocks % 4 == 2) > 0.2  # plenty of ties, each one level up from half-to-even's on odd quotients
+    last = frame[:, 0::2, 682] + frame[:, 1::2, 682]  # the cut last column: the mean of two, half to even
+    assert (out[:, :, 341] == np.array([round(v / 2) for v in last.ravel()]).reshape(last.shape)).all()
 
 
 def test_scale_factor_steps_by_the_factor_not_the_size_ratio():
     # 3 x 10 -> s = 4/3: width round(13.33) = 13, but the source is stepped by 3/4, not by 10/13
     img = torch.arange(10, dtype=torch.uint8).mul(20).view(1, 1, 1, 10).expand(1, 3, 3, 10)
-    out = resize_scale_factor(img, 4)
+    out = resize_opencv_linear(img, 4)
     assert out.shape[-2:] == (4, 13)
     sized = TF.resize(img.float(), [4, 13], interpolation=TF.InterpolationMode.BILINEAR, antialias=False)
     assert not torch.equal(out, sized.round())
-    assert out[0, 0, 0, 1].item() == round(((1 + 0.5) * 0.75 - 0.5) * 20)  # source x = 0.625 -> 12.5 -> 12
+    # source x = 0.625 -> 12.5, but OpenCV's vertical pass drops low bits before it rounds: 12 (as cv2 4.14 gives)
+    assert out[0, 0, 0, 1].item() == 12
 
 
 def test_inception_uses_the_scale_factor_resize_and_resnet3d_the_short_side_one():
-    assert BACKBONES["inception_i3d"].preprocessing.resize_mode == "scale_factor"
+    assert BACKBONES["inception_i3d"].preprocessing.resize_mode == "opencv_linear"
     assert BACKBONES["resnet3d"].preprocessing.resize_mode == "short_side"
     frames = torch.randint(0, 256, (1, 16, 30, 41, 3), dtype=torch.uint8)
     prep = BACKBONES["inception_i3d"].preprocessing
     out = preprocess_snippets(frames, prep, 1, resize_short=32, crop_size=32)
-    x = resize_scale_factor(frames[0].permute(0, 3, 1, 2), 32)  # (16, 3, 32, 44)
+    x = resize_opencv_linear(frames[0].permute(0, 3, 1, 2), 32)  # (16, 3, 32, 44)
     expected = (x[..., :, 6:38] * (2 / 255) - 1).permute(1, 0, 2, 3)  # centre crop, [-1, 1]
     assert torch.allclose(out[0, 0], expected, atol=1e-6)
 
@@ -204,3 +225,15 @@ def test_runs_on_cuda_like_on_cpu():
     cpu = preprocess_snippets(frames, IDENTITY, 10)
     gpu = preprocess_snippets(frames.cuda(), IDENTITY, 10)
     torch.testing.assert_close(gpu.cpu(), cpu, atol=1.0, rtol=0)  # resize kernels may round differently
+
+
+def test_stores_made_with_the_older_scale_factor_resize_are_still_extracted_as_they_were_made():
+    """resize_mode scale_factor (vadpipe 0.1.0's float arithmetic) stays what it was; a store or run recording it is
+    not silently extracted with the exact OpenCV arithmetic, whose values differ by a level in places."""
+    from vadpipe.core.feature_spec import FeatureSpec
+
+    frame = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (1, 3, 512, 683), dtype=np.uint8))
+    old, exact = resize_scale_factor(frame, 256), resize_opencv_linear(frame, 256)
+    assert old.shape == exact.shape and (old != exact).any() and (old - exact).abs().max() == 1
+    recorded = FeatureSpec.from_record({"backbone": "inception_i3d", "crops": 5, "resize_mode": "scale_factor"})
+    assert recorded.resize_mode == "scale_factor" and recorded != FeatureSpec.resolve("inception_i3d")

@@ -237,7 +237,7 @@ def test_xd_layout_writes_one_file_per_crop_and_a_list(videos, tmp_path):
     assert lines == [f"n1__{c}.npy" for c in range(5)] + [f"a1__{c}.npy" for c in range(5)]  # labels from the CSV
     rec = {r["id"]: r for r in read_index(out)}["n1"]
     assert rec["files"] == [f"n1__{c}.npy" for c in range(5)] and rec["label"] == 1
-    assert (rec["tail"], rec["crop_order"], rec["resize_mode"]) == ("drop", "center_first", "scale_factor")
+    assert (rec["tail"], rec["crop_order"], rec["resize_mode"]) == ("drop", "center_first", "opencv_linear")
     summary = run_extract([videos / "normal" / "n1.mp4"], out, FeatureSpec.resolve(
         "inception_i3d", crops=5, tail="drop", resize_short=24, crop_size=16), layout="xd", allow_random=True)
     assert summary.skipped == 1  # resume works in the public layouts too

@@ -48,7 +48,7 @@ def chain(tmp_path_factory):
 def test_every_spec_field_is_in_the_index_and_the_run(chain):
     records = [IndexRecord.from_json(r) for r in read_index(chain / "feats")]
     expected = FeatureSpec(backbone="inception_i3d", crops=5, tail="drop", resample_fps=10.0, resize_short=36,
-                           crop_size=32, crop_order="center_first", resize_mode="scale_factor", dtype="float16",
+                           crop_size=32, crop_order="center_first", resize_mode="opencv_linear", dtype="float16",
                            random_init=True)
     assert {r.spec for r in records} == {expected}
     assert all((r.frames, r.snippets) == (32, 2) for r in records)  # 96 frames at 30 fps -> 32 at 10 fps
@@ -162,7 +162,7 @@ def test_a_run_trained_on_public_lists_scores_as_that_public_set_was_made():
     assert (ucf.backbone, ucf.crops, ucf.crop_order, ucf.tail) == ("resnet3d", 10, "tencrop", "pad")
     xd = scoring_spec(config(1024), observer=told)
     assert (xd.backbone, xd.crops, xd.crop_order, xd.tail, xd.resize_mode) == (
-        "inception_i3d", 5, "center_first", "drop", "scale_factor")
+        "inception_i3d", 5, "center_first", "drop", "opencv_linear")
     assert "RTFM UCF-Crime" in notes[0] and "XD-Violence" in notes[1]
     assert scoring_spec(config(2048), backbone="i3d_r50").backbone == "i3d_r50"  # named: no public default
     with pytest.raises(UsageError) as caught:

@@ -233,3 +233,29 @@ def test_own_video_commands_of_the_doc_make_public_layout_features_and_score(pub
     assert np.load("my_features/xd/cam1__0.npy").shape == (1, 1024)  # 20 frames: partial snippet dropped
     assert Path("my_scores/ucf/cam1.scores.csv").read_text().count("\n") == 21  # header + one row per frame
     assert Path("my_scores/xd/cam1.scores.csv").read_text().count("\n") == 21
+
+
+def test_the_ucf_feature_links_are_the_files_of_rtfm_readme_train_then_test():
+    text = DOC.read_text(encoding="utf-8")
+    links = re.findall(r"^\s*- (train|test): https://drive\.google\.com/file/d/([\w-]+)\s*$", text, flags=re.M)
+    # RTFM README at cf938f4: train 1i2P9..., test 1KHBL... (single files, archives to unpack)
+    assert links == [("train", "1i2P9Nn62i0cVil_WS24HKzbzmyUxA9vX"), ("test", "1KHBLG0-cjSmbqZJc4pjvKzRMI3jeE14T")]
+    # the replaced Drive folders (the test folder was linked as train and the train folder as test)
+    assert "1QCBTDUMBXYU9PonPh1TWnRtpTKOX-fxr" not in text and "1_6FVnHYpThVd2p93wjnbNs9g1ZuaUSTp" not in text
+    assert "issue #57" in text
+
+
+def test_the_doc_check_for_missing_ucf_features_names_exactly_the_missing_files(public_data):
+    import subprocess
+
+    text = DOC.read_text(encoding="utf-8")
+    (check,) = [b for b in re.findall(r"```bash\n(.*?)```", text, flags=re.S) if "missing:" in b]
+
+    def run() -> str:
+        return subprocess.run(["bash", "-c", check], capture_output=True, text=True, check=True).stdout
+
+    assert run() == ""  # every file of both CRLF Windows-path lists is there
+    (public_data / "ucf" / "features" / "Arrest001_x264_i3d.npy").unlink()
+    (public_data / "ucf" / "features" / "Normal_Videos_003_x264_i3d.npy").unlink()
+    assert run().splitlines() == ["missing: Arrest001_x264_i3d.npy (ucf-i3d.list)",
+                                  "missing: Normal_Videos_003_x264_i3d.npy (ucf-i3d-test.list)"]

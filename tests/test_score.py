@@ -162,7 +162,7 @@ def test_run_records_crop_order_and_resize_mode_and_score_extracts_with_them(pip
 
     root, specs = pipeline
     features = read_run_config(root / "run").features
-    assert (features.crop_order, features.resize_mode) == ("center", "scale_factor")
+    assert (features.crop_order, features.resize_mode) == ("center", "opencv_linear")
     run = tmp_path / "run"
     shutil.copytree(root / "run", run)
     config = json.loads((run / "config.json").read_text())

@@ -144,6 +144,22 @@ def test_bad_files_fail_with_one_line_naming_the_file(tmp_path, make, message):
         read_video(path)
     text = str(err.value)
     assert text.startswith(str(path)) and message in text and "\n" not in text
+    assert "ffmpeg" not in text  # a command the install lacks (PyAV bundles FFmpeg's libraries, not its CLI)
+
+
+def test_no_message_in_vadpipe_suggests_a_command_line_tool_the_install_lacks():
+    import ast
+    import re
+
+    import vadpipe
+
+    command = re.compile(r"\b(ffmpeg|ffprobe|ffplay)\s+-")  # a command line such as `ffmpeg -i IN ...`
+    found = []
+    for source in Path(vadpipe.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and command.search(node.value):
+                found.append(f"{source.name}:{node.lineno}: {node.value[:80]}")
+    assert found == []
 
 
 def test_truncated_mp4_with_index_first_is_refused(tmp_path):

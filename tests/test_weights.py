@@ -18,7 +18,13 @@ import pytest
 import torch
 
 import vadpipe.weights.registry as weights_registry
-from tests.helpers.checkpoints import WRITERS, source_features, write_caffe2_nonlocal_pkl
+from tests.helpers.checkpoints import (
+    WRITERS,
+    source_features,
+    write_caffe2_i3d_nonlocal_pkl,
+    write_caffe2_nonlocal_pkl,
+    write_resnet3d_nonlocal_pth,
+)
 from vadpipe.backbones.install import download, import_weights
 from vadpipe.backbones.registry import build_backbone, resolve_weights
 from vadpipe.cli.app import main
@@ -131,6 +137,16 @@ def test_registry_json_is_valid_and_every_backbone_default_exists():
     assert get_entry("i3d_r50_kinetics400").url.endswith("/pytorchvideo/model_zoo/kinetics/I3D_8x8_R50.pyth")
     assert get_entry("resnet3d_i3d_r50_kinetics").url == (
         "https://dl.fbaipublicfiles.com/video-nonlocal/i3d_baseline_32x2_IN_pretrain_400k.pkl")
+
+
+def test_registry_cites_files_that_exist_at_the_named_commits():
+    # pytorch-resnet3d's pretrained/download_weights.sh exists only in its first commit (67c2096, removed
+    # in 051d514); its Readme.md fetches the .pkl with wget since then (8d3e1da, the newest commit).
+    for e in entries().values():
+        assert "download_weights.sh" not in e.source + e.notes
+    source = get_entry("resnet3d_i3d_r50_kinetics").source
+    assert "https://github.com/Tushar-N/pytorch-resnet3d" in source and "Readme.md" in source and "8d3e1da" in source
+    assert "run_i3d_baseline_400k_32f" in source  # the video-nonlocal-net README row the URL is listed in
 
 
 def test_cache_dir_follows_vadpipe_home_else_user_cache(home, monkeypatch):
@@ -358,6 +374,88 @@ def test_pkl_that_needs_code_is_refused_and_nothing_runs(tmp_path, monkeypatch):
     (tmp_path / "cut.pkl").write_bytes(bad.read_bytes()[:10])
     with pytest.raises(VadpipeError, match="not a readable Caffe2 .pkl"):
         read_state_dict(tmp_path / "cut.pkl")
+
+
+@pytest.fixture(scope="module")
+def nonlocal_checkpoints(tmp_path_factory) -> dict[str, Path]:
+    """The I3D non-local network as video-nonlocal-net publishes it and as pytorch-resnet3d converts it."""
+    folder = tmp_path_factory.mktemp("nonlocal")
+    files = {"pkl": folder / "i3d_nonlocal_32x2_IN_pretrain_400k.pkl", "pth": folder / "i3d_r50_nl_kinetics.pth"}
+    write_caffe2_i3d_nonlocal_pkl(files["pkl"])
+    write_resnet3d_nonlocal_pth(files["pth"])
+    return files
+
+
+@pytest.mark.parametrize("kind", ["pkl", "pth"])
+def test_a_nonlocal_i3d_checkpoint_is_refused_in_one_line_that_says_what_it_is(nonlocal_checkpoints, capsys, kind):
+    path = nonlocal_checkpoints[kind]
+    assert main(["weights", "import", "resnet3d_i3d_r50_kinetics", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert "checked and cached" not in out and not cached_path(get_entry("resnet3d_i3d_r50_kinetics")).exists()
+    assert len(err.strip().splitlines()) == 1
+    assert "I3D ResNet-50 non-local checkpoint (5 non-local blocks" in err
+    assert "vadpipe weights download resnet3d_i3d_r50_kinetics" in err
+
+
+def test_a_nonlocal_pkl_is_refused_as_download_and_as_weights_file(nonlocal_checkpoints, serve, capsys):
+    path = nonlocal_checkpoints["pkl"]
+    server = serve(path.read_bytes())
+    assert main(["weights", "download", "resnet3d_i3d_r50_kinetics", "--url", server.url, "-q"]) == 1
+    assert "non-local checkpoint" in capsys.readouterr().err
+    assert not cached_path(get_entry("resnet3d_i3d_r50_kinetics")).exists()
+    with pytest.raises(VadpipeError, match="non-local"):  # --weights FILE
+        build_backbone("resnet3d", weights=path)
+
+
+class _ArrayReduce(pickle.Pickler):
+    """Pickles every ndarray as ``_reconstruct(ndarray, shape, "b")`` + ``state``, as a malformed file could."""
+
+    def __init__(self, file, shape, state):
+        super().__init__(file, protocol=2)
+        self.shape, self.state = shape, state
+
+    def reducer_override(self, obj):
+        if type(obj) is np.ndarray:
+            core = getattr(np, "_core", None) or np.core
+            return core.multiarray._reconstruct, (np.ndarray, self.shape, "b"), self.state
+        return NotImplemented
+
+
+def _malformed_pkl(path: Path, *, shape=(0,), state=None) -> Path:
+    import io
+
+    buffer = io.BytesIO()
+    _ArrayReduce(buffer, shape, state).dump({"blobs": {"conv1_w": np.zeros(1, dtype=np.float32)}})
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def test_malformed_pkls_are_one_line_and_never_allocate_what_they_ask(tmp_path, capsys):
+    codec = tmp_path / "codec.pkl"  # {"blobs": _codecs.encode("a", "nocodec")}
+    codec.write_bytes(b"\x80\x02}q\x00X\x05\x00\x00\x00blobsq\x01c_codecs\nencode\nq\x02X\x01\x00\x00\x00a"
+                      b"X\x07\x00\x00\x00nocodecq\x03\x86q\x04Rq\x05s.")
+    with pytest.raises(VadpipeError, match=r"codec.pkl: not a readable Caffe2 .pkl \(it asks for _codecs.encode "
+                                           r"with codec 'nocodec'"):
+        read_state_dict(codec)
+    huge = _malformed_pkl(tmp_path / "huge.pkl", shape=(10**13,))  # numpy would allocate 9 TiB
+    with pytest.raises(VadpipeError, match=r"huge.pkl: not a readable Caffe2 .pkl \(it asks for an array "
+                                           r"reconstructed with shape \(10000000000000,\)"):
+        read_state_dict(huge)
+    assert main(["weights", "import", "resnet3d_i3d_r50_kinetics", str(codec)]) == 1
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_a_pkl_with_an_object_array_is_one_line_not_a_crash(tmp_path):
+    import subprocess
+    import sys
+
+    # numpy's own __setstate__ crashes the process (SIGSEGV) on this state: run it apart
+    bad = _malformed_pkl(tmp_path / "objects.pkl", state=(1, (3,), np.dtype("O"), False, []))
+    code = ("from vadpipe.weights.checkpoint import read_state_dict\n"
+            f"try:\n    read_state_dict({str(bad)!r})\nexcept Exception as exc:\n    print(exc)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-500:]
+    assert "objects.pkl: not a readable Caffe2 .pkl (it asks for an array of dtype object" in run.stdout
 
 
 @pytest.mark.parametrize(("content", "expected"), [

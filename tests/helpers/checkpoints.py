@@ -95,6 +95,23 @@ class _Python2StylePickler(pickle.Pickler):
         return NotImplemented
 
 
+def _caffe2_blobs(model: nn.Module) -> dict[str, np.ndarray]:
+    blobs = {}
+    for key, value in _without_num_batches_tracked(model).items():
+        name = caffe2_blob_name(key)
+        blobs[name] = value.numpy().astype(np.float32)
+        if key.endswith("weight") or key.endswith("bias"):
+            blobs[f"{name}_momentum"] = np.zeros_like(blobs[name])
+    blobs["model_iter"] = np.array([400000], dtype=np.int64)
+    return blobs
+
+
+def _write_python2_pickle(path: Path, obj) -> None:
+    buffer = io.BytesIO()
+    _Python2StylePickler(buffer, protocol=2).dump(obj)
+    path.write_bytes(buffer.getvalue().replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n"))
+
+
 def write_caffe2_nonlocal_pkl(path: Path, seed: int = 4) -> nn.Module:
     """``{"blobs": {...}}`` like video-nonlocal-net's ``i3d_baseline_32x2_IN_pretrain_400k.pkl`` (Python 2
     protocol-2 pickle naming ``numpy.core.multiarray``, with ``*_momentum`` blobs and an iteration counter);
@@ -103,17 +120,55 @@ def write_caffe2_nonlocal_pkl(path: Path, seed: int = 4) -> nn.Module:
 
     torch.manual_seed(seed)
     model = randomise_batchnorm(ResNet3D50(), seed)
-    blobs = {}
-    for key, value in _without_num_batches_tracked(model).items():
-        name = caffe2_blob_name(key)
-        blobs[name] = value.numpy().astype(np.float32)
-        if key.endswith("weight") or key.endswith("bias"):
-            blobs[f"{name}_momentum"] = np.zeros_like(blobs[name])
-    blobs["model_iter"] = np.array([400000], dtype=np.int64)
-    buffer = io.BytesIO()
-    _Python2StylePickler(buffer, protocol=2).dump({"blobs": blobs})
-    path.write_bytes(buffer.getvalue().replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n"))
+    _write_python2_pickle(path, {"blobs": _caffe2_blobs(model)})
     return model
+
+
+# video-nonlocal-net's I3D non-local network (NONLOCAL.LAYER_MOD 2, CONV3/CONV4_NONLOCAL): a block after
+# every second bottleneck of res3 and res4, inner width half the stage's (lib/models/resnet_helper.py)
+NONLOCAL_BLOCKS = {"res3_1": 512, "res3_3": 512, "res4_1": 1024, "res4_3": 1024, "res4_5": 1024}
+
+
+def nonlocal_blobs(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The blobs ``nonlocal_helper.spacetime_nonlocal`` adds (``{prefix}_{theta,phi,g,out}_{w,b}``,
+    ``{prefix}_bn_{s,b,rm,riv}``), with their momenta, for :data:`NONLOCAL_BLOCKS`."""
+    blobs = {}
+    for block, dim in NONLOCAL_BLOCKS.items():
+        prefix, inner = f"nonlocal_conv{block[3:]}", dim // 2
+        shapes = {f"{p}_w": (inner, dim, 1, 1, 1) for p in ("theta", "phi", "g")} | {"out_w": (dim, inner, 1, 1, 1)}
+        shapes |= {f"{p}_b": (inner,) for p in ("theta", "phi", "g")} | {"out_b": (dim,)}
+        shapes |= {f"bn_{s}": (dim,) for s in ("s", "b", "rm", "riv")}
+        for name, shape in shapes.items():
+            blobs[f"{prefix}_{name}"] = rng.normal(size=shape).astype(np.float32)
+            if not name.endswith(("rm", "riv")):
+                blobs[f"{prefix}_{name}_momentum"] = np.zeros(shape, dtype=np.float32)
+    return blobs
+
+
+def write_caffe2_i3d_nonlocal_pkl(path: Path, seed: int = 5) -> None:
+    """Like video-nonlocal-net's ``i3d_nonlocal_32x2_IN_pretrain_400k.pkl``: the baseline's blobs plus the
+    non-local blocks' (the network the ``resnet3d`` backbone is not)."""
+    from vadpipe.backbones.resnet3d import ResNet3D50
+
+    torch.manual_seed(seed)
+    blobs = _caffe2_blobs(ResNet3D50()) | nonlocal_blobs(np.random.default_rng(seed))
+    _write_python2_pickle(path, {"blobs": blobs})
+
+
+def write_resnet3d_nonlocal_pth(path: Path, seed: int = 6) -> None:
+    """Like pytorch-resnet3d's ``i3d_r50_nl_kinetics.pth`` (its convert_weights.py on the non-local .pkl):
+    the baseline's keys plus ``layer{2,3}.{B}.nl.{theta,phi,g,out,bn}.*``."""
+    from vadpipe.backbones.resnet3d import ResNet3D50
+
+    torch.manual_seed(seed)
+    state = _without_num_batches_tracked(ResNet3D50())
+    suffix = {"w": "weight", "b": "bias", "s": "weight", "rm": "running_mean", "riv": "running_var"}
+    for blob, value in nonlocal_blobs(np.random.default_rng(seed)).items():
+        if "momentum" in blob:
+            continue
+        stage, block, module, kind = blob.removeprefix("nonlocal_conv").split("_", 3)  # "3", "1", "bn", "riv"
+        state[f"layer{int(stage) - 1}.{block}.nl.{module}.{suffix[kind]}"] = torch.from_numpy(value)
+    torch.save(state, path, _use_new_zipfile_serialization=False)
 
 
 WRITERS = {

@@ -16,13 +16,17 @@ Resize modes (a backbone fact, see :class:`vadpipe.core.backbone_facts.Preproces
 
 - ``short_side``: shorter side to ``resize_short`` with antialiased bilinear (PIL-like), the
   output size rounded -- what the backbone repos' own transforms do.
-- ``scale_factor``: OpenCV ``cv2.resize(img, None, fx=s, fy=s)`` with ``s = resize_short /
-  short`` (plain two-tap bilinear, no antialiasing, source position ``(x + 0.5) / s - 0.5``
-  clamped at the borders, result rounded to uint8 levels), as the XD-Violence features were made.
+- ``opencv_linear``: OpenCV ``cv2.resize(img, None, fx=s, fy=s)`` (INTER_LINEAR) on uint8 with
+  ``s = resize_short / short``, as the XD-Violence features were made: OpenCV's own fixed-point
+  arithmetic, value for value (:func:`resize_opencv_linear`).
+- ``scale_factor``: the same geometry in float arithmetic rounded half to even, within one level
+  of OpenCV (vadpipe 0.1.0 and earlier made ``inception_i3d`` features so: kept, so that their
+  stores and the runs trained on them are extracted exactly as they were made).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torchvision.transforms.v2.functional as TF
 
@@ -64,15 +68,13 @@ def crop_boxes(height: int, width: int, size: int, crops: int) -> list[tuple[int
     return [(t, left) for t, left, mirrored in plan if not mirrored]
 
 
-def resize_scale_factor(x: torch.Tensor, short: int) -> torch.Tensor:
-    """``cv2.resize(x, None, fx=s, fy=s)`` (INTER_LINEAR) with ``s = short / min(H, W)``, rounded to uint8 levels.
+_COEF_BITS = 11  # OpenCV's INTER_RESIZE_COEF_BITS: bilinear weights of 8-bit images are multiples of 1/2048
+_ONE = 1 << _COEF_BITS
 
-    The output size is ``round(H * s) x round(W * s)``, but the source is stepped by ``1 / s``
-    itself, not by the ratio of the rounded sizes (what a size-based resize would do):
-    output pixel x reads source position ``(x + 0.5) / s - 0.5``, clamped at the borders,
-    two-tap bilinear with no antialiasing. ATen's bilinear kernel does exactly that when it
-    is given the scales next to the output size, which ``F.interpolate`` cannot pass
-    (it floors the size).
+
+def resize_scale_factor(x: torch.Tensor, short: int) -> torch.Tensor:
+    """The ``scale_factor`` resize of older stores: :func:`resize_opencv_linear`'s geometry in float, rounded to
+    uint8 levels half to even (ATen's bilinear kernel given the scales next to the output size).
 
     Args:
         x: ``(N, 3, H, W)`` uint8 or float on the 0-255 scale.
@@ -82,14 +84,103 @@ def resize_scale_factor(x: torch.Tensor, short: int) -> torch.Tensor:
     """
     h, w = x.shape[-2:]
     scale = short / min(h, w)
-    out_h, out_w = round(h * scale), round(w * scale)  # cvRound: half to even, like Python's round
+    out_h, out_w = round(h * scale), round(w * scale)
     out = torch.ops.aten.upsample_bilinear2d(x.float(), [out_h, out_w], False, scale, scale)
-    return out.round_().clamp_(0, 255)  # OpenCV writes uint8
+    return out.round_().clamp_(0, 255)
+
+
+def resize_opencv_linear(x: torch.Tensor, short: int) -> torch.Tensor:
+    """``cv2.resize(x, None, fx=s, fy=s)`` (INTER_LINEAR, uint8) with ``s = short / min(H, W)``, value for value.
+
+    OpenCV (``modules/imgproc/src/resize.cpp``, ``hal::resize``) does this on 8-bit images:
+
+    - the output size is ``cvRound(H * s) x cvRound(W * s)`` (half to even), but the source is
+      stepped by ``1 / s`` itself, not by the ratio of the rounded sizes: output pixel ``x``
+      reads source position ``(x + 0.5) / s - 0.5`` (computed in double, kept as float),
+      clamped at the borders, two taps, no antialiasing;
+    - each tap's weight is quantised to 11 bits (``cvRound(w * 2048)``) and a row is
+      interpolated in integers (``h = a0 * p0 + a1 * p1``); the vertical pass is
+      ``VResizeLinearVec_32s8u``'s: ``(((h0 >> 4) * b0 >> 16) + ((h1 >> 4) * b1 >> 16) + 2) >> 2``,
+      which keeps halves rounding up but drops low bits first (it differs from the exact
+      ``(sum + 2**21) >> 22`` of its scalar code, and of INTER_LINEAR_EXACT, in about one value
+      in eight; cv2 4.14 gives this formula for every pixel, tails of rows included);
+    - at ``s = 0.5`` exactly it switches to INTER_AREA: each output is the mean of its 2x2
+      block, ``(a + b + c + d + 2) >> 2``, and an odd last row or column averages the pixels
+      there are, rounded half to even (:func:`_halve_like_opencv`).
+
+    Args:
+        x: ``(N, 3, H, W)`` uint8 (or float holding uint8 levels).
+
+    Returns:
+        float32 ``(N, 3, round(H*s), round(W*s))`` holding whole numbers in 0..255.
+    """
+    h, w = x.shape[-2:]
+    scale = short / min(h, w)  # OpenCV's inv_scale (fx = fy)
+    out_h, out_w = round(h * scale), round(w * scale)  # cvRound: half to even, like Python's round
+    x = x.to(torch.uint8)  # levels already; gathers on 1 byte per value, arithmetic on the gathered ones
+    if abs(1.0 / scale - 2.0) < np.finfo(np.float64).eps:
+        return _halve_like_opencv(x, out_h, out_w).float()
+    rows, row_weights = _taps(h, out_h, scale, clamp_weights=False, device=x.device)  # (out_h, 2) each
+    cols, col_weights = _taps(w, out_w, scale, clamp_weights=True, device=x.device)  # (out_w, 2) each
+    out = torch.zeros(*x.shape[:-2], out_h, out_w, dtype=torch.int32, device=x.device)
+    for k in range(2):  # rows first only to touch fewer pixels: every step is exact, so the order is free
+        r = x.index_select(-2, rows[:, k])  # (N, 3, out_h, W)
+        horizontal = sum(r.index_select(-1, cols[:, j]).to(torch.int32) * col_weights[:, j]
+                         for j in range(2))  # (N, 3, out_h, out_w)
+        out += ((horizontal >> 4) * row_weights[:, k, None]) >> 16  # int16 x int16, high half
+    return ((out + 2) >> 2).clamp_(0, 255).float()
+
+
+def _taps(size: int, out_size: int, scale: float, *, clamp_weights: bool, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Source indices and 11-bit weights of OpenCV's two taps per output position along one axis.
+
+    Horizontally OpenCV clamps position and weights at the borders; vertically it keeps the
+    weights and clamps the rows read (``clamp_weights=False``), which is the same save for a
+    weight pair that does not add up to 2048.
+    """
+    d = np.arange(out_size, dtype=np.float64)
+    f = ((d + 0.5) * (1.0 / scale) - 0.5).astype(np.float32)  # (float)((dx + 0.5) * scale_x - 0.5)
+    i = np.floor(f).astype(np.int64)
+    f = f - i.astype(np.float32)
+    if clamp_weights:
+        low, high = i < 0, i >= size - 1
+        f[low | high] = 0.0
+        i = np.where(low, 0, np.where(high, size - 1, i))
+    one = np.float32(_ONE)
+    weights = np.stack([np.rint((np.float32(1.0) - f) * one), np.rint(f * one)], axis=1)  # cvRound of float
+    index = np.clip(np.stack([i, i + 1], axis=1), 0, size - 1)
+    return (torch.from_numpy(index).to(device), torch.from_numpy(weights.astype(np.int32)).to(device))
+
+
+def _halve_like_opencv(x: torch.Tensor, out_h: int, out_w: int) -> torch.Tensor:
+    """OpenCV's INTER_AREA for a factor of exactly 2 on uint8 (``resizeAreaFast_``), as int16.
+
+    Each full 2x2 block gives ``(a + b + c + d + 2) >> 2``; where an odd last row or column cuts
+    the block, the mean of the pixels there, rounded half to even (``saturate_cast<uchar>((float)sum / count)``).
+    """
+    h, w = x.shape[-2:]
+    full_h, full_w = h // 2, w // 2
+    x = x.to(torch.int16)  # sums of four levels fit
+    out = torch.empty(*x.shape[:-2], out_h, out_w, dtype=torch.int16, device=x.device)
+    top, bottom = x[..., 0 : 2 * full_h : 2, :], x[..., 1 : 2 * full_h : 2, :]  # (N, 3, full_h, W) each
+    pairs = top + bottom  # (N, 3, full_h, W): column sums of the full blocks
+    out[..., :full_h, :full_w] = (pairs[..., 0 : 2 * full_w : 2] + pairs[..., 1 : 2 * full_w : 2] + 2) >> 2
+    if out_w > full_w:  # odd W rounded up: the last column reads the last source column only
+        out[..., :full_h, full_w] = torch.round(pairs[..., 2 * full_w].float() / 2).to(torch.int16)
+    if out_h > full_h:  # odd H rounded up: the last row reads the last source row only
+        last = x[..., 2 * full_h, :]  # (N, 3, W)
+        out[..., full_h, :full_w] = torch.round((last[..., 0 : 2 * full_w : 2] + last[..., 1 : 2 * full_w : 2]).float()
+                                                / 2).to(torch.int16)
+        if out_w > full_w:
+            out[..., full_h, full_w] = last[..., 2 * full_w]
+    return out
 
 
 def _resize(x: torch.Tensor, short: int, mode: str) -> torch.Tensor:
     if mode == "short_side":
         return TF.resize(x, [short], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+    if mode == "opencv_linear":
+        return resize_opencv_linear(x, short)
     if mode == "scale_factor":
         return resize_scale_factor(x, short)
     raise UsageError(f"resize_mode {mode!r}: choose one of {', '.join(RESIZE_MODES)}", param="resize_mode")

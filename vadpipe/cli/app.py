@@ -6,6 +6,7 @@ no torch, torchvision, matplotlib or sklearn: each command imports what it needs
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import re
@@ -20,10 +21,87 @@ from vadpipe.cli.console import err_console
 from vadpipe.errors import VadpipeError
 
 
+def _plain_command(command):
+    """``command`` (as the app hands it out), made to show its ``--help`` as the code wrote it.
+
+    Typer renders help texts as Rich markup, which ate ``[onnx]`` in ``pip install 'vadpipe[onnx]'``:
+    the texts are escaped once, before the first rendering (only where the markup mode is Rich). Its
+    type column shows ``<bool>``, ``<str>``, ``<list[Path]>`` (Typer >= 0.2x): options show their
+    metavar (ranges such as ``0<FLOAT<=1`` and ``PATH`` are set by :mod:`vadpipe.cli.ranges`), arguments
+    and the rest click's (``TEXT``, ``INTEGER``, ``PATH...``), and flags nothing.
+    """
+    if command is not None and not getattr(command, "_plain_help", False):
+        command.__class__ = _with_plain_help(type(command))  # a subclass: the same object layout
+    return command
+
+
+@functools.cache
+def _with_plain_help(cls: type) -> type:
+    def format_help(self, ctx, formatter):
+        _plain_help(self, ctx)
+        return cls.format_help(self, ctx, formatter)
+
+    def get_command(self, ctx, cmd_name):  # a group's commands (`weights list`) too
+        return _plain_command(cls.get_command(self, ctx, cmd_name))
+
+    methods = {"format_help": format_help, "_plain_help": True}
+    if hasattr(cls, "get_command"):
+        methods["get_command"] = get_command
+    return type(cls.__name__, (cls,), methods)
+
+
+_CLICK_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "bool": "BOOLEAN", "Path": "PATH",
+                "path": "PATH", "file": "FILE", "directory": "DIRECTORY"}
+
+
+def _plain_type(shown: str | None) -> str | None:
+    """Typer's ``<list[Path]>`` / ``<str>`` / ``<int>`` as click writes them: ``PATH...`` / ``TEXT`` / ``INTEGER``."""
+    match = re.fullmatch(r"<(.*)>(\.\.\.)?", shown or "")
+    if match is None:
+        return shown  # a metavar, or an older Typer's own plain name
+    name, many = match.group(1), match.group(2) or ""
+    if name.startswith("list[") and name.endswith("]"):
+        name, many = name[len("list["):-1], "..."
+    return "|".join(_CLICK_NAMES.get(part, part.upper() if part.isidentifier() else part)
+                    for part in name.split("|")) + many
+
+
+@functools.cache
+def _with_type_column(cls: type) -> type:
+    def display_type_rich(self, ctx):
+        if getattr(self, "is_flag", False) and not getattr(self, "count", False):
+            return None  # a flag takes no value
+        return _plain_type(cls.display_type_rich(self, ctx))
+
+    return type(cls.__name__, (cls,), {"display_type_rich": display_type_rich, "_type_column": True})
+
+
+def _plain_help(command, ctx) -> None:
+    rich = getattr(command, "rich_markup_mode", None) == "rich"
+    texts = [command, *getattr(command, "commands", {}).values()]  # a group's panel shows its commands' help
+    for param in command.get_params(ctx):  # --help included
+        if hasattr(type(param), "display_type_rich") and not getattr(param, "_type_column", False):
+            param.__class__ = _with_type_column(type(param))
+        texts.append(param)
+    for thing in texts if rich else ():
+        if not getattr(thing, "_help_escaped", False):
+            for name in ("help", "short_help", "epilog"):
+                if isinstance(getattr(thing, name, None), str):
+                    setattr(thing, name, escape(getattr(thing, name)))
+            thing._help_escaped = True
+
+
 class _OneLineErrors(typer.core.TyperGroup):
     """Every expected error as one line on stderr and its exit code, however the app is invoked
     (:func:`main`, ``typer.testing.CliRunner``): usage errors (a bad option value, an unknown option,
     a missing argument; exit 2) in place of Typer's usage box, and :class:`VadpipeError` (exit 1 or 2)."""
+
+    def format_help(self, ctx, formatter):
+        _plain_help(self, ctx)
+        return super().format_help(ctx, formatter)
+
+    def get_command(self, ctx, cmd_name):
+        return _plain_command(super().get_command(ctx, cmd_name))
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:

@@ -24,7 +24,7 @@ class Preprocessing:
     offset: float
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
-    resize_mode: str = "short_side"  # or "scale_factor" (OpenCV fx=fy); see vadpipe.backbones.preprocess
+    resize_mode: str = "short_side"  # or "opencv_linear" (OpenCV fx=fy); see vadpipe.backbones.preprocess
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ BACKBONES: dict[str, BackboneSpec] = {
         BackboneSpec(
             name="inception_i3d",
             feature_dim=1024,
-            preprocessing=Preprocessing(256, 224, 2 / 255, -1.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "scale_factor"),
+            preprocessing=Preprocessing(256, 224, 2 / 255, -1.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "opencv_linear"),
             weights="inception_i3d_rgb_imagenet",
             constructor="vadpipe.backbones.inception_i3d:InceptionI3D",
             default_crops=5,

@@ -28,7 +28,7 @@ FEATURE_DTYPES = ("float32", "float16")
 CROP_ORDERS = {"center": 1, "center_first": 5, "tencrop": 10, "vadpipe_v1": 10}
 DEFAULT_CROP_ORDER = {1: "center", 5: "center_first", 10: "tencrop"}
 LEGACY_CROP_ORDER = {1: "center", 5: "center_first", 10: "vadpipe_v1"}  # stores without a recorded order
-RESIZE_MODES = ("short_side", "scale_factor")
+RESIZE_MODES = ("short_side", "opencv_linear", "scale_factor")  # scale_factor: inception_i3d stores before 0.2
 LEGACY_RESIZE_MODE = "short_side"  # of stores and runs made before resize_mode was recorded
 
 
@@ -58,7 +58,8 @@ class FeatureSpec:
         resize_short: the frames' shorter side is resized to this.
         crop_size: square crops of this side.
         crop_order: the order of the crop axis (:data:`CROP_ORDERS`; e.g. ``tencrop``, torchvision's TenCrop).
-        resize_mode: ``short_side`` (antialiased, PIL-like) or ``scale_factor`` (OpenCV fx=fy), the backbone's own.
+        resize_mode: ``short_side`` (antialiased, PIL-like) or ``opencv_linear`` (OpenCV fx=fy, exact), the
+            backbone's own; ``scale_factor`` (OpenCV's geometry in float) is what older stores recorded.
         dtype: ``float32`` or ``float16`` as stored.
         random_init: the backbone had random (seeded) weights, not a checkpoint (tests, the offline demo).
     """

@@ -8,12 +8,15 @@ are, any other codec is re-encoded to AAC; a source without sound gives a silent
 
 from __future__ import annotations
 
+import functools
+import os
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from vadpipe.atomic import atomic_path
 from vadpipe.video.decode import VideoReader
@@ -25,23 +28,109 @@ def _score_colour(score: float) -> tuple[int, int, int]:
     return (int(255 * min(1, 2 * s)), int(255 * min(1, 2 * (1 - s))), 40)
 
 
+ALARM_RED = (220, 20, 20)
+
+
+@functools.lru_cache(maxsize=8)
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """DejaVu Sans Bold at ``size`` px (matplotlib ships it), else Pillow's own scalable font, else its bitmap one."""
+    import matplotlib
+
+    try:
+        return ImageFont.truetype(os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans-Bold.ttf"), size)
+    except OSError:  # no FreeType in this Pillow, or no such file
+        try:
+            return ImageFont.load_default(size=size)
+        except (TypeError, OSError):  # Pillow < 10.1
+            return ImageFont.load_default()
+
+
+@dataclass(frozen=True)
+class OverlayLayout:
+    """Sizes and places, in pixels, all scaled with the frame's shorter side so that 176x144 and 1080p read alike.
+
+    Everything drawn sits ``inset`` from the frame's edges, inside the alarm border (``border`` wide),
+    which therefore never covers the score, its label or the bar.
+    """
+
+    height: int
+    width: int
+    border: int  # the alarm border's width
+    inset: int  # border + a gap: where text and bar start
+    font_size: int
+    bar: tuple[int, int, int, int]  # (left, top, right, bottom) of the score bar
+
+    @classmethod
+    def of(cls, height: int, width: int) -> OverlayLayout:
+        unit = min(height, width) / 100  # 1 % of the shorter side
+        border = max(2, round(1.2 * unit))
+        inset = border + max(2, round(unit))
+        bar_h = max(5, round(3.5 * unit))
+        bar = (inset, height - inset - bar_h, width - inset, height - inset)
+        return cls(height, width, border, inset, max(10, round(4.5 * unit)), bar)
+
+
+def bar_labels(score: float, threshold: float, width: int, font) -> tuple[str, str]:
+    """The text above the bar: ``(left, right)``, the longest forms that fit ``width`` px side by side.
+
+    Left names the bar and gives the score (``anomaly score 0.73``); right gives the threshold that
+    the white tick on the bar marks (``threshold 0.50``), or is empty when even the short forms do not fit.
+    """
+    gap = font.getlength("  ")
+    for left, right in ((f"anomaly score {score:.2f}", f"threshold {threshold:.2f}"),
+                        (f"score {score:.2f}", f"thr {threshold:.2f}")):
+        if font.getlength(left) + gap + font.getlength(right) <= width:
+            return left, right
+    return f"score {score:.2f}", ""
+
+
+def _darken(image: np.ndarray, box: tuple[int, int, int, int], keep: float = 0.4) -> None:
+    left, top, right, bottom = (max(0, v) for v in box)
+    image[top:bottom, left:right] = (image[top:bottom, left:right] * keep).astype(np.uint8)
+
+
 def draw_overlay(frame: np.ndarray, score: float, alarm: bool, threshold: float) -> np.ndarray:
-    """One annotated frame: a score bar along the bottom (threshold tick), the score as text,
-    and a red border plus an ALARM label inside a detected interval. (H, W, 3) uint8 -> same."""
-    image = Image.fromarray(frame)
-    draw = ImageDraw.Draw(image)
+    """One annotated frame. (H, W, 3) uint8 -> same.
+
+    Along the bottom, a score bar (filled to the score, green to red, a white tick at the threshold)
+    under its label and value; inside a detected interval, a red border round the frame and an ALARM
+    label in its top-left corner. Sizes follow :class:`OverlayLayout`; text is white on a darkened
+    patch with a dark outline, legible on any picture.
+    """
     h, w = frame.shape[:2]
-    bar_h = max(4, h // 20)
-    draw.rectangle([0, h - bar_h, w, h], fill=(30, 30, 30))
-    draw.rectangle([0, h - bar_h, int(w * np.clip(score, 0, 1)), h], fill=_score_colour(score))
-    tick = int(w * threshold)
-    draw.line([tick, h - bar_h - 2, tick, h], fill=(255, 255, 255), width=1)
-    draw.text((3, h - bar_h - 12), f"{score:.2f}", fill=(255, 255, 255))
+    lay = OverlayLayout.of(h, w)
+    font = _font(lay.font_size)
+    left, top, right, bottom = lay.bar
+    labels = bar_labels(score, threshold, right - left, font)
+    ascent, descent = font.getmetrics() if hasattr(font, "getmetrics") else (lay.font_size, 0)
+    gap = max(1, lay.font_size // 5)
+    text_top = top - gap - ascent - descent
+    placed = [(x, text) for x, text in ((left, labels[0]), (right - int(font.getlength(labels[1])), labels[1])) if text]
+    image = np.array(frame, dtype=np.uint8, copy=True)
+    for x, text in placed:  # a darker patch under each label: white text reads on sky and snow too
+        _darken(image, (x - gap, text_top - gap, x + int(font.getlength(text)) + gap, top))
+    pil = Image.fromarray(image)
+    draw = ImageDraw.Draw(pil)
+    draw.rectangle([left, top, right - 1, bottom - 1], fill=(30, 30, 30), outline=(0, 0, 0))
+    fill_to = left + round((right - left) * float(np.clip(score, 0, 1)))
+    if fill_to > left:
+        draw.rectangle([left, top, fill_to - 1, bottom - 1], fill=_score_colour(score))
+    tick = left + round((right - left) * float(np.clip(threshold, 0, 1)))
+    tick_w = max(2, lay.font_size // 8)
+    draw.rectangle([tick - tick_w // 2, top - gap, tick - tick_w // 2 + tick_w - 1, bottom - 1], fill=(255, 255, 255))
+    stroke = max(1, lay.font_size // 12)
+    for x, text in placed:
+        draw.text((x, text_top), text, font=font, fill=(255, 255, 255), stroke_width=stroke, stroke_fill=(0, 0, 0))
     if alarm:
-        border = max(2, min(h, w) // 60)
-        draw.rectangle([0, 0, w - 1, h - 1], outline=(230, 20, 20), width=border)
-        draw.text((border + 3, border + 2), "ALARM", fill=(255, 40, 40))
-    return np.asarray(image)
+        draw.rectangle([0, 0, w - 1, h - 1], outline=ALARM_RED, width=lay.border)
+        big = _font(round(lay.font_size * 1.3))
+        a_ascent, a_descent = big.getmetrics() if hasattr(big, "getmetrics") else (round(lay.font_size * 1.3), 0)
+        a_pad = max(2, lay.font_size // 4)
+        x0, y0 = lay.inset, lay.inset
+        box = [x0, y0, x0 + int(big.getlength("ALARM")) + 2 * a_pad - 1, y0 + a_ascent + a_descent + 2 * a_pad - 1]
+        draw.rectangle(box, fill=ALARM_RED)
+        draw.text((x0 + a_pad, y0 + a_pad), "ALARM", font=big, fill=(255, 255, 255))
+    return np.asarray(pil)
 
 
 def write_overlay(video: Path, out: Path, curve: np.ndarray, alarm: np.ndarray, threshold: float,

@@ -29,7 +29,7 @@ av.logging.set_level(None)  # FFmpeg's own log lines would break the one-line-pe
 
 # Containers whose header states the duration (not estimated from the bit rate).
 _RELIABLE_DURATION = ("mov", "mp4", "matroska", "webm", "avi", "asf", "flv")
-_REENCODE = "re-encode it (ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4) or remove it from the inputs"
+_REENCODE = "re-encode it to H.264 .mp4 with a converter you have (vadpipe brings none) or remove it from the inputs"
 
 
 @dataclass

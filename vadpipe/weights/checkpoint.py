@@ -23,6 +23,7 @@ from vadpipe.errors import VadpipeError
 CHECKPOINT_SUFFIXES = (".pth", ".pyth", ".pt", ".safetensors", ".pkl")  # .pkl: Caffe2 non-local zoo
 WRAPPER_KEYS = ("model_state", "state_dict")  # pytorchvideo / PySlowFast, Lightning-style
 _SHOWN = 3  # offending keys named in an error line
+_NONLOCAL_KEY = re.compile(r"^(layer\d\.\d+)\.nl\.")  # pytorch-resnet3d's I3Res50(use_nl=True)
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -52,7 +53,25 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         obj = next(obj[k] for k in WRAPPER_KEYS if isinstance(obj.get(k), Mapping))
     if not isinstance(obj, Mapping) or not obj or not all(torch.is_tensor(v) for v in obj.values()):
         raise VadpipeError(f"{path}: holds no state dict of tensors (looked under {', '.join(WRAPPER_KEYS)} too)")
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
+    state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
+    refuse_nonlocal(path, {m[1] for m in map(_NONLOCAL_KEY.match, state) if m})
+    return state
+
+
+def refuse_nonlocal(path: str | os.PathLike, blocks: set[str]) -> None:
+    """Raise one line when a checkpoint holds non-local blocks (``blocks``: their names, e.g. ``res3_1``).
+
+    The I3D ResNet-50 *non-local* network of video-nonlocal-net (``i3d_nonlocal_32x2_IN_pretrain_400k.pkl``,
+    pytorch-resnet3d's ``i3d_r50_nl_kinetics.pth``) shares every other key with the baseline that the
+    ``resnet3d`` backbone is, so without this check it would load as that baseline minus its blocks.
+    """
+    if blocks:
+        raise VadpipeError(
+            f"{path}: an I3D ResNet-50 non-local checkpoint ({len(blocks)} non-local blocks: "
+            f"{_names(sorted(blocks))}); no vadpipe backbone has non-local blocks, and resnet3d is the baseline "
+            "without them (the RTFM features' network): use i3d_baseline_32x2_IN_pretrain_400k.pkl "
+            "(`vadpipe weights download resnet3d_i3d_r50_kinetics`)"
+        )
 
 
 def _torch_load(path: Path):
