@@ -77,7 +77,7 @@ class EventRecorder:
         self.clip: ClipWriter | None = None
         self.event: dict | None = None
         self.scores: list[tuple[int, float, float]] = []
-        self.written: dict[int, Received] = {}  # of the open clip, for its unscored spans
+        self.written: dict[int, tuple[float, float]] = {}  # of the open clip: (start s, end s), for unscored spans
         self.stop_after: int | None = None  # the open clip's last snippet, once its event has ended
         self.latest = -1  # the last snippet scored
         self.first = 0  # the open clip's first snippet (its pre-roll's)
@@ -164,7 +164,7 @@ class EventRecorder:
         if item.index <= self.clip.last_index:
             return
         self.clip.write(item.index, item.frames, item.real_frames)
-        self.written[item.index] = item
+        self.written[item.index] = (item.stream_time_s, item.stream_time_s + item.real_frames / item.fps)
 
     def _unscored(self) -> list[dict]:
         """The clip's recorded snippets that were never scored (dropped while scoring was behind), as spans."""
@@ -173,11 +173,9 @@ class EventRecorder:
         for index in sorted(self.written):
             if index in scored:
                 continue
-            item = self.written[index]
-            end_s = round(item.stream_time_s + item.real_frames / item.fps, 3)
+            start_s, end_s = (round(t, 3) for t in self.written[index])
             if spans and spans[-1]["last_snippet"] == index - 1:
                 spans[-1].update(last_snippet=index, end_s=end_s)
             else:
-                spans.append({"first_snippet": index, "last_snippet": index,
-                              "start_s": round(item.stream_time_s, 3), "end_s": end_s})
+                spans.append({"first_snippet": index, "last_snippet": index, "start_s": start_s, "end_s": end_s})
         return spans

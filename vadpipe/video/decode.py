@@ -15,6 +15,7 @@ is converted to RGB24 by swscale. Frames are streamed, never held whole.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ av.logging.set_level(None)  # FFmpeg's own log lines would break the one-line-pe
 
 # Containers whose header states the duration (not estimated from the bit rate).
 _RELIABLE_DURATION = ("mov", "mp4", "matroska", "webm", "avi", "asf", "flv")
+LIVE_TIMES_KEPT = 4096  # timestamps a live stream's reader keeps (for its rate at the end), ~3 min at 25 fps
 _REENCODE = "re-encode it to H.264 .mp4 with a converter you have (vadpipe brings none) or remove it from the inputs"
 
 
@@ -185,8 +187,12 @@ class VideoReader:
             yield from self._resampled(frames)
 
     def _decoded(self) -> Iterator[tuple[np.ndarray, float]]:
-        """(upright frame, time in seconds) for every decoded frame; fills :attr:`info` at the end."""
-        times: list[float] = []
+        """(upright frame, time in seconds) for every decoded frame; fills :attr:`info` at the end.
+
+        A live stream keeps only its last :data:`LIVE_TIMES_KEPT` timestamps (memory must not grow with
+        the hours a camera runs); a file keeps them all (``info.timestamps``)."""
+        times: deque[float] | list[float] = deque(maxlen=LIVE_TIMES_KEPT) if self.live else []
+        first = None
         size = None  # stored (width, height) of the first frame; later frames are scaled to it
         rotation = 0
         n = 0
@@ -199,6 +205,7 @@ class VideoReader:
                 image = self._to_rgb(frame, *(size if (frame.width, frame.height) != size else (None, None)))
                 t = frame.time
                 times.append(float(t) if t is not None else (times[-1] + 1 / (self.info.fps or 25) if times else 0.0))
+                first = times[-1] if first is None else first
                 n += 1
                 if self._on_frame is not None:
                     self._on_frame(times[-1])
@@ -212,14 +219,15 @@ class VideoReader:
             ) from exc
         if n == 0:
             raise InputError(f"{self.path}: no frame could be decoded; {_REENCODE}")
-        self._finish(np.asarray(times), size, rotation)
+        self._finish(np.asarray(times), size, rotation, n=n, first=first)
 
     def _to_rgb(self, frame: av.VideoFrame, width: int | None, height: int | None) -> np.ndarray:
         return frame_to_rgb(self._reformatter, frame, width, height)
 
-    def _finish(self, times: np.ndarray, size: tuple[int, int], rotation: int) -> None:
+    def _finish(self, times: np.ndarray, size: tuple[int, int], rotation: int, *, n: int, first: float) -> None:
+        """Fill :attr:`info` from the ``n`` frames decoded: ``times`` are their timestamps (a live stream's last
+        ones only), ``first`` the first frame's."""
         info = self.info
-        n = times.size
         tick = float(self._stream.time_base) if self._stream.time_base else 0.0
         deltas = np.diff(times)
         step = float(np.median(deltas)) if deltas.size else (1 / info.fps if info.fps else 0.0)
@@ -227,7 +235,7 @@ class VideoReader:
             # Timestamps quantised to the time base (33/34 ms at 30 fps in mkv) are still constant rate.
             info.variable_frame_rate = bool(np.any(np.abs(deltas - step) > max(2 * tick, 0.1 * step)))
         last = float(deltas[-1]) if info.variable_frame_rate else step  # how long the last frame shows
-        covered = float(times[-1] - times[0]) + last if n > 1 else step
+        covered = float(times[-1] - first) + last if n > 1 else step
         if info.variable_frame_rate and covered > 0:
             info.fps = n / covered  # the average rate
         elif not info.fps and step > 0:
@@ -288,7 +296,7 @@ class VideoReader:
         rate = float(self._stream.average_rate or self._stream.guessed_rate or 0) or 1e6
         eps = min(0.5 * tick, 0.25 / rate) + 1e-6
         k, t0, held = 0, None, None
-        ticks: list[float] = []
+        ticks: deque[float] | list[float] = deque(maxlen=LIVE_TIMES_KEPT) if self.live else []
         for image, t in frames:
             if t0 is None:
                 t0 = t
