@@ -36,18 +36,16 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
-from vadpipe.core.feature_spec import FeatureSpec  # noqa: E402
+from watch import SIZES, make_run  # noqa: E402  (the run bench/watch.py measures)
+
 from vadpipe.core.forward import ForwardOptions  # noqa: E402
 from vadpipe.live.session import run_watch  # noqa: E402
 from vadpipe.live.sources import parse_sources  # noqa: E402
-from vadpipe.model.checkpoint import RunConfig, save_run  # noqa: E402
-from vadpipe.model.config import get_preset  # noqa: E402
-from vadpipe.model.scorer import AnomalyScorer  # noqa: E402
 from vadpipe.observers import Observer  # noqa: E402
 
 FPS = 25
-SIZES = {224: (256, 224), 112: (128, 112)}  # crop -> (resize_short, crop)
 
 
 def clip_bytes(seconds: float, width: int = 320, height: int = 240) -> bytes:
@@ -132,18 +130,6 @@ class Sampler(Observer):
     def finish(self) -> None:
         if self._latencies:
             self._close(self._minute)
-
-
-def make_run(folder: Path, size: int) -> Path:
-    preset = get_preset("ucf")
-    preset.scorer.window = 64
-    torch.manual_seed(0)
-    scorer = AnomalyScorer(preset.scorer).eval()
-    short, crop = SIZES[size]
-    spec = FeatureSpec.resolve("resnet3d", crops=1, tail="pad", resize_short=short, crop_size=crop, random_init=True)
-    save_run(folder, scorer, RunConfig(scorer=preset.scorer, loss=preset.loss, train=preset.train, features=spec,
-                                       preset="ucf", threshold=0.5))
-    return folder
 
 
 def main() -> None:
