@@ -34,7 +34,7 @@ def test_pages_use_relative_encoded_links_and_escape_every_name(tmp_path, mp4):
     out = tmp_path / "scores"
     video = mp4.rename(mp4.with_name(f"{HOSTILE}.mp4"))
     write_scored(out / "sub", HOSTILE, SCORES, frames=40, video=video)
-    report = build_report(out)
+    report = build_report(out, videos=[video.parent])
     index = (out / "report.html").read_text()
     page = (out / "sub" / f"{HOSTILE}.report.html").read_text()
     for html in (index, page):
@@ -54,7 +54,7 @@ def test_browser_playable_original_is_hard_linked_and_the_rest_transcoded_to_vp9
     out = tmp_path / "scores"
     write_scored(out, "cam one", SCORES, frames=40, video=mp4)
     write_scored(out, "old", SCORES, frames=40, video=avi)
-    report = build_report(out)
+    report = build_report(out, videos=[tmp_path / "videos"])
     assert os.path.samefile(out / "cam one.play.mp4", mp4)
     assert report.media["old"] == "VP9 transcode (container avi)"
     frames, info = read_video(out / "old.play.webm")
@@ -65,7 +65,7 @@ def test_browser_playable_original_is_hard_linked_and_the_rest_transcoded_to_vp9
     assert np.abs(frame_indices(frames) - np.arange(40)).max() <= 1
     assert report.bytes > (out / "old.play.webm").stat().st_size
     # --video webm transcodes the playable one too, and replaces its link; --video none plays nothing.
-    report = build_report(out, video="webm")
+    report = build_report(out, video="webm", videos=[tmp_path / "videos"])
     assert report.media["cam one"].startswith("VP9 transcode") and not (out / "cam one.play.mp4").exists()
     build_report(out, video="none")
     assert 'id="player"' not in (out / "cam one.report.html").read_text()
@@ -74,7 +74,7 @@ def test_browser_playable_original_is_hard_linked_and_the_rest_transcoded_to_vp9
 def test_variable_frame_rate_original_is_transcoded_so_frames_meet_the_curve(tmp_path, mp4):
     out = tmp_path / "scores"
     write_scored(out, "vfr", SCORES, frames=40, video=mp4, metadata={"variable_frame_rate": True})
-    assert build_report(out).media["vfr"] == "VP9 transcode (variable frame rate)"
+    assert build_report(out, videos=[mp4]).media["vfr"] == "VP9 transcode (variable frame rate)"
 
 
 def test_rebuild_keeps_the_failed_inputs_and_lists_unreadable_outputs(tmp_path, mp4, capsys):

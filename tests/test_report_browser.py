@@ -38,7 +38,8 @@ def report_dir(tmp_path_factory):
     for key, scores in SCORES.items():
         write_scored(out / Path(key).parent, Path(key).name, scores, frames=FRAMES, fps=FPS, video=videos[key],
                      truth=TRUTH if key == "cam/clip a" else None)
-    report = build_report(out, failed=[f"{root / 'videos' / 'broken.mp4'}: FFmpeg cannot read this file"])
+    report = build_report(out, failed=[f"{root / 'videos' / 'broken.mp4'}: FFmpeg cannot read this file"],
+                          videos=[root / "videos"])
     (root / "shots").mkdir()
     return out, report, root / "shots"
 

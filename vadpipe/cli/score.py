@@ -104,7 +104,8 @@ def score_command(
     if report:
         from vadpipe.cli.report import write_report
 
-        written = write_report(out, failed=observer.failed_lines, quiet=quiet or json_out)
+        asked = [*(p for p in inputs or [] if p.is_dir()), *(Path(r.video) for r in results)]  # what the user named
+        written = write_report(out, failed=observer.failed_lines, videos=asked, runs=[model], quiet=quiet or json_out)
         report_doc = {"report": str(written.index), "bytes": written.bytes}
     if json_out:
         engine = next((r.engine for r in results if r.engine), None)  # None when only feature files were scored

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,8 +23,9 @@ import numpy as np
 from vadpipe.atomic import write_json, write_text
 from vadpipe.errors import InputError, VadpipeError
 from vadpipe.infer.outputs import CURVE_OUTPUT, RECORD_OUTPUT, find_scored, outputs_beside, score_output
-from vadpipe.report.media import Media, prepare_media
+from vadpipe.report.media import Media, earlier_copy, prepare_media
 from vadpipe.report.pages import PAGE_SUFFIX, index_page, video_page
+from vadpipe.report.trust import Trusted, check_video_file, inside
 
 if TYPE_CHECKING:
     from vadpipe.model.checkpoint import RunConfig
@@ -63,9 +64,15 @@ class Report:
 
 
 def read_scored_video(csv_path: Path, root: Path) -> ScoredVideo:
-    """The outputs of one video, from its curve file; InputError naming the file when one is missing or unreadable."""
+    """The outputs of one video, from its curve file; InputError naming the file when one is missing or unreadable.
+
+    A file that is a link to somewhere outside ``root`` is not read (nor is a score output linked to from the page).
+    """
     stem = score_output(CURVE_OUTPUT).stem_of(csv_path)
     json_path = score_output(RECORD_OUTPUT).path(csv_path.parent, stem)
+    for path in (csv_path, json_path):
+        if path.exists() and not inside(path, root):
+            raise InputError(f"{path}: a link to a file outside {root}; not read (remove the link)")
     try:
         info = json.loads(json_path.read_text(encoding="utf-8"))
         for key in ("frames", "fps", "threshold", "max_score", "duration_s", "intervals"):
@@ -85,7 +92,9 @@ def read_scored_video(csv_path: Path, root: Path) -> ScoredVideo:
     rel = csv_path.parent.relative_to(root).as_posix()
     return ScoredVideo(key=f"{rel}/{stem}" if rel != "." else stem, stem=stem, folder=csv_path.parent,
                        rel_dir=rel, info=info, curve=table[:, 2], smoothed=smoothed,
-                       truth=_truth_frames(info, table.shape[0]), files=outputs_beside(csv_path.parent, stem))
+                       truth=_truth_frames(info, table.shape[0]),
+                       files={name: path for name, path in outputs_beside(csv_path.parent, stem).items()
+                              if inside(path, root)})
 
 
 def _truth_frames(info: dict, n_frames: int) -> np.ndarray | None:
@@ -99,10 +108,11 @@ def _truth_frames(info: dict, n_frames: int) -> np.ndarray | None:
     return truth
 
 
-def _run_config(info: dict, cache: dict) -> RunConfig | None:
-    """The config of the run that scored a video (its ``model.run``), or None when it cannot be read."""
+def _run_config(info: dict, cache: dict, trusted: Trusted) -> RunConfig | None:
+    """The config of the run that scored a video (its ``model.run``), or None when it cannot be read or is
+    neither inside the scores folder nor a run the user named."""
     run = (info.get("model") or {}).get("run")
-    if not run:
+    if not run or not isinstance(run, str) or not trusted.allows_run(run):
         return None
     if run not in cache:
         from vadpipe.model.checkpoint import read_run_config  # torch: only when a page names a run
@@ -115,13 +125,18 @@ def _run_config(info: dict, cache: dict) -> RunConfig | None:
 
 
 def build_report(scores_dir: Path, *, failed: list[str] | None = None, video: str = "auto",
+                 videos: Sequence[Path] = (), runs: Sequence[Path] = (),
                  on_video: Callable[[str], None] | None = None, warn: Callable[[str], None] | None = None) -> Report:
     """Write the report of ``scores_dir``.
+
+    Nothing outside ``scores_dir`` is read unless the caller names it (see :mod:`vadpipe.report.trust`).
 
     Args:
         failed: the inputs that failed in the scoring run (one line each); recorded for rebuilds. None: the
             ones recorded by the last run, if any.
         video: "auto", "webm" or "none" (see :func:`vadpipe.report.media.prepare_media`).
+        videos: folders or files the pages may play videos from (besides ``scores_dir``).
+        runs: run folders whose settings the pages may show (besides runs inside ``scores_dir``).
         on_video: called with each video's key as it is done (progress). warn: for problems that do not stop it.
     """
     root = Path(scores_dir)
@@ -137,7 +152,8 @@ def build_report(scores_dir: Path, *, failed: list[str] | None = None, video: st
         write_json(failed_path, list(failed))
     warn = warn or (lambda _line: None)
     report = Report(index=root / INDEX_NAME, failed=list(failed))
-    entries, pages, configs = [], {}, {}
+    trusted = Trusted.of(root, videos, runs)
+    entries, pages, configs, outside = [], {}, {}, 0
     for csv_path in find_scored(root):
         try:
             entry = read_scored_video(csv_path, root)
@@ -147,8 +163,10 @@ def build_report(scores_dir: Path, *, failed: list[str] | None = None, video: st
             report.unreadable.append(str(exc))
             continue
         page_path = entry.folder / f"{entry.stem}{PAGE_SUFFIX}"
-        media = _media(entry, video, warn)
-        html = video_page(entry, page_path, report.index, media.path, media.how, _run_config(entry.info, configs))
+        media = _media(entry, video, trusted, warn)
+        outside += media.path is None and media.outside
+        html = video_page(entry, page_path, report.index, media.path, media.how,
+                          _run_config(entry.info, configs, trusted))
         write_text(page_path, html)
         report.bytes += page_path.stat().st_size
         if media.path is not None and not media.how.startswith("original (hard link)"):
@@ -159,6 +177,9 @@ def build_report(scores_dir: Path, *, failed: list[str] | None = None, video: st
         report.media[entry.key] = media.how
         if on_video:
             on_video(entry.key)
+    if outside:
+        warn(f"{outside} scored videos are outside {root} and every --videos folder: their pages play no video; "
+             "give --videos DIR (where the videos are) to play them")
     if not entries and not report.failed:
         curve, record = score_output(CURVE_OUTPUT).suffix, score_output(RECORD_OUTPUT).suffix
         raise InputError(f"{root}: holds no `vadpipe score` outputs (<stem>{curve} + <stem>{record}); "
@@ -169,16 +190,28 @@ def build_report(scores_dir: Path, *, failed: list[str] | None = None, video: st
     return report
 
 
-def _media(entry: ScoredVideo, mode: str, warn: Callable[[str], None]) -> Media:
+def _media(entry: ScoredVideo, mode: str, trusted: Trusted, warn: Callable[[str], None]) -> Media:
     import av
 
     source = entry.info.get("video")
+    if mode == "none":
+        return Media(None, "no video (--video none)")
+    if not source or not isinstance(source, str) or source.lower().endswith(".npy"):
+        return Media(None, "scored from precomputed features")
+    located = trusted.locate_video(source, entry.rel_dir)
+    if located.path is None:
+        earlier = earlier_copy(entry.folder, entry.stem)
+        if earlier is not None:
+            return Media(earlier, f"the copy an earlier report placed ({located.why})")
+        return Media(None, located.why, outside=located.outside)
+    located = located.path
     meta = entry.info.get("metadata") or {}
     json_mtime = os.stat(score_output(RECORD_OUTPUT).path(entry.folder, entry.stem)).st_mtime
     try:
-        return prepare_media(Path(source) if source else None, entry.folder, entry.stem, float(entry.info["fps"]),
+        check_video_file(located)
+        return prepare_media(located, entry.folder, entry.stem, float(entry.info["fps"]),
                              mode=mode, variable_frame_rate=bool(meta.get("variable_frame_rate")),
                              newer_than=json_mtime)
     except (InputError, OSError, av.FFmpegError) as exc:
-        warn(f"{source}: no playable copy for the report ({exc}); its page shows the curve only")
+        warn(f"{located}: no playable copy for the report ({exc}); its page shows the curve only")
         return Media(None, f"no playable copy could be made ({exc})")

@@ -40,6 +40,16 @@ class Media:
 
     path: Path | None
     how: str  # "original (hard link)", "original (copy)", "VP9 transcode", or why there is none
+    outside: bool = False  # no video because it lies outside what the report may read (report.trust)
+
+
+def earlier_copy(out_dir: Path, stem: str) -> Path | None:
+    """The ``<stem>.play.*`` an earlier report placed in ``out_dir`` (a plain file, never a link), or None."""
+    for kind in _PLAYABLE:
+        path = out_dir / f"{stem}{PLAY_SUFFIX}.{kind}"
+        if path.is_file() and not path.is_symlink():
+            return path
+    return None
 
 
 def playable_in_browsers(video: Path) -> tuple[str | None, str | None]:
@@ -72,7 +82,7 @@ def playable_in_browsers(video: Path) -> tuple[str | None, str | None]:
 
 def place_original(video: Path, target: Path) -> str:
     """Hard-link ``video`` to ``target`` (a copy when another file system); returns how."""
-    if target.exists() and os.path.samefile(video, target):
+    if target.exists() and not target.is_symlink() and os.path.samefile(video, target):
         return "original (hard link)"
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # not atomic_path: it would chmod the original
     try:
@@ -147,7 +157,8 @@ def prepare_media(video: Path | None, out_dir: Path, stem: str, fps: float, *, m
             old.unlink(missing_ok=True)  # what an earlier report placed in another way
     if reason is None:
         return Media(target, place_original(video, target))
-    fresh = target.is_file() and target.stat().st_mtime >= newer_than and not os.path.samefile(video, target)
+    fresh = (target.is_file() and not target.is_symlink() and target.stat().st_mtime >= newer_than
+             and not os.path.samefile(video, target))
     if not fresh:
         transcode_webm(video, target, fps)
     return Media(target, f"VP9 transcode ({reason})")
