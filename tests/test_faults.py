@@ -106,3 +106,110 @@ def test_report_follows_no_link_out_of_the_folder(stranger, tmp_path):
     os.replace(tmp_path / "moved.csv", out / "v.scores.csv")
     report = build_report(out)
     assert report.media["v"].endswith("--videos folder") and 'id="player"' not in (out / "v.report.html").read_text()
+
+
+# --- Endless runs: downloads end, and a gap is counted once ----------------------------------------------------------
+
+class _Hostile:
+    """An HTTP server on 127.0.0.1 that answers every GET with ``body(handler)``; stops with the test."""
+
+    def __init__(self, body):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                try:
+                    body(self)
+                except OSError:
+                    pass  # the client gave up: what the test wants
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/w.pt"
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def hostile():
+    servers = []
+    yield lambda body: servers.append(_Hostile(body)) or servers[-1]
+    for server in servers:
+        server.close()
+
+
+def _drip(handler, until: float = 10.0):
+    """Promise 1 MiB, then send one byte every 50 ms (each read is well inside the read timeout)."""
+    import time
+
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(1 << 20))
+    handler.end_headers()
+    end = time.monotonic() + until
+    while time.monotonic() < end:
+        handler.wfile.write(b"x")
+        handler.wfile.flush()
+        time.sleep(0.05)
+
+
+def _endless(handler, cap: int = 64 << 20):
+    """A body with no length that never ends (bounded here at 64 MiB so that a failing test still stops)."""
+    handler.send_response(200)
+    handler.end_headers()
+    block = b"\0" * (1 << 16)
+    for _ in range(cap // len(block)):
+        handler.wfile.write(block)
+
+
+def test_weights_download_from_a_drip_server_ends_by_its_deadline(hostile, tmp_path):
+    import time
+
+    from vadpipe.weights.fetch import TransferError, fetch
+
+    server = hostile(_drip)
+    began = time.monotonic()
+    with pytest.raises(TransferError, match=r"did not finish within 1\.5 s .* run again to resume"):
+        fetch(server.url, tmp_path / "w.pt", timeout=1.0, deadline_s=1.5)
+    assert time.monotonic() - began < 4 and (tmp_path / "w.pt.part").stat().st_size > 0  # kept to resume
+    # Slower than the low-speed floor: each attempt is cut, and the download gives up.
+    with pytest.raises(TransferError, match="slower than 1,000 bytes in 0.5 s"):
+        fetch(server.url, tmp_path / "w.pt", timeout=1.0, attempts=2, low_speed=(1000, 0.5))
+    assert time.monotonic() - began < 8
+
+
+def test_weights_download_refuses_a_body_larger_than_the_registry_allows(hostile, tmp_path, monkeypatch):
+    import dataclasses
+
+    import vadpipe.weights.registry as weights_registry
+    from vadpipe.backbones.install import download
+    from vadpipe.errors import VadpipeError
+    from vadpipe.weights.registry import entries, get_entry
+
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path / "home"))
+    assert all(entry.max_bytes > 0 for entry in entries().values())  # every entry has a bound
+    name = "inception_i3d_rgb_imagenet"
+    patched = {**entries(), name: dataclasses.replace(get_entry(name), max_bytes=1 << 20)}
+    monkeypatch.setattr(weights_registry, "entries", lambda: patched)
+    for body in (_endless, lambda h: (h.send_response(200), h.send_header("Content-Length", str(1 << 30)),
+                                      h.end_headers())):
+        server = hostile(body)
+        with pytest.raises(VadpipeError, match=r"sends more than the 1,048,576 bytes this file can have"):
+            download(name, url=server.url)
+        assert list((tmp_path / "home" / "weights" / "downloads").iterdir()) == []
+
+
+def test_a_two_hour_gap_before_the_last_frame_is_counted_once(tmp_path):
+    from vadpipe.video.decode import VideoReader
+
+    path = write_video(tmp_path / "gap.mp4", index_frames(3), pts_ms=[0, 40, 7_200_040])
+    with VideoReader(path, fps=25) as reader:
+        frames = sum(1 for _ in reader)
+    assert reader.info.source_fps == pytest.approx(3 / 7200.08)
+    assert frames == 180_002  # ticks 0 .. 7200.04 s at 25 fps: the last frame shows its own 40 ms, not 2 hours

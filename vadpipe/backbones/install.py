@@ -45,7 +45,8 @@ def download(name: str, *, url: str | None = None, observer: Observer | None = N
     failures = []
     for candidate in urls:
         try:
-            path, digest = fetch(candidate, dest, sha256=entry.sha256, observer=observer)
+            path, digest = fetch(candidate, dest, sha256=entry.sha256, max_bytes=entry.max_bytes,
+                                 observer=observer)
             break
         except TransferError as exc:
             failures.append(str(exc))

@@ -195,7 +195,7 @@ class VideoReader:
         first = None
         size = None  # stored (width, height) of the first frame; later frames are scaled to it
         rotation = 0
-        n = 0
+        n, shown = 0, 0.0  # shown: how long the latest frame is on screen, as its container states (0: unknown)
         try:
             for frame in self._container.decode(self._stream):
                 if size is None:
@@ -206,6 +206,7 @@ class VideoReader:
                 t = frame.time
                 times.append(float(t) if t is not None else (times[-1] + 1 / (self.info.fps or 25) if times else 0.0))
                 first = times[-1] if first is None else first
+                shown = _frame_duration(frame)
                 n += 1
                 if self._on_frame is not None:
                     self._on_frame(times[-1])
@@ -219,14 +220,15 @@ class VideoReader:
             ) from exc
         if n == 0:
             raise InputError(f"{self.path}: no frame could be decoded; {_REENCODE}")
-        self._finish(np.asarray(times), size, rotation, n=n, first=first)
+        self._finish(np.asarray(times), size, rotation, n=n, first=first, shown=shown)
 
     def _to_rgb(self, frame: av.VideoFrame, width: int | None, height: int | None) -> np.ndarray:
         return frame_to_rgb(self._reformatter, frame, width, height)
 
-    def _finish(self, times: np.ndarray, size: tuple[int, int], rotation: int, *, n: int, first: float) -> None:
+    def _finish(self, times: np.ndarray, size: tuple[int, int], rotation: int, *, n: int, first: float,
+                shown: float = 0.0) -> None:
         """Fill :attr:`info` from the ``n`` frames decoded: ``times`` are their timestamps (a live stream's last
-        ones only), ``first`` the first frame's."""
+        ones only), ``first`` the first frame's, ``shown`` the last frame's stated duration (0: unknown)."""
         info = self.info
         tick = float(self._stream.time_base) if self._stream.time_base else 0.0
         deltas = np.diff(times)
@@ -234,7 +236,10 @@ class VideoReader:
         if deltas.size and step > 0:
             # Timestamps quantised to the time base (33/34 ms at 30 fps in mkv) are still constant rate.
             info.variable_frame_rate = bool(np.any(np.abs(deltas - step) > max(2 * tick, 0.1 * step)))
-        last = float(deltas[-1]) if info.variable_frame_rate else step  # how long the last frame shows
+        # How long the last frame shows: a constant rate's step; with a variable rate, the duration the container
+        # states for it (what FFmpeg counts), else the interval before it. Never the interval before it when
+        # the container says otherwise: a 2-hour gap before the last frame would be counted twice.
+        last = (shown or float(deltas[-1])) if info.variable_frame_rate else step
         covered = float(times[-1] - first) + last if n > 1 else step
         if info.variable_frame_rate and covered > 0:
             info.fps = n / covered  # the average rate
@@ -314,6 +319,12 @@ class VideoReader:
         self.info.fps = float(self.target_fps)
         self.info.frames = k
         self.info.timestamps = np.asarray(ticks)
+
+
+def _frame_duration(frame: av.VideoFrame) -> float:
+    """Seconds the container says ``frame`` is shown (its packet duration), 0.0 when it says nothing."""
+    duration, time_base = getattr(frame, "duration", None), frame.time_base
+    return float(duration * time_base) if duration and duration > 0 and time_base else 0.0
 
 
 def frame_to_rgb(reformatter: VideoReformatter, frame: av.VideoFrame, width: int | None = None,

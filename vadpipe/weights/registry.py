@@ -19,7 +19,9 @@ class WeightsEntry:
     """One known checkpoint: where it comes from and which backbone it fits.
 
     ``sha256`` is None where no hash is published; ``urls`` is empty where the file has
-    no public download and must be imported.
+    no public download and must be imported. ``max_bytes`` bounds a download (a larger body is
+    refused, so an endless one cannot fill the disk): no size is published either, so it is about
+    three times the checkpoint's float32 tensors, room for the optimiser state some files keep.
     """
 
     name: str
@@ -28,6 +30,7 @@ class WeightsEntry:
     file_name: str
     urls: tuple[str, ...]
     sha256: str | None
+    max_bytes: int
     license: str
     source: str
     notes: str
