@@ -213,3 +213,212 @@ def test_a_two_hour_gap_before_the_last_frame_is_counted_once(tmp_path):
         frames = sum(1 for _ in reader)
     assert reader.info.source_fps == pytest.approx(3 / 7200.08)
     assert frames == 180_002  # ticks 0 .. 7200.04 s at 25 fps: the last frame shows its own 40 ms, not 2 hours
+
+
+# --- Loss of data in `watch`: never replace a result, finish every output, one stream's disk is its own ---------------
+
+SNIPPETS, EVENT = 16, (6, 9)
+WATCH = ["--device", "cpu", "--json", "--hold", "0.5", "--pre", "1", "--post", "1", "--batch-size", "4",
+         "--behind", "queue"]
+
+
+@pytest.fixture(scope="module")
+def watch_setup(tmp_path_factory):
+    """(run folder, a 16-snippet video with one event) for `watch`; one torch thread, as tests/test_watch.py."""
+    import torch
+
+    from tests.helpers.live import event_frames, make_run, write_mp4
+
+    root = tmp_path_factory.mktemp("faults-watch")
+    video = write_mp4(root / "cam.mp4", event_frames(SNIPPETS, EVENT))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        make_run(root / "run", video)
+    finally:
+        torch.set_num_threads(threads)
+    return root / "run", video
+
+
+@pytest.fixture
+def _one_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _watch(capsys, *args) -> tuple[int, list[dict], str]:
+    code = main(["watch", *map(str, args), *WATCH])
+    captured = capsys.readouterr()
+    return code, [json.loads(x) for x in captured.out.splitlines() if x.startswith("{")], captured.err
+
+
+def _hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob(".*"))
+
+
+def test_a_source_named_dots_never_writes_outside_out(tmp_path):
+    from vadpipe.live.sources import parse_sources
+
+    (tmp_path / "...mp4").write_bytes(b"")
+    specs = parse_sources([str(tmp_path / "...mp4"), "/dev/video/..", "tcp://127.0.0.1:1/..", str(tmp_path / "...mp4")])
+    for spec in specs:
+        assert spec.name not in ("", ".", "..") and "/" not in spec.name
+        assert (tmp_path / "out" / spec.name).resolve().parent == (tmp_path / "out").resolve()
+    assert len({s.name for s in specs}) == len(specs)
+
+
+def test_a_second_watch_into_the_same_out_replaces_nothing(watch_setup, tmp_path, capsys, _one_thread):
+    run, video = watch_setup
+    out = tmp_path / "live"
+    assert _watch(capsys, video, "--model", run, "--out", out)[0] == 0
+    events = out / "cam" / "events"
+    first = {p.name: p.read_bytes() for p in [out / "cam" / "scores-0001.csv", *events.iterdir()]}
+    (out / "cam" / ".scores-0002.csv.part").write_text("rows of a killed run\n")
+    code, lines, _ = _watch(capsys, video, "--model", run, "--out", out)
+    assert code == 0
+    assert {p.name: p.read_bytes() for p in [out / "cam" / "scores-0001.csv", *events.glob("cam-0001.*")]} == first
+    assert (out / "cam" / ".scores-0002.csv.part").read_text() == "rows of a killed run\n"
+    assert lines[-1]["streams"][0]["csv"] == [str(out / "cam" / "scores-0003.csv")]
+    (end,) = [x for x in lines if x["type"] == "event_end"]
+    assert end["event"]["id"] == "cam-0002"
+    assert sorted(p.name for p in events.glob("cam-0002.*")) == ["cam-0002.json", "cam-0002.mp4", "cam-0002.png"]
+
+
+def test_two_ctrl_c_in_a_row_still_finish_the_scores_and_the_event_files(watch_setup, tmp_path, capsys, monkeypatch,
+                                                                           _one_thread):
+    import signal
+
+    from vadpipe.live import watch as live_watch
+
+    run, video = watch_setup
+    on_event, finish = live_watch.Watcher._on_event, live_watch.Watcher._finish_stream
+
+    def ctrl_c_at_the_event(self, s, kind, event, snip):
+        on_event(self, s, kind, event, snip)
+        if kind == "start":
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def ctrl_c_again_while_finishing(self, s, reason):
+        os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C, while the outputs are being finished
+        finish(self, s, reason)
+
+    monkeypatch.setattr(live_watch.Watcher, "_on_event", ctrl_c_at_the_event)
+    monkeypatch.setattr(live_watch.Watcher, "_finish_stream", ctrl_c_again_while_finishing)
+    out = tmp_path / "live"
+    code, lines, _ = _watch(capsys, video, "--model", run, "--realtime", "--out", out)
+    assert code == 0 and lines[-1]["stopped"] == "SIGINT"
+    assert _hidden(out) == [] and (out / "cam" / "scores-0001.csv").is_file()
+    assert sorted(p.name for p in (out / "cam" / "events").iterdir()) == ["cam-0001.json", "cam-0001.mp4",
+                                                                          "cam-0001.png"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored after the outputs
+
+
+@pytest.mark.parametrize("failing", ["clip", "csv"])
+def test_a_full_disk_under_one_stream_stops_only_that_streams_files(watch_setup, tmp_path, capsys, monkeypatch,
+                                                                    failing, _one_thread):
+    import errno
+
+    from vadpipe.live.clips import ClipWriter
+    from vadpipe.live.outputs import RollingCsv
+
+    run, video = watch_setup
+
+    def full(real):
+        def write(self, *args):
+            if (self.path if failing == "clip" else self.folder).parts[-3 if failing == "clip" else -1] == "cam":
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return real(self, *args)
+        return write
+
+    if failing == "clip":
+        monkeypatch.setattr(ClipWriter, "finish", full(ClipWriter.finish))
+    else:
+        monkeypatch.setattr(RollingCsv, "write", full(RollingCsv.write))
+    out = tmp_path / "live"
+    code, lines, _ = _watch(capsys, video, video, "--model", run, "--out", out)
+    summary = lines[-1]
+    assert code == 1 and summary["type"] == "summary"
+    assert len(summary["failed"]) == 1 and "No space left on device" in summary["failed"][0]
+    assert [s["snippets_scored"] for s in summary["streams"]] == [SNIPPETS, SNIPPETS]  # both scored to the end
+    assert len([x for x in lines if x["type"] == "event_end"]) == 2  # both events told
+    other = out / "cam-2"
+    assert (other / "scores-0001.csv").is_file() and _hidden(other) == []
+    assert sorted(p.name for p in (other / "events").iterdir()) == ["cam-2-0001.json", "cam-2-0001.mp4",
+                                                                    "cam-2-0001.png"]
+
+
+def _hanging_hook():
+    """A listener on 127.0.0.1 that accepts connections and never answers; (url, close)."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.1)
+    held, stop = [], threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+
+    def close():
+        stop.set()
+        thread.join(2)
+        for conn in held:
+            conn.close()
+        listener.close()
+
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/hook", close
+
+
+def test_every_alert_of_a_hanging_webhook_is_counted_at_exit():
+    import time
+
+    from vadpipe.live.webhook import Webhook
+
+    url, close = _hanging_hook()
+    try:
+        hook = Webhook(url, retries=1, backoff=0.05, timeout=0.5)
+        hook.start()
+        for i in range(8):
+            hook.send({"type": "event_start", "event": {"id": f"cam-{i:04d}"}})
+        began = time.monotonic()
+        hook.close(wait_s=1.0)
+        assert time.monotonic() - began < 2
+        assert hook.alerts == 8 and hook.sent == 0 and hook.failed + hook.dropped == 8 and hook.dropped >= 6
+        counted = (hook.sent, hook.failed, hook.dropped)
+        time.sleep(1.2)  # the delivery on its way when it closed ends now: it was already counted as dropped
+        assert (hook.sent, hook.failed, hook.dropped) == counted
+    finally:
+        close()
+
+
+def test_a_webhook_alert_that_cannot_be_sent_is_counted_and_the_thread_goes_on():
+    from vadpipe.live.webhook import Webhook
+
+    errors = []
+    hook = Webhook("http://127.0.0.1:9/hook", retries=0, timeout=0.5, on_error=errors.append)
+    hook.start()
+    hook.send({"event": {"id": "a"}, "bad": {1, 2}})  # not JSON: the thread must not die with it
+    hook.send({"event": {"id": "b"}})
+    hook.close(wait_s=3.0)
+    assert (hook.alerts, hook.sent, hook.failed, hook.dropped) == (2, 0, 2, 0) and len(errors) == 2
+
+
+@pytest.mark.parametrize("url", ["not-a-url", "file:///etc/passwd", "http://[::1", "ftp://host/x", "http://:80/x"])
+def test_a_webhook_that_is_not_an_http_url_is_a_usage_error(watch_setup, capsys, url):
+    run, video = watch_setup
+    assert main(["watch", str(video), "--model", str(run), "--webhook", url]) == 2
+    err = capsys.readouterr().err
+    assert "--webhook" in err and "http" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

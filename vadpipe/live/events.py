@@ -52,9 +52,14 @@ class Scored:
 
 
 class EventDetector:
-    """Feed scored snippets in order; get back ("start" | "end", Event) transitions."""
+    """Feed scored snippets in order; get back ("start" | "end", Event) transitions.
 
-    def __init__(self, stream: str, *, threshold: float, release: float, hold_s: float, smooth: int = 1):
+    ``numbers``: gives each new event its number (default 1, 2, ...; `watch --out` numbers on from the
+    events an earlier run left in the folder).
+    """
+
+    def __init__(self, stream: str, *, threshold: float, release: float, hold_s: float, smooth: int = 1,
+                 numbers=None):
         if not 0 <= release <= threshold <= 1:
             raise ValueError(f"need 0 <= release <= threshold <= 1, got release {release}, threshold {threshold}")
         self.stream, self.threshold, self.release, self.hold_s = stream, threshold, release, hold_s
@@ -65,6 +70,7 @@ class EventDetector:
         self._count = 0
         self._pending: list[float] = []  # raw scores of the quiet stretch (part of the event only if it resumes)
         self.count = 0
+        self._numbers = numbers or (lambda: self.count)
 
     def smoothed(self, score: float) -> float:
         self._recent.append(score)
@@ -76,7 +82,7 @@ class EventDetector:
         if self.event is None:
             if level >= self.threshold:
                 self.count += 1
-                self.event = Event(self.stream, f"{self.stream}-{self.count:04d}", item.index, item.stream_time_s,
+                self.event = Event(self.stream, f"{self.stream}-{self._numbers():04d}", item.index, item.stream_time_s,
                                    iso(item.wall_time))
                 self._sum, self._count, self._quiet_since, self._pending = 0.0, 0, None, []
                 self._add(item.score)

@@ -50,6 +50,10 @@ class WatchOptions:
 
     def __post_init__(self) -> None:
         check_ranges(self)
+        if self.webhook is not None:
+            from vadpipe.live.webhook import check_webhook_url
+
+            check_webhook_url(self.webhook)
         if self.threshold is not None and self.release is not None and self.release > self.threshold:
             raise ConfigError(f"release {self.release} must not exceed threshold {self.threshold} (an event closes "
                               "below release)", params=("release", "threshold"))

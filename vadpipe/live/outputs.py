@@ -3,12 +3,17 @@
 Per event, in ``<out>/<stream>/events/``: its clip ``<id>.mp4`` and the score outputs named in
 :data:`EVENT_OUTPUTS` (``<id>.json``, ``<id>.png``), written by the writers of the one table of score
 outputs (:data:`vadpipe.infer.outputs.SCORE_OUTPUTS`).
+
+A run never replaces an earlier run's files: CSV segments and events are numbered on from the
+highest number already in the folder (``.part`` files of a killed run included), and each number
+is claimed by creating its file exclusively.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -26,11 +31,39 @@ CLIP_SUFFIX = ".mp4"  # an event's clip, <id>.mp4 (pre-roll, event, post-roll)
 EVENT_OUTPUTS = ("json", "png")  # score outputs written per event, beside its clip
 
 
+def highest_number(folder: Path, prefix: str) -> int:
+    """The highest NNNN of the files ``<prefix>-NNNN.*`` (or hidden ``.<prefix>-NNNN.*``) in ``folder``; 0 if none."""
+    pattern = re.compile(rf"^\.?{re.escape(prefix)}-(\d+)\.")
+    if not Path(folder).is_dir():
+        return 0
+    return max((int(m.group(1)) for p in Path(folder).iterdir() if (m := pattern.match(p.name))), default=0)
+
+
+class EventNumbers:
+    """The numbers of one stream's events: on from the highest in its events folder, each claimed by creating
+    its clip ``<stream>-NNNN.mp4`` exclusively (so that no other run, before or alongside, gets it)."""
+
+    def __init__(self, folder: Path, stream: str):
+        self.folder, self.stream = Path(folder), stream
+        self.last = highest_number(self.folder, stream)
+
+    def __call__(self) -> int:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        while True:
+            self.last += 1
+            try:
+                (self.folder / f"{self.stream}-{self.last:04d}{CLIP_SUFFIX}").open("xb").close()
+                return self.last
+            except FileExistsError:
+                continue
+
+
 class RollingCsv:
     """``<dir>/scores-NNNN.csv`` segments of at most ``rotate_s`` stream seconds each.
 
     The segment being written is ``.scores-NNNN.csv.part``; it takes its final name (atomically)
     when it is full or when the stream ends, so a reader never sees a half-written segment.
+    Segments are numbered on from the highest in the folder; a ``.part`` is created exclusively.
     """
 
     HEADER = ["snippet", "stream_time_s", "wall_time", "score", "smoothed"]
@@ -38,7 +71,7 @@ class RollingCsv:
     def __init__(self, folder: Path, rotate_s: float):
         self.folder, self.rotate_s = Path(folder), rotate_s
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.segment = 0
+        self.segment = highest_number(self.folder, "scores")
         self.files: list[Path] = []
         self._file = None
         self._writer = None
@@ -48,9 +81,15 @@ class RollingCsv:
         if self._file is not None and stream_time_s - self._started_s >= self.rotate_s:
             self.close()
         if self._file is None:
-            self.segment += 1
             self._started_s = stream_time_s
-            self._file = open(self._part(), "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            while self._file is None:
+                self.segment += 1
+                try:  # never a part or segment of another run: "x" fails where the part exists
+                    if self._final().exists():
+                        continue
+                    self._file = open(self._part(), "x", newline="", encoding="utf-8")  # noqa: SIM115 - see close()
+                except FileExistsError:
+                    continue
             self._writer = csv.writer(self._file)
             self._writer.writerow(self.HEADER)
         self._writer.writerow([snippet, f"{stream_time_s:.3f}", f"{wall:.3f}", f"{score:.6f}", f"{smoothed:.6f}"])
@@ -63,12 +102,20 @@ class RollingCsv:
         return self.folder / f".scores-{self.segment:04d}.csv.part"
 
     def close(self) -> None:
+        """Give the segment being written its final name (raises OSError when the disk refuses; see ``abandon``)."""
         if self._file is None:
             return
-        self._file.close()
+        file, self._file, self._writer = self._file, None, None
+        file.close()
         os.replace(self._part(), self._final())
         self.files.append(self._final())
-        self._file = self._writer = None
+
+    def abandon(self) -> None:
+        """After a write failed: publish what was written if the disk allows it, else leave the ``.part``."""
+        try:
+            self.close()
+        except OSError:
+            pass
 
 
 @dataclass

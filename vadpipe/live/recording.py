@@ -143,6 +143,16 @@ class EventRecorder:
         event["unscored"] = self._unscored()
         self.write_files(event, self.scores, self.fps)
 
+    def abandon(self) -> None:
+        """After a write failed (a full disk): close the open clip if the disk allows it (fragmented, it plays
+        up to its last complete fragment either way); nothing more is written."""
+        clip, self.clip = self.clip, None
+        if clip is not None:
+            try:
+                clip.finish()
+            except OSError:
+                pass
+
     # ---- inside ---------------------------------------------------------------------------------
     def _commit(self, everything: bool = False) -> None:
         """Write the received snippets that certainly belong to the open clip.

@@ -89,7 +89,8 @@ def _scheme(text: str) -> str:
 # Tried in order; adding a kind of source is one entry here.
 SOURCE_KINDS = (
     SourceKind("stdin", False, lambda t: t == "-", lambda t: "stdin", _open_stdin),
-    SourceKind("webcam", True, lambda t: t.startswith("/dev/video"), lambda t: Path(t).name, _open_webcam),
+    SourceKind("webcam", True, lambda t: t.startswith("/dev/video"), lambda t: _safe_name(Path(t).name) or "webcam",
+               _open_webcam),
     SourceKind("network", True, lambda t: _scheme(t) in NETWORK_SCHEMES,
                lambda t: _safe_name(t.split("://", 1)[1]) or _scheme(t), _open_network),
     SourceKind("file", False, lambda t: _scheme(t) == "file" or "://" not in t,

@@ -14,6 +14,7 @@ to the observer (:data:`vadpipe.observers.EVENTS`), and :meth:`Watcher.run` retu
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from vadpipe.live.events import EventDetector, Scored, iso
 from vadpipe.live.options import WatchOptions  # noqa: F401  (re-exported: callers import it from here)
-from vadpipe.live.outputs import EVENTS_FOLDER, RollingCsv, StreamStats, write_event_files
+from vadpipe.live.outputs import EVENTS_FOLDER, EventNumbers, RollingCsv, StreamStats, write_event_files
 from vadpipe.live.recording import EventRecorder, Inbox
 from vadpipe.live.sources import Snippet, SnippetQueue, SourceReader, SourceSpec, Status
 from vadpipe.observers import Observer
@@ -45,6 +46,7 @@ class StreamState:
     pending: deque = field(default_factory=deque)  # snippets pushed to the scorer, not yet scored
     stats: StreamStats = field(default_factory=StreamStats)
     csv: RollingCsv | None = None
+    csv_files: list = field(default_factory=list)  # the CSV segments of a stream whose files stopped
     last: Scored | None = None
     last_score: float | None = None
     status: str = "opening"
@@ -77,8 +79,9 @@ class Watcher:
             reader = SourceReader(i, spec, queue, session.preprocess, feature_spec=session.spec, stop=self.stop,
                                   realtime=options.realtime, retries=options.retries, backoff=options.backoff,
                                   timeout=options.timeout, received=inbox.put if options.out is not None else None)
+            numbers = EventNumbers(options.out / spec.name / EVENTS_FOLDER, spec.name) if options.out else None
             detector = EventDetector(spec.name, threshold=options.threshold, release=options.release,
-                                     hold_s=options.hold_s, smooth=options.smooth)
+                                     hold_s=options.hold_s, smooth=options.smooth, numbers=numbers)
             state = StreamState(spec, reader, queue, new_scorer(), detector, inbox)
             if options.out is not None:
                 state.csv = RollingCsv(options.out / spec.name, options.csv_rotate_s)
@@ -101,13 +104,15 @@ class Watcher:
             self._loop(started)
         finally:
             self.stop.set()
-            self._restore_signals(previous)
-            for s in self.streams:
-                self._finish_stream(s, self._stop_reason)
-            if self.webhook:
-                self.webhook.close(wait_s=5.0)
-            for s in self.streams:
-                s.reader.join(timeout=2.0)
+            try:  # our handlers stay until every output is finished: a second Ctrl-C must not cut that short
+                for s in self.streams:
+                    self._finish_stream(s, self._stop_reason)
+                if self.webhook:
+                    self.webhook.close(wait_s=5.0)
+                for s in self.streams:
+                    s.reader.join(timeout=2.0)
+            finally:
+                self._restore_signals(previous)
         return self._summary(time.perf_counter() - started)
 
     def _loop(self, started: float) -> None:
@@ -183,13 +188,15 @@ class Watcher:
         smoothed = sum(s.detector._recent) / len(s.detector._recent)
         s.last, s.last_score = item, score
         if s.csv is not None:
-            s.csv.write(snip.index, snip.stream_time_s, snip.wall_time, score, smoothed)
+            with self._writing(s):
+                s.csv.write(snip.index, snip.stream_time_s, snip.wall_time, score, smoothed)
         self.observer.event("snippet", {"stream": s.spec.name, "snippet": snip.index,
                                         "stream_time_s": round(snip.stream_time_s, 3), "wall_time": iso(snip.wall_time),
                                         "score": round(score, 6), "smoothed": round(smoothed, 6),
                                         "latency_ms": round((now - snip.ready) * 1000, 1)})
         if s.recorder is not None:
-            s.recorder.scored(snip.index, snip.stream_time_s, score)
+            with self._writing(s):
+                s.recorder.scored(snip.index, snip.stream_time_s, score)
         for kind, event in transitions:
             self._on_event(s, kind, event, snip)
 
@@ -199,10 +206,13 @@ class Watcher:
             s.events += 1
             if s.recorder is not None:
                 self._record()  # every snippet received so far: the pre-roll and those not yet scored
-                event.outputs = {"clip": str(s.recorder.start(record, snip.index))}
+            if s.recorder is not None:
+                with self._writing(s):
+                    event.outputs = {"clip": str(s.recorder.start(record, snip.index))}
                 record = event.to_dict()
         elif s.recorder is not None:
-            s.recorder.end(record, snip.index)
+            with self._writing(s):
+                s.recorder.end(record, snip.index)
         payload = {"type": f"event_{kind}", "event": record, "model": self.model_info}
         self.observer.event(f"event_{kind}", {"event": record})
         if self.webhook:
@@ -212,7 +222,8 @@ class Watcher:
         """Move the snippets the readers received into their streams' recorders (clips take them from there)."""
         for s in self.streams:
             if s.recorder is not None:
-                s.recorder.receive(s.inbox.take())
+                with self._writing(s):
+                    s.recorder.receive(s.inbox.take())
 
     def _event_files_writer(self):
         def write(event: dict, scores: list, fps: float) -> None:
@@ -253,9 +264,32 @@ class Watcher:
             self._on_event(s, kind, event, _Last(s))
         if s.recorder is not None:
             self._record()
-            s.recorder.close()  # with every snippet received, up to the end of its post-roll
+        if s.recorder is not None:
+            with self._writing(s):
+                s.recorder.close()  # with every snippet received, up to the end of its post-roll
         if s.csv is not None:
-            s.csv.close()
+            with self._writing(s):
+                s.csv.close()
+
+    @contextlib.contextmanager
+    def _writing(self, s: StreamState):
+        """Around a write of one stream's files: a full or failing disk stops that stream's files, nothing else.
+
+        The stream is still scored and its events still told and posted; the run ends with exit 1.
+        """
+        try:
+            yield
+        except OSError as exc:
+            message = (f"{self.o.out / s.spec.name}: cannot write ({exc.strerror or exc}); stream {s.spec.name} "
+                       "goes on without files; free some space (or fix the folder) and watch again")
+            self.failed.append(message)
+            self.observer.failed(message)
+            if s.csv is not None:
+                s.csv.abandon()
+                s.csv_files = s.csv.files
+            if s.recorder is not None:
+                s.recorder.abandon()
+            s.csv = s.recorder = None
 
     # ---- output -----------------------------------------------------------------------------------
     def _tell_live(self) -> None:
@@ -275,11 +309,12 @@ class Watcher:
                 "stream": s.spec.name, "source": s.spec.text, "status": s.status, "events": s.events,
                 "dropped_snippets": s.queue.dropped, "reconnects": s.reader.reconnects,
                 "frames": s.reader.frames_total, **s.stats.summary(),
-                "csv": [str(p) for p in s.csv.files] if s.csv else [],
+                "csv": [str(p) for p in (s.csv.files if s.csv else s.csv_files)],
             })
         return {"type": "summary", "stopped": self._stop_reason, "seconds": round(elapsed, 3),
                 "model": self.model_info, "streams": streams, "failed": self.failed,
-                "webhook": None if not self.webhook else {"sent": self.webhook.sent, "failed": self.webhook.failed,
+                "webhook": None if not self.webhook else {"alerts": self.webhook.alerts, "sent": self.webhook.sent,
+                                                          "failed": self.webhook.failed,
                                                           "dropped": self.webhook.dropped}}
 
     # ---- signals ----------------------------------------------------------------------------------
