@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.helpers.scores import tiny_config, write_scored
@@ -422,3 +423,44 @@ def test_a_webhook_that_is_not_an_http_url_is_a_usage_error(watch_setup, capsys,
     assert main(["watch", str(video), "--model", str(run), "--webhook", url]) == 2
     err = capsys.readouterr().err
     assert "--webhook" in err and "http" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+# --- Decoding: discontinuities, a degenerate display matrix, a frame every hour ------------------------------------
+
+def test_concatenated_mpegts_whose_timestamps_restart_keeps_its_frame_rate(tmp_path):
+    from vadpipe.video.decode import read_video
+
+    part = write_video(tmp_path / "part.ts", index_frames(50), fps=25)
+    (tmp_path / "cat.ts").write_bytes(part.read_bytes() * 2)  # `cat a.ts b.ts`: the second part starts at 0 again
+    frames, info = read_video(tmp_path / "cat.ts")
+    assert (info.frames, info.fps, info.variable_frame_rate) == (100, 25.0, False)
+    assert info.duration_s == pytest.approx(4.0)
+    assert np.all(np.diff(info.timestamps) == pytest.approx(0.04))
+
+
+def test_a_degenerate_display_matrix_is_not_a_rotation(tmp_path):
+    from vadpipe.video.decode import read_video
+
+    path = write_video(tmp_path / "v.mp4", index_frames(4, height=24, width=32))
+    data = bytearray(path.read_bytes())
+    matrix = data.find(b"tkhd") - 4 + 48  # version-0 track header: the 3x3 display matrix, 36 bytes
+    data[matrix : matrix + 36] = bytes(36)
+    (tmp_path / "degenerate.mp4").write_bytes(bytes(data))
+    frames, info = read_video(tmp_path / "degenerate.mp4")
+    assert info.rotation == 0 and frames.shape == (4, 24, 32, 3)  # FFmpeg shows it as stored
+
+
+def test_a_video_averaging_a_frame_an_hour_gets_its_report_and_overlay(tmp_path):
+    from vadpipe.infer.overlay import write_overlay
+    from vadpipe.video.decode import read_video
+
+    video = write_video(tmp_path / "videos" / "sparse.mp4", index_frames(3), pts_ms=[0, 40, 7_200_040])
+    fps = 3 / 15_000  # about 0.0002 fps
+    out = tmp_path / "scores"
+    write_scored(out, "sparse", [0.9], frames=3, fps=fps, video=video, metadata={"variable_frame_rate": True})
+    report = build_report(out, videos=[video.parent])
+    assert report.media["sparse"] == "VP9 transcode (variable frame rate)" and report.failed == []
+    assert read_video(out / "sparse.play.webm")[1].frames == 3
+    write_overlay(video, out / "sparse.overlay.mp4", np.array([0.1, 0.9, 0.2]), np.array([False, True, False]),
+                  0.5, fps)
+    assert read_video(out / "sparse.overlay.mp4")[1].frames == 3

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from vadpipe.atomic import atomic_path
-from vadpipe.video.decode import VideoReader
+from vadpipe.video.decode import VideoReader, encoder_rate
 
 
 def _score_colour(score: float) -> tuple[int, int, int]:
@@ -142,7 +142,7 @@ def write_overlay(video: Path, out: Path, curve: np.ndarray, alarm: np.ndarray, 
         fps: the curve's frame rate. resample_fps: the rate the frames were resampled to for scoring
             (None: every decoded frame), so the overlay shows the frames the curve scores.
     """
-    rate = Fraction(fps).limit_denominator(1001)
+    rate = encoder_rate(fps)
     sound = None
     try:
         with atomic_path(out, suffix=".mp4") as tmp, VideoReader(video, fps=resample_fps) as reader, \

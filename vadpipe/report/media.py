@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -106,9 +105,9 @@ def transcode_webm(video: Path, target: Path, fps: float, *, max_height: int = M
     """
     import av
 
-    from vadpipe.video.decode import VideoReader
+    from vadpipe.video.decode import VideoReader, encoder_rate
 
-    rate = Fraction(fps).limit_denominator(1001)
+    rate = encoder_rate(fps)
     with atomic_path(target, suffix=".webm") as tmp, VideoReader(video) as reader, \
             av.open(str(tmp), mode="w", format="webm") as container:
         stream = None

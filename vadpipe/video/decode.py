@@ -6,18 +6,25 @@ is converted to RGB24 by swscale. Frames are streamed, never held whole.
 
 - **Rotation**: the display matrix (``frame.rotation``, counter-clockwise degrees in
   PyAV >= 13; the old ``rotate`` tag otherwise) is applied, so frames come out upright.
+  As FFmpeg's autorotate, only a quarter turn (within 2 degrees) is applied: a degenerate
+  matrix (no angle) or an odd angle leaves the picture as stored.
 - **Frame rate**: ``fps`` is the stream's average rate. Timestamps are recorded and a
   variable frame rate is *detected and reported*, never silently resampled; passing
   ``fps=`` resamples on purpose (the frame on screen at each tick ``k / fps``).
 - **Truncation**: a file that decodes fewer frames than its container declares (or
   covers less time than its header says) is refused rather than silently shortened.
+- **Discontinuities**: where timestamps go backwards (concatenated MPEG-TS files start again)
+  or, in a format that allows discontinuities (MPEG-TS/PS), jump more than 10 s ahead, the
+  following frames go on one frame interval after the previous one, as FFmpeg does.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -31,6 +38,8 @@ av.logging.set_level(None)  # FFmpeg's own log lines would break the one-line-pe
 # Containers whose header states the duration (not estimated from the bit rate).
 _RELIABLE_DURATION = ("mov", "mp4", "matroska", "webm", "avi", "asf", "flv")
 LIVE_TIMES_KEPT = 4096  # timestamps a live stream's reader keeps (for its rate at the end), ~3 min at 25 fps
+_TS_DISCONT = 0x0200  # AVFMT_TS_DISCONT: the format allows timestamp discontinuities (MPEG-TS/PS)
+_DISCONT_S = 10.0  # a larger jump ahead in such a format is a discontinuity (FFmpeg's dts_delta_threshold)
 _REENCODE = "re-encode it to H.264 .mp4 with a converter you have (vadpipe brings none) or remove it from the inputs"
 
 
@@ -75,11 +84,20 @@ def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
 
 
 def _rotation_of(frame: av.VideoFrame, stream) -> int:
+    """Counter-clockwise degrees to turn the picture upright: a quarter turn, or 0 (module docstring)."""
     rotation = getattr(frame, "rotation", None)  # the display matrix, PyAV >= 13
-    if rotation is None:
-        tag = stream.metadata.get("rotate")  # old FFmpeg: clockwise degrees
-        rotation = -int(float(tag)) if tag else 0
-    return int(rotation)
+    try:
+        if rotation is None:
+            tag = stream.metadata.get("rotate")  # old FFmpeg: clockwise degrees
+            rotation = -float(tag) if tag else 0.0
+        rotation = float(rotation)
+    except (TypeError, ValueError):
+        return 0
+    # A degenerate matrix has no angle (FFmpeg: NaN; PyAV: INT_MIN): such a picture is not turned.
+    if not math.isfinite(rotation) or abs(rotation) > 360:
+        return 0
+    quarter = 90 * round(rotation / 90)
+    return int(quarter) if abs(rotation - quarter) <= 2 else 0
 
 
 class VideoReader:
@@ -196,6 +214,8 @@ class VideoReader:
         size = None  # stored (width, height) of the first frame; later frames are scaled to it
         rotation = 0
         n, shown = 0, 0.0  # shown: how long the latest frame is on screen, as its container states (0: unknown)
+        offset = 0.0  # added to the file's timestamps after a discontinuity
+        discont = bool(self._container.format.flags & _TS_DISCONT)
         try:
             for frame in self._container.decode(self._stream):
                 if size is None:
@@ -204,7 +224,12 @@ class VideoReader:
                 # (H, W, 3); a stream that changes resolution midway is scaled to its first frame's size
                 image = self._to_rgb(frame, *(size if (frame.width, frame.height) != size else (None, None)))
                 t = frame.time
-                times.append(float(t) if t is not None else (times[-1] + 1 / (self.info.fps or 25) if times else 0.0))
+                if t is None:
+                    times.append(times[-1] + 1 / (self.info.fps or 25) if times else 0.0)
+                else:
+                    if times and not 0 < float(t) + offset - times[-1] <= (_DISCONT_S if discont else math.inf):
+                        offset = times[-1] + self._interval(times) - float(t)  # a discontinuity: go on from here
+                    times.append(float(t) + offset)
                 first = times[-1] if first is None else first
                 shown = _frame_duration(frame)
                 n += 1
@@ -221,6 +246,11 @@ class VideoReader:
         if n == 0:
             raise InputError(f"{self.path}: no frame could be decoded; {_REENCODE}")
         self._finish(np.asarray(times), size, rotation, n=n, first=first, shown=shown)
+
+    def _interval(self, times: list[float]) -> float:
+        """The frame interval before a discontinuity: the last one, else the stream's rate's."""
+        last = times[-1] - times[-2] if len(times) > 1 else 0.0
+        return last if 0 < last <= _DISCONT_S else 1 / (self.info.fps or 25)
 
     def _to_rgb(self, frame: av.VideoFrame, width: int | None, height: int | None) -> np.ndarray:
         return frame_to_rgb(self._reformatter, frame, width, height)
@@ -319,6 +349,13 @@ class VideoReader:
         self.info.fps = float(self.target_fps)
         self.info.frames = k
         self.info.timestamps = np.asarray(ticks)
+
+
+def encoder_rate(fps: float) -> Fraction:
+    """``fps`` as an encoder's frame rate: 29.97 as 30000/1001, and never 0 however slow (a variable-rate
+    video can average 0.0002 fps, which a denominator of at most 1001 rounds to 0)."""
+    rate = Fraction(fps).limit_denominator(1001)
+    return rate if rate > 0 else Fraction(fps).limit_denominator(1 << 30) or Fraction(1, 1 << 30)
 
 
 def _frame_duration(frame: av.VideoFrame) -> float:
