@@ -352,6 +352,35 @@ def test_a_full_disk_under_one_stream_stops_only_that_streams_files(watch_setup,
                                                                     "cam-2-0001.png"]
 
 
+def test_a_long_event_clip_goes_on_in_files_of_bounded_length(tmp_path, monkeypatch):
+    import av
+
+    from vadpipe.live import clips
+    from vadpipe.live.recording import EventRecorder, Received
+
+    monkeypatch.setattr(clips, "CLIP_PART_S", 1.0)  # 25 frames: a new file every 2 snippets
+    written = []
+    recorder = EventRecorder(tmp_path / "events", pre_s=0, post_s=0, spare=8,
+                             write_files=lambda event, scores, fps: written.append(event))
+    frames = np.zeros((16, 24, 32, 3), np.uint8)
+    recorder.receive([Received(0, frames, 16, 0.0, 25.0)])
+    recorder.scored(0, 0.0, 0.9)
+    recorder.start({"id": "cam-0001", "outputs": {}}, 0)
+    recorder.receive([Received(i, frames, 16, i * 0.64, 25.0) for i in range(1, 7)])
+    for i in range(1, 7):
+        recorder.scored(i, i * 0.64, 0.9)
+    recorder.end({"id": "cam-0001", "end_snippet": 7, "outputs": {}}, 6)
+    (event,) = written
+    parts = [Path(p) for p in event["clip"]["parts"]]
+    assert [p.name for p in parts] == ["cam-0001.mp4", "cam-0001-part002.mp4", "cam-0001-part003.mp4",
+                                       "cam-0001-part004.mp4"]
+    decoded = []
+    for part in parts:
+        with av.open(str(part)) as container:
+            decoded.append(sum(1 for _ in container.decode(video=0)))
+    assert decoded == [32, 32, 32, 16] and event["clip"]["frames"] == 112
+
+
 def _hanging_hook():
     """A listener on 127.0.0.1 that accepts connections and never answers; (url, close)."""
     import socket

@@ -140,6 +140,8 @@ class EventRecorder:
         event["outputs"] = {**event.get("outputs", {}), "clip": str(path)}
         event["clip"] = {"first_snippet": clip.first_index, "snippets": clip.snippets, "frames": clip.frames,
                          "duration_s": round(clip.frames / self.fps, 3)}
+        if len(clip.paths) > 1:  # a long event: its clip goes on in further files
+            event["clip"]["parts"] = [str(part) for part in clip.paths]
         event["unscored"] = self._unscored()
         self.write_files(event, self.scores, self.fps)
 
