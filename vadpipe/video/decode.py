@@ -247,7 +247,7 @@ class VideoReader:
             raise InputError(f"{self.path}: no frame could be decoded; {_REENCODE}")
         self._finish(np.asarray(times), size, rotation, n=n, first=first, shown=shown)
 
-    def _interval(self, times: list[float]) -> float:
+    def _interval(self, times: deque[float] | list[float]) -> float:
         """The frame interval before a discontinuity: the last one, else the stream's rate's."""
         last = times[-1] - times[-2] if len(times) > 1 else 0.0
         return last if 0 < last <= _DISCONT_S else 1 / (self.info.fps or 25)
