@@ -44,6 +44,8 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
+# Not the shared tiny_run: these tests assert where events start and end, so the run is trained by hand
+# (tests/helpers/live.py) until it fires on exactly the bright snippets of this video, with a band.
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("watch")
