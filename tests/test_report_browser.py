@@ -167,7 +167,9 @@ def test_every_page_keeps_its_requests_inside_the_folder(page, report_dir):
     for html in sorted(out.rglob("*.html")):
         _open(page, html)
     page.watch.assert_clean()
-    assert np.all([p.is_file() for p in out.rglob("*.play.*")])
+    played = sorted(out.rglob("*.play.*"))
+    assert len(played) == len(SCORES)  # each video's page has its one playable file
+    assert all(p.is_file() for p in played)  # and none is a dangling link
 
 
 def test_evaluate_page_shows_its_pictures_and_sorts(browser, report_dir):
