@@ -14,6 +14,11 @@ import torch  # noqa: E402
 torch.set_num_threads(2)
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "extras: the outcome depends on whether the optional engine extras "
+                            "([onnx], [openvino]) are installed; .ci/run also runs these on the base install")
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
