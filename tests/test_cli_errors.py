@@ -3,21 +3,9 @@
 import json
 
 import numpy as np
-import pytest
 
-from tests.helpers.features import write_store, write_ucf_annotations
+from tests.helpers.features import write_store
 from vadpipe.cli.app import main
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cli")
-    write_store(root / "train", n_abnormal=4, n_normal=4, seed=3, t_range=(20, 40))
-    events = write_store(root / "test", n_abnormal=2, n_normal=2, seed=4, t_range=(20, 40))
-    write_ucf_annotations(root / "gt.txt", events)
-    assert main(["train", str(root / "train"), "--out", str(root / "run"), "--epochs", "1", "--batch-size", "4",
-                 "--seq-len", "16", "--hidden-dim", "16", "--device", "cpu", "--quiet"]) == 0
-    return root
 
 
 def _one_line_error(capsys) -> str:
@@ -32,34 +20,35 @@ def test_version_names_the_libraries(capsys):
     assert "vadpipe 0.1.0" in out and "torch" in out and "PyAV" in out
 
 
-def test_evaluate_without_model_file(trained, tmp_path, capsys):
+def test_evaluate_without_model_file(tiny_run, tmp_path, capsys):
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "config.json").write_text((trained / "run" / "config.json").read_text())
-    code = main(["evaluate", str(trained / "test"), "--model", str(tmp_path / "run"), "--gt", str(trained / "gt.txt")])
+    (tmp_path / "run" / "config.json").write_text((tiny_run.run / "config.json").read_text())
+    code = main(["evaluate", str(tiny_run.features), "--model", str(tmp_path / "run"), "--gt", str(tiny_run.gt)])
     assert code == 1
     assert "model.safetensors: missing" in _one_line_error(capsys)
 
 
-def test_evaluate_with_config_from_a_newer_version(trained, tmp_path, capsys):
+def test_evaluate_with_config_from_a_newer_version(tiny_run, tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
-    config = json.loads((trained / "run" / "config.json").read_text())
+    config = json.loads((tiny_run.run / "config.json").read_text())
     config["format_version"] = 99
     (run / "config.json").write_text(json.dumps(config))
-    assert main(["evaluate", str(trained / "test"), "--model", str(run), "--gt", str(trained / "gt.txt")]) == 1
+    assert main(["evaluate", str(tiny_run.features), "--model", str(run), "--gt", str(tiny_run.gt)]) == 1
     assert "upgrade vadpipe" in _one_line_error(capsys)
 
 
-def test_evaluate_skips_a_wrong_dim_video_and_exits_1(trained, tmp_path, capsys):
+def test_evaluate_skips_a_wrong_dim_video_and_exits_1(tiny_run, tmp_path, capsys):
     import shutil
 
-    shutil.copytree(trained / "test", tmp_path / "test")
-    np.save(tmp_path / "test" / "normal_003.npy", np.zeros((5, 2, 7), np.float32))
-    code = main(["evaluate", str(tmp_path / "test"), "--model", str(trained / "run"), "--gt", str(trained / "gt.txt"),
+    shutil.copytree(tiny_run.features, tmp_path / "test")
+    wrong = tmp_path / "test" / tiny_run.feature_file(3).relative_to(tiny_run.features)
+    np.save(wrong, np.zeros((5, 1, 7), np.float32))
+    code = main(["evaluate", str(tmp_path / "test"), "--model", str(tiny_run.run), "--gt", str(tiny_run.gt),
                  "--json"])
     assert code == 1
     captured = capsys.readouterr()
-    assert "normal_003.npy: features are 7-d but the model expects 32-d" in captured.err
+    assert f"{wrong.name}: features are 7-d but the model expects 1024-d" in captured.err
     assert json.loads(captured.out)["videos"] == 3  # the others were still evaluated
 
 

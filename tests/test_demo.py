@@ -47,10 +47,16 @@ def test_reduced_demo_runs_end_to_end(tmp_path, monkeypatch):
     assert len(open(result.outputs["csv"]).read().splitlines()) == 1 + 96
 
 
-def test_demo_cli_leaves_a_whole_run_folder(tmp_path, monkeypatch, capsys):
+@pytest.fixture
+def tiny_cli_demo(tmp_path, monkeypatch):
+    """`vadpipe demo` at TINY's sizes: the command's smallest (--videos 1 --epochs 1) still score ten 160-frame
+    clips, about 100 s on 2 cores; its other sizes are DemoSettings' fields, shrunk here."""
     monkeypatch.setenv("VADPIPE_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(demo_run, "DemoSettings", functools.partial(DemoSettings, **{
         k: v for k, v in TINY.items() if k not in ("train_normal", "train_abnormal", "epochs", "seed")}))
+
+
+def test_demo_cli_leaves_a_whole_run_folder(tiny_cli_demo, tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "demo"), "--videos", "2", "--epochs", "3", "--device", "cpu",
                  "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -60,6 +66,40 @@ def test_demo_cli_leaves_a_whole_run_folder(tmp_path, monkeypatch, capsys):
     assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
     assert (run / "training.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((run / "config.json").read_text())["features"]["crop_size"] == 32
+
+
+def test_demo_cli_prints_the_frame_auc_of_the_scores_it_writes(tiny_cli_demo, tmp_path, capsys):
+    import csv
+    import re
+
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--videos", "1", "--epochs", "1", "--device", "cpu"]) == 0
+    printed = re.search(r"held-out frame AUC: (\d+\.\d)%", capsys.readouterr().out)
+    assert printed, "no AUC line"
+    # The held-out events as the demo wrote them (UCF-Crime style, inclusive ends), and its scores, frame by frame.
+    events = {}
+    for line in (out / "videos" / "test_annotations.txt").read_text().splitlines():
+        name, kind, start, end, *_ = line.split()
+        events[name.removesuffix(".mp4")] = None if kind == "Normal" else (int(start), int(end) + 1)
+    assert sorted(e is None for e in events.values()) == [False, True]  # one clip with an event, one without
+    scores, truth = [], []
+    for stem, event in events.items():
+        folder = out / "scores" / ("normal" if event is None else "abnormal")
+        saved = json.loads((folder / f"{stem}.json").read_text())
+        with open(folder / f"{stem}.scores.csv") as f:
+            curve = np.array([float(row["score"]) for row in csv.DictReader(f)])
+        assert saved["frames"] == len(curve) == 40 and np.all((curve >= 0) & (curve <= 1))
+        assert (folder / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
+        labels = np.zeros(len(curve), dtype=int)
+        if event is not None:
+            labels[event[0] : event[1]] = 1
+        scores.append(curve)
+        truth.append(labels)
+    auc = 100 * roc_auc_score(np.concatenate(truth), np.concatenate(scores))
+    assert abs(auc - float(printed.group(1))) <= 0.05 + 1e-6, (auc, printed.group(0))  # printed to 0.1 %
 
 
 def test_demo_cli_help_lists_its_options(capsys):

@@ -1,13 +1,15 @@
 """CPU engines for the backbone (`--engine`): same features as torch, the export cache, and clear refusals.
 
-The engine tests are skipped where the extras are not installed (`pip install '.[onnx,openvino]'`,
-as `.ci/run` does); the refusal tests run everywhere. Sizes are small (32 px crops, 2 snippets,
+The engine tests are skipped where the extras are not installed (`pip install '.[onnx,openvino]'`);
+the refusal tests pass on either install, and `.ci/run` runs this module (marker ``extras``) on the base
+install before it installs the extras. Sizes are small (32 px crops, 2 snippets,
 2 crops), and every export goes to one session-wide VADPIPE_HOME, so each backbone is exported
 once however many tests use it.
 """
 
 from __future__ import annotations
 
+import importlib.machinery
 import json
 import os
 
@@ -21,6 +23,8 @@ from tests.helpers.videos import random_frames, write_video
 from vadpipe.cli.app import main
 from vadpipe.engines import AUTO_ORDER, resolve_engine, runtimes
 from vadpipe.errors import UsageError
+
+pytestmark = pytest.mark.extras  # every test here runs on the base install too (.ci/run), skipped or not
 
 CPU_ENGINES = ("onnxruntime", "openvino")
 CROP = 32
@@ -39,15 +43,26 @@ def home(engine_home, monkeypatch):
 
 
 @pytest.fixture
-def without(monkeypatch):
-    """Make packages look uninstalled: ``without("onnxruntime")``."""
+def installed(monkeypatch):
+    """Make packages look installed or not, whatever this machine has: ``installed(onnx=True, onnxscript=False)``
+    (the rest stay as they are)."""
     real = runtimes.importlib.util.find_spec
 
-    def hide(*names):
-        monkeypatch.setattr(runtimes.importlib.util, "find_spec",
-                            lambda name, *a: None if name in names else real(name, *a))
+    def pretend(**present: bool):
+        def find_spec(name, *args):
+            if name not in present:
+                return real(name, *args)
+            return importlib.machinery.ModuleSpec(name, None) if present[name] else None
 
-    return hide
+        monkeypatch.setattr(runtimes.importlib.util, "find_spec", find_spec)
+
+    return pretend
+
+
+@pytest.fixture
+def without(installed):
+    """Make packages look uninstalled: ``without("onnxruntime")``."""
+    return lambda *names: installed(**dict.fromkeys(names, False))
 
 
 # --- refusals (no engine needed) -------------------------------------------------------------------------
@@ -65,10 +80,19 @@ def test_missing_engine_is_one_line_naming_the_pip_command(engine, extra, withou
     assert not (tmp_path / "f" / "index.jsonl").exists() or "ok" not in (tmp_path / "f" / "index.jsonl").read_text()
 
 
-def test_missing_exporter_package_is_named_too(without):
-    without("onnxscript")
-    with pytest.raises(UsageError, match=r"missing onnxscript.*pip install 'vadpipe\[onnx\]'"):
+def test_missing_exporter_package_is_named_too(installed):
+    installed(onnxruntime=True, onnx=True, onnxscript=False)  # the same on the base install and with the extras
+    with pytest.raises(UsageError, match=r"\(missing onnxscript\); install it with: pip install 'vadpipe\[onnx\]'$"):
         resolve_engine("onnxruntime", "cpu")
+
+
+@pytest.mark.parametrize("engine,extra", [("onnxruntime", "onnx"), ("openvino", "openvino")])
+def test_on_the_base_install_every_missing_package_is_named(engine, extra, installed):
+    installed(onnxruntime=False, openvino=False, onnx=False, onnxscript=False)  # `pip install -e '.[dev]'`
+    with pytest.raises(UsageError) as err:
+        resolve_engine(engine, "cpu")
+    assert str(err.value).endswith(f"is not installed here (missing {engine}, onnx, onnxscript); "
+                                   f"install it with: pip install 'vadpipe[{extra}]'")
 
 
 def test_auto_is_torch_without_engines_and_prefers_openvino_then_onnxruntime(without, monkeypatch):

@@ -1,10 +1,10 @@
 """Exit codes a pipeline can trust: 1 only for inputs of this command that could not be used."""
 
 import json
+import shutil
 
 import pytest
 
-from tests.helpers.features import write_store, write_ucf_annotations
 from tests.helpers.videos import bad_truncated, random_frames, write_video
 from vadpipe.cli.app import main
 
@@ -12,16 +12,16 @@ TRAIN = ["--epochs", "1", "--batch-size", "4", "--seq-len", "16", "--hidden-dim"
 
 
 @pytest.fixture(scope="module")
-def stores(tmp_path_factory):
-    """A train and a test store, each holding one video whose extraction failed."""
+def stores(tiny_run, tmp_path_factory):
+    """The shared tiny store (tests/helpers/pipeline.py) copied as a train and a test store, each with one more
+    video whose extraction failed."""
     root = tmp_path_factory.mktemp("exit")
-    write_store(root / "train", n_abnormal=4, n_normal=4, seed=3, t_range=(20, 40))
-    events = write_store(root / "test", n_abnormal=2, n_normal=2, seed=4, t_range=(20, 40))
-    write_ucf_annotations(root / "gt.txt", events)
     for store in ("train", "test"):
+        shutil.copytree(tiny_run.features, root / store)
         with open(root / store / "index.jsonl", "a") as index:
             index.write(json.dumps({"video": "bad.mp4", "id": "bad", "features": "bad.npy", "status": "failed",
                                     "error": "bad.mp4: not a video (invalid data); re-encode it"}) + "\n")
+    shutil.copy(tiny_run.gt, root / "gt.txt")
     return root
 
 
@@ -38,32 +38,29 @@ def test_train_and_evaluate_leave_failed_extractions_out_with_one_line_and_exit_
     assert "not a video" not in captured.err
 
 
-def test_evaluate_names_each_rejected_file_and_counts_it_failed(stores, tmp_path, capsys):
-    import shutil
-
+def test_evaluate_names_each_rejected_file_and_counts_it_failed(stores, tiny_run, tmp_path, capsys):
     import numpy as np
 
-    if not (stores / "run").exists():
-        assert main(["train", str(stores / "train"), "--out", str(stores / "run"), *TRAIN]) == 0
     test = tmp_path / "test"
     shutil.copytree(stores / "test", test)
-    nan = np.load(test / "normal_002.npy")
+    nan_file, seven, nine = (test / tiny_run.feature_file(i).relative_to(tiny_run.features) for i in (2, 3, 0))
+    nan = np.load(nan_file)
     nan[1, 0, 3] = np.nan
-    np.save(test / "normal_002.npy", nan)
-    np.save(test / "normal_003.npy", np.zeros((5, 2, 7), np.float32))
-    np.save(test / "abnormal_000.npy", np.zeros((5, 2, 9), np.float32))
+    np.save(nan_file, nan)
+    np.save(seven, np.zeros((5, 1, 7), np.float32))
+    np.save(nine, np.zeros((5, 1, 9), np.float32))
     capsys.readouterr()
-    code = main(["evaluate", str(test), "--model", str(stores / "run"), "--gt", str(stores / "gt.txt"), "--json"])
+    code = main(["evaluate", str(test), "--model", str(tiny_run.run), "--gt", str(stores / "gt.txt"), "--json"])
     captured = capsys.readouterr()
     summary = json.loads(captured.out)
     assert code == 1 and summary["failed"] == 3 and summary["videos"] == 1
-    assert any("normal_002.npy" in p and "NaN" in p for p in summary["problems"])
-    assert any("normal_003.npy" in p for p in summary["problems"])
-    assert any("abnormal_000.npy" in p for p in summary["problems"])
+    assert any(nan_file.name in p and "NaN" in p for p in summary["problems"])
+    assert any(seven.name in p for p in summary["problems"])
+    assert any(nine.name in p for p in summary["problems"])
     dim_lines = [ln for ln in captured.err.splitlines() if "model expects" in ln]
     assert len(dim_lines) == 1 and "2 feature files (e.g." in dim_lines[0] and "are 7-d, 9-d" in dim_lines[0]
     assert "--feature-dim" not in captured.err and "--preset" not in captured.err
-    assert "vadpipe: error: " + str(test / "normal_002.npy") in captured.err
+    assert "vadpipe: error: " + str(nan_file) in captured.err
     assert "no features here" not in captured.err  # the ground truth naming a rejected video is no news
 
 
@@ -93,7 +90,7 @@ def test_train_on_a_store_smaller_than_the_batch_says_what_the_batch_costs(store
     args[args.index("--batch-size") + 1] = "32"
     assert main(["train", str(stores / "train"), "--out", str(tmp_path / "run"), *args]) == 0
     err = " ".join(capsys.readouterr().err.split())
-    assert "note: batch 32 is more than this store's bags" in err and "--batch-size 16 " in err  # 8 + 8 bags
+    assert "note: batch 32 is more than this store's bags" in err and "--batch-size 4 " in err  # 2 + 2 bags
 
 
 EXTRACT = ["--random-init", "--resize-short", "24", "--crop-size", "16", "--crops", "1", "--quiet", "--json"]

@@ -29,6 +29,8 @@ class _Keep(Observer):
             self.features[data["video"]] = data["features"]
 
 
+# Not the shared tiny_run: this chain needs every spec field off its default (SPEC_ARGS), which the other
+# end-to-end tests must not have.
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
     """Four 96-frame 30 fps videos, extracted with SPEC_ARGS, and a run trained on them."""

@@ -103,6 +103,8 @@ def test_bad_bands_are_refused():
         ScorerConfig(window=-1)
 
 
+# Not the shared tiny_run: its clips have 5 snippets, fewer than the bands tried here (12 and 4), so every band
+# would see the whole clip; these videos have 40-120 snippets.
 @pytest.fixture(scope="module")
 def task(tmp_path_factory):
     root = tmp_path_factory.mktemp("banded")

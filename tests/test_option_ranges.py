@@ -10,7 +10,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from tests.helpers.features import write_store
 from vadpipe.cli.app import app
 from vadpipe.ranges import Range
 
@@ -161,11 +160,9 @@ TRAIN_CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("store")
-    write_store(root, n_abnormal=2, n_normal=2, t_range=(20, 24))
-    return root
+@pytest.fixture
+def store(tiny_run):
+    return tiny_run.features  # the shared tiny store (tests/helpers/pipeline.py): train gets past reading it
 
 
 @pytest.mark.parametrize(("extra", "message"), TRAIN_CASES, ids=[" ".join(c[0]) for c in TRAIN_CASES])

@@ -8,23 +8,12 @@ import numpy as np
 import pytest
 
 from vadpipe.cli.app import main
-from vadpipe.demo.scenes import make_specs, render_scene, write_mp4
-
-SIZE = ["--resize-short", "36", "--crop-size", "32"]
 
 
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    root = tmp_path_factory.mktemp("e2e")
-    specs = make_specs(2, 2, 70, np.random.default_rng(0), "clip")  # 70 frames: T = 5, last snippet padded
-    for i, spec in enumerate(specs):
-        folder = root / "videos" / ("abnormal" if spec.label else "normal")
-        write_mp4(folder / f"{spec.name}.mp4", render_scene(spec, height=40, width=48, seed=i))
-    assert main(["extract", str(root / "videos"), "--out", str(root / "feats"), "--backbone", "inception_i3d",
-                 "--random-init", "--crops", "1", *SIZE, "--device", "cpu", "--quiet"]) == 0
-    assert main(["train", str(root / "feats"), "--out", str(root / "run"), "--preset", "xd", "--epochs", "2",
-                 "--batch-size", "4", "--seq-len", "8", "--device", "cpu", "--quiet"]) == 0
-    return root, specs
+@pytest.fixture
+def pipeline(tiny_run):
+    """(root, specs) of the shared tiny chain (tests/helpers/pipeline.py): videos/, feats/ and run/ under root."""
+    return tiny_run.root, tiny_run.specs
 
 
 def test_score_with_a_missing_path_scores_the_others_and_exits_1(pipeline, tmp_path, capsys):

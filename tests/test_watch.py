@@ -44,6 +44,8 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
+# Not the shared tiny_run: these tests assert where events start and end, so the run is trained by hand
+# (tests/helpers/live.py) until it fires on exactly the bright snippets of this video, with a band.
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("watch")
@@ -242,6 +244,7 @@ def test_usage_errors_are_one_line_with_exit_2(setup, capsys):
         assert needle in err and "Traceback" not in err
 
 
+@pytest.mark.extras
 @pytest.mark.skipif(not __import__("vadpipe.engines", fromlist=["runtimes"]).runtimes.is_installed("onnxruntime"),
                     reason="onnxruntime extra not installed (pip install '.[onnx]')")
 def test_watch_with_a_cpu_engine_scores_as_torch_and_says_which(setup, tmp_path, capsys, engine_home, monkeypatch):
