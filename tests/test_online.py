@@ -1,14 +1,18 @@
-"""Banded attention (window W, lookahead L): offline forms agree, the online scorer equals them, memory is flat."""
+"""Banded attention (window W, lookahead L): offline forms agree, the online scorer equals them, memory is flat;
+the prior under a band, the conv's start, the live band defaults."""
 
 import json
+import math
 
 import pytest
 import torch
 
 from tests.helpers.features import write_store, write_ucf_annotations
 from vadpipe.cli.app import main
+from vadpipe.core.band import DEFAULT_LIVE_LOOKAHEAD, DEFAULT_LIVE_WINDOW, live_band, lookahead_seconds
+from vadpipe.model.checkpoint import read_run_config, save_run
 from vadpipe.model.config import ScorerConfig
-from vadpipe.model.lanet import LocalityAwareAttention
+from vadpipe.model.lanet import LocalityAwareAttention, prior_span
 from vadpipe.model.online import OnlineScorer
 from vadpipe.model.scorer import AnomalyScorer
 
@@ -34,7 +38,7 @@ def _online(model, feats) -> tuple[list[int], torch.Tensor]:
 
 @pytest.mark.parametrize("window,lookahead,extra", [
     (8, 0, {}), (5, 3, {"standardize": True}), (30, 2, {"use_prior": False}), (1, 0, {}),
-    (6, 1, {"scaled_attention": False}), (80, 4, {}),
+    (6, 1, {"scaled_attention": False}), (80, 4, {}), (8, 0, {"band_prior": "band"}), (5, 3, {"band_prior": "band"}),
 ])
 def test_online_scores_equal_offline_banded_scores(window, lookahead, extra):
     model = _model(window=window, lookahead=lookahead, **extra)
@@ -45,10 +49,12 @@ def test_online_scores_equal_offline_banded_scores(window, lookahead, extra):
     assert (online - offline).abs().max().item() <= 1e-5
 
 
-@pytest.mark.parametrize("window,lookahead", [(7, 0), (4, 2), (1, 0), (70, 3)])
-def test_banded_linear_attention_equals_banded_dense_form_with_padding(window, lookahead):
+@pytest.mark.parametrize("window,lookahead,band_prior", [(7, 0, "centred"), (4, 2, "centred"), (1, 0, "centred"),
+                                                        (70, 3, "centred"), (7, 0, "band"), (4, 2, "band")])
+def test_banded_linear_attention_equals_banded_dense_form_with_padding(window, lookahead, band_prior):
     torch.manual_seed(1)
-    att = LocalityAwareAttention(ScorerConfig(**TINY, window=window, lookahead=lookahead)).eval()
+    att = LocalityAwareAttention(ScorerConfig(**TINY, window=window, lookahead=lookahead,
+                                              band_prior=band_prior)).eval()
     x = torch.randn(3, 150, 24)
     mask = torch.ones(3, 150, dtype=torch.bool)
     mask[1, 100:] = False
@@ -70,7 +76,7 @@ def test_band_hides_snippets_outside_it_and_a_wide_band_is_the_whole_sequence():
     # Snippet 10 reaches scores 8 .. 14 through attention (t+L >= 10 > t-W) and K-1 = 3 more through the conv.
     changed = ((model.score_video(moved) - base).abs() > 1e-7).nonzero().flatten().tolist()
     assert changed and min(changed) >= 8 and max(changed) <= 14 + 3
-    wide = _model(window=40, lookahead=39)
+    wide = _model(window=40, lookahead=39, conv_init="xavier")  # the offline model's start, for the same weights
     whole = _model()
     torch.testing.assert_close(wide.score_video(feats), whole.score_video(feats), rtol=1e-5, atol=1e-6)
 
@@ -120,7 +126,7 @@ def test_cli_train_with_window_saves_it_and_evaluate_can_override_it(task, tmp_p
                  "--seq-len", "32", "--hidden-dim", "16", "--sigma", "4", "--conv-kernel", "3",
                  "--window", "12", "--lookahead", "2", "--device", "cpu", "--quiet"]) == 0
     scorer = json.loads((run / "config.json").read_text())["scorer"]
-    assert (scorer["window"], scorer["lookahead"]) == (12, 2)
+    assert (scorer["window"], scorer["lookahead"], scorer["band_prior"]) == (12, 2, "centred")
     gt = str(task / "test_gt.txt")
     results = {}
     for args in ([], ["--window", "0"], ["--window", "4", "--lookahead", "0"]):
@@ -138,3 +144,67 @@ def test_cli_train_refuses_lookahead_without_window(task, tmp_path, capsys):
     code = main(["train", str(task / "train"), "--out", str(tmp_path / "r"), "--lookahead", "2", "--quiet"])
     assert code == 2
     assert "--lookahead needs a --window (--lookahead 2 with --window 0" in capsys.readouterr().err
+
+
+def test_prior_reaches_as_far_back_as_ahead_under_a_band():
+    assert prior_span(25, 0, 0) == (25, 25)  # offline: the whole truncated kernel
+    assert prior_span(25, 64, 0) == (0, 0)  # L = 0: the snippet itself, no past half to lag behind
+    assert prior_span(25, 64, 4) == (4, 4)
+    assert prior_span(25, 3, 8) == (2, 2)  # the window bounds it too
+    assert prior_span(5, 64, 8) == (5, 5)  # and the kernel's own radius
+    assert prior_span(25, 64, 4, "band") == (25, 4)  # cut to the band: 25 back, 4 ahead
+    assert prior_span(25, 3, 8, "band") == (2, 8)
+
+
+def test_centred_prior_taps_are_the_gaussian_over_minus_l_to_l():
+    att = LocalityAwareAttention(ScorerConfig(**TINY, window=16, lookahead=1))  # sigma 4
+    taps, back = att.prior_taps()
+    g1 = math.exp(-1 / (2 * 4.0))  # exp(-|1|^2 / (2 sigma))
+    assert back == 1 and taps.tolist() == pytest.approx([g1, 1.0, g1])
+    att.cfg.lookahead = 0
+    taps, back = att.prior_taps()
+    assert back == 0 and taps.tolist() == [1.0]
+
+
+@pytest.mark.parametrize("over,older_zero", [
+    ({"window": 8}, True), ({}, False), ({"window": 8, "conv_init": "xavier"}, False),
+    ({"conv_init": "newest"}, True),
+])
+def test_causal_conv_starts_at_its_newest_tap_with_a_band(over, older_zero):
+    weight = _model(**over).causal_conv.weight  # (1, F, K): taps oldest .. newest
+    assert weight[..., -1].abs().sum() > 0
+    assert (weight[..., :-1].abs().sum().item() == 0) == older_zero
+
+
+def test_live_band_defaults():
+    # A run trained without a band: watched with the default window and lookahead, each part overridable.
+    assert (DEFAULT_LIVE_WINDOW, DEFAULT_LIVE_LOOKAHEAD) == (64, 4)
+    assert live_band((0, 0)) == (64, 4)
+    assert live_band((0, 0), window=32) == (32, 4)
+    assert live_band((0, 0), lookahead=0) == (64, 0)
+    assert live_band((0, 0), 32, 1) == (32, 1)
+    # A run trained with a band: its own, as evaluate and score use it.
+    assert live_band((16, 0)) == (16, 0)
+    assert live_band((16, 2), window=8) == (8, 2)
+    assert ScorerConfig().lookahead == 0  # what `train --window W` saves without --lookahead
+
+
+def test_lookahead_latency_is_l_times_16_frames():
+    assert lookahead_seconds(4, 25.0) == pytest.approx(2.56)
+    assert lookahead_seconds(3, 10.0) == pytest.approx(4.8)
+    assert lookahead_seconds(0, 30.0) == 0.0
+
+
+def test_runs_trained_with_a_band_before_the_centred_prior_load_as_trained(tmp_path):
+    from vadpipe.model.checkpoint import RunConfig
+    from vadpipe.model.config import LossConfig, TrainConfig
+
+    for name, window, expected in (("old_banded", 8, "band"), ("old_offline", 0, "centred")):
+        cfg = ScorerConfig(**TINY, window=window)
+        save_run(tmp_path / name, AnomalyScorer(cfg), RunConfig(cfg, LossConfig(), TrainConfig(), None))
+        path = tmp_path / name / "config.json"
+        data = json.loads(path.read_text())
+        del data["scorer"]["band_prior"]  # as written before the field existed
+        path.write_text(json.dumps(data))
+        assert read_run_config(tmp_path / name).scorer.band_prior == expected
+    assert read_run_config(tmp_path / "old_banded").scorer.window == 8

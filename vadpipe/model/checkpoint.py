@@ -56,8 +56,11 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> RunConfig:
+        scorer = dict(data["scorer"])
+        if scorer.get("window") and "band_prior" not in scorer:
+            scorer["band_prior"] = "band"  # trained with a band before the prior was centred: score it as trained
         return cls(
-            scorer=from_dict(ScorerConfig, data["scorer"]),
+            scorer=from_dict(ScorerConfig, scorer),
             loss=from_dict(LossConfig, data["loss"]),
             train=from_dict(TrainConfig, data["train"]),
             features=FeatureSpec.from_record(data.get("features")),

@@ -16,6 +16,8 @@ from vadpipe.ranges import check_ranges, ranged
 MAX_WIDTH = 65536
 MAX_BAND = 10_000  # snippets of --window / --lookahead / --seq-len (~1.8 h at 25 fps)
 MAX_LOSS_TERM = 1000.0
+BAND_PRIORS = ("centred", "band")  # ScorerConfig.band_prior
+CONV_INITS = ("auto", "xavier", "newest")  # ScorerConfig.conv_init
 
 
 @dataclass
@@ -35,10 +37,19 @@ class ScorerConfig:
     mlp_dims: tuple[int, ...] = (512, 128)
     dropout: float = ranged(0.1, min=0, max=1, max_open=True)
     conv_kernel: int = ranged(10, kind=int, min=1, max=4096)  # K of the causal conv (K-1 zeros padded on the left)
-    # Banded attention for live scoring: snippet i attends to snippets i-window+1 .. i+lookahead only
-    # (the locality prior is cut to the same band). 0 = the whole sequence (offline, as in the paper).
+    # Banded attention for live scoring: snippet i attends to snippets i-window+1 .. i+lookahead only.
+    # 0 = the whole sequence (offline, as in the paper).
     window: int = ranged(0, kind=int, min=0, max=MAX_BAND)
     lookahead: int = ranged(0, kind=int, min=0, max=MAX_BAND)
+    # Not in the paper (nor the next field). How the locality prior is cut under a band:
+    # "centred" reaches as far back as ahead (min(W-1, L) snippets each side), "band" reaches over the
+    # whole band, and its past half then averages the last ~2 sqrt(sigma) snippets into every score, a
+    # lag (runs trained with a band before "centred" existed load with "band", as they were trained).
+    band_prior: str = "centred"
+    # Initial causal conv weights: "xavier" (the authors'), "newest" (Xavier on the newest of the K taps,
+    # zeros on the older ones: a banded model starts without the conv's lag and grows the older taps only
+    # as far as training finds them useful), "auto" (newest with a band, xavier without).
+    conv_init: str = "auto"
     # Not in the paper: subtract the training set's per-dimension feature mean and divide by its
     # std before LA-Net (buffers saved with the model). Off by default; the demo turns it on, as
     # random-init backbone features share one large component that hides what differs.
@@ -51,6 +62,10 @@ class ScorerConfig:
             raise ConfigError(f"heads {self.heads} must divide the attention width hidden_dim {self.hidden_dim} "
                               "(each head gets an equal share)", params=("heads", "hidden_dim"))
         check_band(self.window, self.lookahead)
+        for name, allowed in (("band_prior", BAND_PRIORS), ("conv_init", CONV_INITS)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}",
+                                  params=(name,))
         if self.attention not in ("linear", "dense"):
             raise ConfigError(f"attention must be 'linear' or 'dense', not {self.attention!r}", params=("attention",))
 

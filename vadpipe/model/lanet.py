@@ -17,6 +17,11 @@ i-W+1 .. i+L only, both in the softmax and in the prior, so a score needs nothin
 older than W snippets nor newer than L (what live scoring can afford; see
 ``vadpipe/model/online.py``, which computes the same numbers one snippet at a time).
 The linear path stays linear: queries go in blocks, each against its own key span.
+
+Under a band the prior stays centred (``band_prior="centred"``): it spans i-r .. i+r with
+r = min(radius, W-1, L). Cut to the band itself (``"band"``, i-W+1 .. i+L), its past half
+alone would add a weighted mean of the last ~2 sqrt(sigma) snippets to every snippet: a lag
+of several snippets at L = 0 (docs/performance.md measures it).
 """
 
 from __future__ import annotations
@@ -49,10 +54,14 @@ def band_mask(queries: torch.Tensor, keys: torch.Tensor, window: int, lookahead:
     return (offset > -window) & (offset <= lookahead)
 
 
-def prior_span(radius: int, window: int, lookahead: int) -> tuple[int, int]:
-    """How far back and ahead the (truncated) prior reaches: (radius, radius) offline, cut to the band otherwise."""
+def prior_span(radius: int, window: int, lookahead: int, band_prior: str = "centred") -> tuple[int, int]:
+    """How far back and ahead the (truncated) prior reaches: (radius, radius) offline; under a band,
+    ``centred`` (r, r) with r = min(radius, W - 1, L), ``band`` (min(radius, W - 1), min(radius, L))."""
     if not window:
         return radius, radius
+    if band_prior == "centred":
+        r = min(radius, window - 1, lookahead)
+        return r, r
     return min(radius, window - 1), min(radius, lookahead)
 
 
@@ -108,7 +117,7 @@ class LocalityAwareAttention(nn.Module):
     def prior_taps(self) -> tuple[torch.Tensor, int]:
         """The prior's weights over offsets -back .. +ahead (cut to the band), and ``back``."""
         radius = self.prior_kernel.numel() // 2
-        back, ahead = prior_span(radius, self.cfg.window, self.cfg.lookahead)
+        back, ahead = prior_span(radius, self.cfg.window, self.cfg.lookahead, self.cfg.band_prior)
         return self.prior_kernel[radius - back : radius + ahead + 1], back
 
     def _prior_conv(self, v: torch.Tensor) -> torch.Tensor:
@@ -160,5 +169,8 @@ class LocalityAwareAttention(nn.Module):
         attn = logits.softmax(dim=-1)  # (B, k, T, T)
         if self.cfg.use_prior:
             prior = gaussian_prior(t, self.cfg.sigma, device=q.device, dtype=q.dtype)  # (T, T)
-            attn = attn + (prior if band is None else prior * band)
+            if band is not None:
+                back, ahead = prior_span(t, self.cfg.window, self.cfg.lookahead, self.cfg.band_prior)
+                prior = prior * band_mask(pos, pos, back + 1, ahead)  # the prior's own span within the band
+            attn = attn + prior
         return attn @ v

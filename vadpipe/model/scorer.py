@@ -32,6 +32,11 @@ class AnomalyScorer(nn.Module):
         self.mlp = nn.Sequential(*layers)
         self.causal_conv = nn.Conv1d(width, 1, kernel_size=cfg.conv_kernel)
         self.apply(_xavier_init)
+        if cfg.conv_init == "newest" or (cfg.conv_init == "auto" and cfg.window):
+            # At L = 0 nothing after snippet t can offset a conv that weighs the K-1 older embeddings as much
+            # as the newest: start from the newest alone (docs/performance.md, live detection).
+            with torch.no_grad():
+                self.causal_conv.weight[..., :-1] = 0  # (1, F, K): taps oldest .. newest
         if cfg.standardize:  # set from the training features by set_feature_statistics
             self.register_buffer("input_mean", torch.zeros(cfg.feature_dim))
             self.register_buffer("input_std", torch.ones(cfg.feature_dim))
