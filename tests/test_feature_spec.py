@@ -198,3 +198,4 @@ def test_watch_on_a_file_gives_scores_snippets_and_scores_with_every_spec_field_
     summary = lines[-1]
     assert summary["type"] == "summary" and summary["model"]["resample_fps"] == 10.0
     assert summary["streams"][0]["frames"] == 37
+    assert summary["streams"][0]["lookahead_s"] == 6.4  # the band's 4 snippets x 16 frames at 10 fps

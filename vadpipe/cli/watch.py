@@ -12,6 +12,7 @@ from rich.markup import escape
 from vadpipe.cli.common import DEVICE_HELP
 from vadpipe.cli.console import err_console, error, out_console, warn
 from vadpipe.cli.ranges import PATH, number_of
+from vadpipe.core.band import DEFAULT_LIVE_LOOKAHEAD, DEFAULT_LIVE_WINDOW
 from vadpipe.core.feature_spec import FeatureSpec
 from vadpipe.engines import ENGINE_HELP
 from vadpipe.errors import UsageError
@@ -70,13 +71,14 @@ def _print_summary(summary: dict) -> None:
     from rich.table import Table
 
     table = Table(title=f"watch summary ({summary['stopped']}, {summary['seconds']:.1f} s)")
-    for col in ("stream", "status", "snippets", "snippets/s", "real-time factor", "latency p50/p99 ms", "events",
-                "dropped", "reconnects"):
+    for col in ("stream", "status", "snippets", "snippets/s", "real-time factor", "latency p50/p99 ms",
+                "lookahead s", "events", "dropped", "reconnects"):
         table.add_column(col, justify="left" if col in ("stream", "status") else "right")
     for s in summary["streams"]:
         lat = "-" if s["latency_ms_p50"] is None else f"{s['latency_ms_p50']:.0f} / {s['latency_ms_p99']:.0f}"
         table.add_row(escape(s["stream"]), s["status"], str(s["snippets_scored"]), str(s["snippets_per_s"] or "-"),
-                      str(s["real_time_factor"] or "-"), lat, str(s["events"]), str(s["dropped_snippets"]),
+                      str(s["real_time_factor"] or "-"), lat, f"{s['lookahead_s']:.2f}", str(s["events"]),
+                      str(s["dropped_snippets"]),
                       str(s["reconnects"]))
     err_console.print()
     out_console.print(table)
@@ -99,9 +101,10 @@ def watch_command(
                            "event."),
     smooth: int = _setting("smooth", 1, help="Causal moving average over this many snippets before the thresholds."),
     window: int | None = typer.Option(None, **number_of(ScorerConfig, "window"), help="Attention band W in snippets "
-                                      "(default: the run's; 64 for a run trained without one)."),
+                                      f"(default: the run's; {DEFAULT_LIVE_WINDOW} for a run trained without one)."),
     lookahead: int | None = typer.Option(None, **number_of(ScorerConfig, "lookahead"), help="Snippets of lookahead L "
-                                         "(default: the run's); each score then comes L snippets late."),
+                                         f"(default: the run's; {DEFAULT_LIVE_LOOKAHEAD} for a run trained without a "
+                                         "band); each score then comes L x 16 frames late (L = 4: 2.56 s at 25 fps)."),
     json_out: bool = typer.Option(False, "--json", help="JSON lines on stdout: status, event_start, event_end, "
                                   "and a summary at the end."),
     every_snippet: bool = typer.Option(False, "--every-snippet", help="With --json: also one line per snippet."),

@@ -19,18 +19,20 @@ def run_watch(specs: list[SourceSpec], run_dir: Path, *, forward: ForwardOptions
         forward: device, engine and batch settings of the backbone (``batch_size``: snippets of all
             streams per pass; default 4).
         window, lookahead: the attention band (None: the run's; a run trained without one is watched
-            with :data:`~vadpipe.core.band.DEFAULT_LIVE_WINDOW`, said through ``observer``).
+            with :data:`~vadpipe.core.band.DEFAULT_LIVE_WINDOW` and ``DEFAULT_LIVE_LOOKAHEAD``); the band
+            and the latency its lookahead adds are said through ``observer``.
         crops, backbone: as `score`'s (fewer crops than the run's; a backbone for a run that records none).
         observer: told notes, failed streams and every watch event (:data:`vadpipe.observers.EVENTS`);
             nothing is printed.
         loop_options: the other fields of :class:`~vadpipe.live.options.WatchOptions`.
 
     Returns:
-        the summary (per stream: status, snippets, events, latency, drops, reconnects).
+        the summary (per stream: status, snippets, events, latency, drops, reconnects, and ``lookahead_s``:
+        the seconds the band's lookahead adds to every score at that stream's frame rate).
     """
     import dataclasses
 
-    from vadpipe.core.band import DEFAULT_LIVE_WINDOW
+    from vadpipe.core.band import live_band, lookahead_seconds
     from vadpipe.infer.options import IntervalOptions
     from vadpipe.infer.scoring import scoring_spec
     from vadpipe.live.watch import Watcher, WatchOptions
@@ -42,10 +44,13 @@ def run_watch(specs: list[SourceSpec], run_dir: Path, *, forward: ForwardOptions
     batch_size = forward.batch_size or 4
     resolved = resolve_forward(dataclasses.replace(forward, batch_size=batch_size))
     scorer, config = load_run(run_dir, resolved.device)
-    if window is None and not scorer.cfg.window:
-        window = DEFAULT_LIVE_WINDOW
-        observer.note(f"the run was trained without a band; watching with --window {window}")
-    scorer.set_band(window, lookahead)
+    trained = (scorer.cfg.window, scorer.cfg.lookahead)
+    scorer.set_band(*live_band(trained, window, lookahead))
+    band = f"--window {scorer.cfg.window} --lookahead {scorer.cfg.lookahead}"
+    late = (f"each score waits {scorer.cfg.lookahead} snippets, {lookahead_seconds(scorer.cfg.lookahead, 25.0):.2f} "
+            "s at 25 fps" if scorer.cfg.lookahead else "no added latency")
+    origin = "the run was trained without a band; watching" if not trained[0] else "watching"
+    observer.note(f"{origin} with {band} ({late})")
     threshold, _ = IntervalOptions(threshold=threshold).resolve_threshold(config)
     release = round(0.8 * threshold, 6) if release is None else release
     options = WatchOptions(sources=specs, threshold=threshold, release=release, batch_size=batch_size,
@@ -57,4 +62,7 @@ def run_watch(specs: list[SourceSpec], run_dir: Path, *, forward: ForwardOptions
                   "engine": session.engine, "resample_fps": spec.resample_fps, "tail": spec.tail}
     watcher = Watcher(options, session, observer=observer, new_scorer=lambda: OnlineScorer(scorer),
                       model_info=model_info)
-    return watcher.run()
+    summary = watcher.run()
+    for row, stream in zip(summary["streams"], watcher.streams, strict=True):
+        row["lookahead_s"] = round(lookahead_seconds(scorer.cfg.lookahead, stream.fps), 3)
+    return summary
