@@ -9,9 +9,8 @@ Parts (``--part``, default all):
              same file: the ratio live / offline), then `watch --realtime` for latency p50 / p99.
     streams  N copies of the stream played --realtime at once (--behind drop) for N = 1, 2, 4, ...: the largest
              N with no dropped snippet is what one process sustains (to a factor of 2).
-    auc      a synthetic weak-label feature set (64-d, videos of 100-400 snippets, short events): frame AUC
-             of (a) a model trained offline, (b) the same model evaluated with --window 64, (c) a model
-             trained with --window 64 — through `vadpipe train` / `vadpipe evaluate`.
+    auc      what the band costs in frame AUC: `bench/live_auc.py --bench synthetic` (W x L tables of a run
+             trained offline and of one trained with --window 64, on a synthetic weak-label feature set).
 
     python bench/watch.py                       # all parts (~10 min on 2 shared CPU cores)
     python bench/watch.py --part rtf --seconds 10
@@ -25,13 +24,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,7 +37,6 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from score import make_video  # noqa: E402
 
-from vadpipe.cli.app import main  # noqa: E402
 from vadpipe.core.feature_spec import FeatureSpec  # noqa: E402
 from vadpipe.core.forward import ForwardOptions  # noqa: E402
 from vadpipe.features.extract import extract_video  # noqa: E402
@@ -112,59 +108,10 @@ def part_streams(args, tmp: Path, video: Path) -> None:
         print(f"[{crop}] one process sustains {best} stream(s){limit} of 25 fps 320x240 on {args.device}")
 
 
-def _features(root: Path, n_abnormal: int, n_normal: int, seed: int, dim: int = 64) -> dict:
-    """A store of (T, 1, dim) features: smooth random background, +3 along one direction inside the event."""
-    rng = np.random.default_rng(seed)
-    direction = np.random.default_rng(7).normal(size=dim)
-    direction *= 2 / np.linalg.norm(direction) * np.sqrt(dim) / 8
-    root.mkdir(parents=True, exist_ok=True)
-    events = {}
-    with open(root / "index.jsonl", "w") as index:
-        for i in range(n_abnormal + n_normal):
-            t = int(rng.integers(100, 400))
-            x = np.zeros((t, dim), np.float32)
-            state = rng.normal(size=dim)
-            for j in range(t):
-                state = 0.8 * state + 0.6 * rng.normal(size=dim)
-                x[j] = state
-            event = None
-            if i < n_abnormal:
-                length = int(rng.integers(6, 30))
-                start = int(rng.integers(0, t - length))
-                event = (start, start + length)
-                x[start : start + length] += 3.0 * direction
-            vid = f"v{i:03d}"
-            np.save(root / f"{vid}.npy", x[:, None, :])
-            events[vid] = event
-            index.write(json.dumps({"video": f"{vid}.mp4", "id": vid, "features": f"{vid}.npy", "frames": 16 * t,
-                                    "fps": 25.0, "snippets": t, "crops": 1, "dim": dim, "backbone": "synthetic",
-                                    "tail": "pad", "status": "ok", "label": int(event is not None)}) + "\n")
-    return events
-
-
 def part_auc(args, tmp: Path) -> None:
-    _features(tmp / "train", 40, 40, seed=1)
-    events = _features(tmp / "test", 20, 20, seed=2)
-    with open(tmp / "gt.txt", "w") as gt:
-        for vid, ev in events.items():
-            gt.write(f"{vid}.mp4 {'Abnormal' if ev else 'Normal'} {16 * ev[0] if ev else -1} "
-                     f"{16 * ev[1] if ev else -1} -1 -1\n")
-    common = ["--epochs", str(args.epochs), "--batch-size", "16", "--hidden-dim", "32", "--device", args.device,
-              "--quiet"]
+    import live_auc
 
-    def auc(run: Path, *extra: str) -> float:
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            assert main(["evaluate", str(tmp / "test"), "--model", str(run), "--gt", str(tmp / "gt.txt"), "--json",
-                         "--device", args.device, *extra]) == 0
-        return json.loads(out.getvalue())["auc"]
-
-    assert main(["train", str(tmp / "train"), "--out", str(tmp / "offline"), *common]) == 0
-    assert main(["train", str(tmp / "train"), "--out", str(tmp / "banded"), "--window", "64", *common]) == 0
-    a, b = auc(tmp / "offline"), auc(tmp / "offline", "--window", "64", "--lookahead", "0")
-    c = auc(tmp / "banded")
-    print(f"frame AUC: (a) offline model {a * 100:.2f} %, (b) offline model with W=64/L=0 {b * 100:.2f} % "
-          f"({(b - a) * 100:+.2f}), (c) trained with --window 64 {c * 100:.2f} % ({(c - a) * 100:+.2f})")
+    live_auc.run(["synthetic"], epochs=args.epochs, device=args.device, ablations=False)
 
 
 def main_bench() -> None:
