@@ -56,7 +56,13 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
+    """UTF-8; a file name's bytes that are not UTF-8 (``surrogateescape``, as Python reads names) are written as
+    those bytes, any other lone surrogate as ``?``."""
+    try:
+        data = text.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError:
+        data = text.encode("utf-8", errors="replace")
+    write_bytes(path, data)
 
 
 def write_json(path: str | os.PathLike, obj) -> None:

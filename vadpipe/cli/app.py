@@ -230,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     Every expected error is one line on stderr, never a traceback; with ``VADPIPE_DEBUG=1`` the
     chained traceback behind it is printed first.
     """
+    for stream in (sys.stdout, sys.stderr):  # a file name's non-UTF-8 bytes print as \xe9, not a crash
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass  # not a text stream of the io module (a test's capture): left as it is
     try:
         app(args=argv, prog_name="vadpipe", standalone_mode=True)
     except SystemExit as exc:  # every way out: errors (1, 2, printed by _OneLineErrors), --help (0), typer.Exit(n)

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from vadpipe.errors import InputError
+from vadpipe.textfile import read_text
 from vadpipe.video.names import strip_extension
 
 
@@ -81,7 +82,7 @@ def load_ground_truth(path: str | Path, *, video_order: list[tuple[str, int]] | 
         raise InputError(f"{path}: ground-truth file not found")
     if path.suffix == ".npy":
         return _split_concatenated(path, video_order or [])
-    text = path.read_text(encoding="utf-8-sig", errors="replace")  # utf-8-sig: a BOM is not part of the first name
+    text = read_text(path, "a ground-truth annotation file")  # any encoding; a BOM is not part of the first name
     lines = [ln.split() for ln in text.splitlines() if ln.strip()]
     if not lines:
         raise InputError(f"{path}: empty ground-truth file")

@@ -25,6 +25,7 @@ import numpy as np
 from vadpipe.errors import InputError
 from vadpipe.features.record import IndexRecord
 from vadpipe.features.store import INDEX_NAME, check_finite, open_features, read_index
+from vadpipe.textfile import text_lines
 from vadpipe.video.labels import folder_label, read_labels_csv
 from vadpipe.video.snippets import frame_count
 
@@ -204,7 +205,8 @@ def _resolve(line: str, list_dir: Path, root: Path | None) -> Path | None:
 
 def read_list_lines(list_file: Path) -> list[str]:
     """The non-blank lines of a public list file, as published: BOM, CRLF and trailing blanks allowed."""
-    return [ln.strip() for ln in list_file.read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
+    lines = text_lines(list_file, "a list of feature files (one .npy path per line)")  # any encoding
+    return [ln.strip() for ln in lines if ln.strip()]
 
 
 def _from_list(list_file: Path, abnormal_first, root, problems) -> list[FeatureVideo]:
