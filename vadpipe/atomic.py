@@ -38,7 +38,8 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
+    suffix += ".tmp"
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name, suffix), suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -48,6 +49,18 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+NAME_MAX = 255  # bytes of one file name on the file systems vadpipe writes to (ext4, xfs, btrfs, tmpfs, APFS)
+_RANDOM = 8  # the characters mkstemp adds
+
+
+def _temp_prefix(name: str, suffix: str) -> str:
+    """``.<name>.``, the name shortened so that the temp file's name fits where ``name`` itself does."""
+    room = NAME_MAX - 2 - _RANDOM - len(os.fsencode(suffix))
+    while len(os.fsencode(name)) > room and name:
+        name = name[:-1]
+    return f".{name}."
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

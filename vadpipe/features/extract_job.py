@@ -9,6 +9,7 @@ merges the shards' index parts into ``index.jsonl``.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import time
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from vadpipe.core.feature_spec import FeatureSpec
 from vadpipe.core.forward import ForwardOptions
-from vadpipe.errors import UsageError
+from vadpipe.errors import UsageError, disk_error_line
 from vadpipe.features import layouts
 from vadpipe.features.extract import extract_videos
 from vadpipe.features.record import FAILED, IndexRecord
@@ -202,7 +203,13 @@ class _RecordWriter:
         self._append(job, record)
 
     def done(self, job: VideoJob, feats, info) -> None:
-        files = layouts.write_features(self.out, self.summary.layout, job.rel, feats)  # feats: (T, C, D)
+        try:
+            files = layouts.write_features(self.out, self.summary.layout, job.rel, feats)  # feats: (T, C, D)
+        except OSError as exc:
+            if errno.errorcode.get(exc.errno) != "ENAMETOOLONG":
+                raise  # a full or read-only disk fails every video alike: one line for the run (the CLI's)
+            self.failed(job, disk_error_line(exc, f"cannot write the features of {job.video}"))
+            return
         self._append(job, IndexRecord(
             video=str(job.video), id=job.id, features=files[0], files=files if len(files) > 1 else None,
             spec=self.spec, layout=self.summary.layout, frames=info.frames, fps=round(info.fps, 6),

@@ -166,11 +166,18 @@ def write_outputs(outputs: Iterable[ScoreOutput], folder: Path, stem: str, job: 
 
     outputs = list(outputs)
     Path(folder).mkdir(parents=True, exist_ok=True)
-    for output in [o for o in outputs if not o.record] + [o for o in outputs if o.record]:
-        started = time.perf_counter()
-        output.write(output.path(folder, stem), job)
-        if timings is not None and not output.record:
-            timings[output.timing] = timings.get(output.timing, 0.0) + time.perf_counter() - started
+    try:
+        for output in [o for o in outputs if not o.record] + [o for o in outputs if o.record]:
+            started = time.perf_counter()
+            output.write(output.path(folder, stem), job)
+            if timings is not None and not output.record:
+                timings[output.timing] = timings.get(output.timing, 0.0) + time.perf_counter() - started
+    except BaseException:
+        # None of this video's outputs stay (nor an older run's record of it): a curve without its record
+        # (a full disk) would be read as a finished video, with another run's numbers.
+        for output in outputs:
+            output.path(folder, stem).unlink(missing_ok=True)
+        raise
 
 
 def outputs_beside(folder: Path, stem: str) -> dict[str, Path]:

@@ -20,7 +20,7 @@ import numpy as np
 
 from vadpipe.core.feature_spec import DEFAULT_CROP_ORDER, FeatureSpec, public_spec
 from vadpipe.core.forward import ForwardOptions
-from vadpipe.errors import InputError, UsageError, VadpipeError
+from vadpipe.errors import InputError, UsageError, VadpipeError, disk_error_line, is_disk_error
 from vadpipe.infer.score import IntervalOptions, OverlaySource, VideoScore, snippet_scores, write_video_outputs
 from vadpipe.infer.truth import ScoreTruth
 from vadpipe.model.checkpoint import RunConfig, load_run
@@ -144,6 +144,11 @@ def score_inputs(
         except InputError as exc:
             observer.failed(str(exc))
             continue
+        except OSError as exc:  # a name too long, a full disk: this input's outputs are gone, the rest go on
+            if not is_disk_error(exc):
+                raise
+            observer.failed(disk_error_line(exc, f"cannot write the outputs of {npy}"))
+            continue
         scored += 1
         if "fps_source" in result.metadata and options.features_fps is None:
             bare.append(Path(npy).name)
@@ -246,8 +251,10 @@ def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: Obse
             observer.event("scored", {"video": str(job.video), "scores": scores})
             timings = {"decode_and_backbone": extracted - started, "scorer": time.perf_counter() - extracted}
             result = _write(job, item, scores, run, options, engine=engine, timings=timings)
-        except (InputError, OSError) as exc:
-            observer.failed(str(exc) if isinstance(exc, InputError) else f"{job.video}: cannot write outputs ({exc})")
+        except InputError as exc:
+            observer.failed(str(exc))
+        except OSError as exc:  # a name too long, a full disk: this video's outputs are gone, the rest go on
+            observer.failed(disk_error_line(exc, f"cannot write the outputs of {job.video}"))
         else:
             observer.finished(result.video, result)
             yield result
