@@ -17,7 +17,7 @@ from pathlib import Path
 
 from vadpipe.core.feature_spec import FeatureSpec
 from vadpipe.core.forward import ForwardOptions
-from vadpipe.errors import UsageError, disk_error_line
+from vadpipe.errors import InputError, UsageError, disk_error_line
 from vadpipe.features import layouts
 from vadpipe.features.extract import extract_videos
 from vadpipe.features.record import FAILED, IndexRecord
@@ -151,7 +151,10 @@ def run_extract(
         todo: list[VideoJob] = []
         for job in jobs:
             rec = done_before.get(job.id)
-            rec = IndexRecord.from_json(rec) if rec is not None else None
+            try:
+                rec = IndexRecord.from_json(rec) if rec is not None else None
+            except InputError:  # a corrupted line: the video is not done; extracted again, a new line supersedes it
+                rec = None
             if job.problem is not None:
                 writer.failed(job, job.problem)
                 continue
@@ -174,7 +177,12 @@ def run_extract(
             _extract_jobs(todo, session, writer)
     finally:
         handle.close()
-    merged = [IndexRecord.from_json(r) for r in merge_index_parts(out)]
+    merged = []
+    for line in merge_index_parts(out):
+        try:
+            merged.append(IndexRecord.from_json(line, str(out / "index.jsonl")))
+        except InputError as exc:  # another run's corrupted line: not in the list file, said once
+            observer.warning(str(exc))
     summary.list_file = layouts.write_list(out, layout, merged)
     return summary
 

@@ -26,7 +26,7 @@ from vadpipe.infer.truth import ScoreTruth
 from vadpipe.model.checkpoint import RunConfig, load_run
 from vadpipe.observers import Observer
 from vadpipe.video.names import strip_extension
-from vadpipe.video.snippets import SNIPPET_FRAMES, frame_count
+from vadpipe.video.snippets import SNIPPET_FRAMES, frame_count, frames_fit
 
 DEFAULT_FEATURES_FPS = 30.0  # a bare feature file's assumed rate (UCF-Crime's), said in a note
 
@@ -193,6 +193,9 @@ def _score_features_file(npy: Path, run: ScoringRun, options: ScoreOptions) -> V
     started = time.perf_counter()
     scores = snippet_scores(run.scorer, feats, run.config.scorer.feature_dim, str(npy))
     scorer_s = time.perf_counter() - started
+    if record and record.frames and not frames_fit(len(scores), record.frames):
+        raise InputError(f"{npy}: its index records {record.frames} frames, which cannot make its {len(scores)} "
+                         "snippets; re-extract the video, or fix or delete its index line")
     n_frames = frame_count(len(scores), record.frames if record else None)
     metadata = {}
     fps = record.fps if record else None

@@ -35,6 +35,12 @@ def frame_count(snippets: int, recorded: int | None = None) -> int:
     return int(recorded) if recorded else SNIPPET_FRAMES * int(snippets)
 
 
+def frames_fit(snippets: int, frames: int) -> bool:
+    """Whether N ``frames`` can have been cut into T ``snippets``: T = ceil(N/16) (``pad``) or floor(N/16)
+    (``drop``), so 16(T-1) < N < 16(T+1). A recorded count outside is corrupted (and would size the curve)."""
+    return SNIPPET_FRAMES * (snippets - 1) < frames < SNIPPET_FRAMES * (snippets + 1)
+
+
 def loop_indices(available: int, length: int = SNIPPET_FRAMES) -> np.ndarray:
     """Frame order that fills ``length`` slots by looping ``available`` frames: 0 1 .. r-1 0 1 .."""
     return np.arange(length) % available
