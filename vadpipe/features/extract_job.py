@@ -19,7 +19,7 @@ from vadpipe.core.feature_spec import FeatureSpec
 from vadpipe.core.forward import ForwardOptions
 from vadpipe.errors import InputError, UsageError, disk_error_line
 from vadpipe.features import layouts
-from vadpipe.features.extract import extract_videos
+from vadpipe.features.extract import check_batch_size, extract_videos
 from vadpipe.features.record import FAILED, IndexRecord
 from vadpipe.features.store import append_index, index_part_name, lock_index_part, merge_index_parts, read_index_view
 from vadpipe.observers import Observer
@@ -171,6 +171,8 @@ def run_extract(
             todo.append(job)
         observer.planned(len(todo), skipped=summary.skipped, failed=summary.failed)
         if todo:
+            if options.batch_size:
+                check_batch_size(options.batch_size, spec)  # before the backbone is built
             session = open_session(spec, forward, weights=weights, allow_random=allow_random, observer=observer)
             summary.spec = writer.spec = session.spec  # random_init as built
             summary.precision, summary.engine = session.precision, session.engine

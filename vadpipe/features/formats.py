@@ -41,10 +41,12 @@ class DimensionMismatch(InputError):
     """A feature file of another width than the model's (``file``, ``dim``, ``expected``)."""
 
     ADVICE = "use features of the backbone the model was trained on (or train a run on these features)"
+    MIXED_ADVICE = "one model takes one width: leave out the files of another backbone"
 
-    def __init__(self, file: Path, dim: int, expected: int):
-        self.file, self.dim, self.expected = file, dim, expected
-        super().__init__(f"{file}: features are {dim}-d but the model expects {expected}-d; {self.ADVICE}")
+    def __init__(self, file: Path, dim: int, expected: int, whose: str = "the model expects"):
+        self.file, self.dim, self.expected, self.whose = file, dim, expected, whose
+        self.advice = self.ADVICE if whose == "the model expects" else self.MIXED_ADVICE
+        super().__init__(f"{file}: features are {dim}-d but {whose} {expected}-d; {self.advice}")
 
 
 @dataclass

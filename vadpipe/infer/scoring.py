@@ -224,7 +224,7 @@ def _truth(options: ScoreOptions, video_id: str, n_frames: int, info=None) -> tu
 
 
 def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: Observer) -> Iterator[VideoScore]:
-    from vadpipe.features.extract import extract_videos
+    from vadpipe.features.extract import check_batch_size, extract_videos
     from vadpipe.session.backbone import open_session, resolve_forward
     from vadpipe.video.inputs import collect_videos
 
@@ -238,6 +238,8 @@ def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: Obse
     if not good:  # every input missing or refused: said above, no backbone to build
         return
     forward = resolve_forward(options.forward)  # a missing or conflicting engine: before the backbone
+    if forward.options.batch_size:
+        check_batch_size(forward.options.batch_size, spec)
     session = open_session(spec, forward, weights=options.weights, observer=observer)
     engine = session.engine
     observer.planned(len(good))

@@ -164,6 +164,7 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[A
     weights = Path(run_dir) / MODEL_NAME
     if not weights.is_file():
         raise VadpipeError(f"{weights}: missing; the run has no saved model yet (train it, or resume its training)")
+    _check_weights_fit(weights, config.scorer)  # before building: a config's sizes may ask for gigabytes
     model = AnomalyScorer(config.scorer)
     try:
         state = load_file(str(weights))
@@ -171,4 +172,33 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[A
     except (SafetensorError, RuntimeError, OSError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise VadpipeError(f"{weights}: cannot be loaded into the model of config.json ({first})") from exc
+    broken = [name for name, tensor in state.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if broken:
+        raise VadpipeError(f"{weights}: {broken[0]} holds NaN or Inf (a diverged or corrupted run); its scores "
+                           "would not be numbers; retrain the run or restore the file")
     return model.to(device).eval(), config
+
+
+def _check_weights_fit(weights: Path, scorer: ScorerConfig) -> None:
+    """Refuse a weights file whose tensors (names, shapes: read from its header) are not the model that
+    ``config.json`` describes, before that model is built (the meta device allocates nothing)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            stored = {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise VadpipeError(f"{weights}: not a readable safetensors file ({first}); restore it or retrain") from exc
+    with torch.device("meta"):
+        expected = {name: tuple(t.shape) for name, t in AnomalyScorer(scorer).state_dict().items()}
+    for name, shape in expected.items():
+        if stored.get(name) != shape:
+            found = "missing" if name not in stored else f"of shape {list(stored[name])}"
+            raise VadpipeError(f"{weights}: tensor {name} is {found} but config.json's scorer needs {list(shape)}; "
+                               "the config does not describe these weights (restore the run's config.json or "
+                               "retrain)")
+    extra = sorted(set(stored) - set(expected))
+    if extra:
+        raise VadpipeError(f"{weights}: tensor {extra[0]} is not part of the model config.json describes; "
+                           "restore the run's config.json or retrain")

@@ -47,7 +47,7 @@ def loop_indices(available: int, length: int = SNIPPET_FRAMES) -> np.ndarray:
 
 
 def iter_snippet_batches(
-    frames: Iterable[np.ndarray], *, tail: str = "pad", batch_size: int = 8
+    frames: Iterable[np.ndarray], *, tail: str = "pad", batch_size: int = 8, max_bytes: int | None = None
 ) -> Iterator[np.ndarray]:
     """Group a stream of frames into batches of snippets, holding one batch at a time.
 
@@ -55,6 +55,8 @@ def iter_snippet_batches(
         frames: ``(H, W, 3)`` uint8 frames in order (all of one size).
         tail: ``pad`` or ``drop`` (module docstring).
         batch_size: snippets per batch; the last batch may be smaller.
+        max_bytes: fewer snippets per batch when ``batch_size`` of them would be more bytes than this (large
+            frames), at least one.
 
     Yields:
         uint8 ``(S, 16, H, W, 3)`` arrays, each a new array (safe to hand to another thread).
@@ -66,6 +68,8 @@ def iter_snippet_batches(
     batch = None
     s = f = 0  # snippet within the batch, frame within the snippet
     for image in frames:
+        if max_bytes is not None and batch is None and s == 0:
+            batch_size = max(1, min(batch_size, max_bytes // (SNIPPET_FRAMES * image.nbytes)))
         if batch is None:
             batch = np.empty((batch_size, SNIPPET_FRAMES, *image.shape), dtype=np.uint8)  # (S, 16, H, W, 3)
         batch[s, f] = image
