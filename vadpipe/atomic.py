@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -78,8 +79,25 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     write_bytes(path, data)
 
 
+def strict_json(obj, **kwargs) -> str:
+    """``json.dumps`` that every parser reads: a float that is not finite (NaN, Inf) becomes null (Python
+    would write ``NaN``, which is not JSON)."""
+    return json.dumps(_finite(obj), allow_nan=False, **kwargs)
+
+
+def _finite(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: _finite(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(value) for value in obj]
+    return obj
+
+
 def write_json(path: str | os.PathLike, obj) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    """``obj`` as strict JSON (:func:`strict_json`), indented, atomically."""
+    write_text(path, strict_json(obj, indent=2, sort_keys=False) + "\n")
 
 
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:

@@ -23,7 +23,7 @@ from vadpipe.core.forward import ForwardOptions
 from vadpipe.errors import InputError, UsageError, VadpipeError, disk_error_line, is_disk_error
 from vadpipe.infer.score import IntervalOptions, OverlaySource, VideoScore, snippet_scores, write_video_outputs
 from vadpipe.infer.truth import ScoreTruth
-from vadpipe.model.checkpoint import RunConfig, load_run
+from vadpipe.model.checkpoint import CONFIG_NAME, RunConfig, load_run
 from vadpipe.observers import Observer
 from vadpipe.video.names import strip_extension
 from vadpipe.video.snippets import SNIPPET_FRAMES, frame_count, frames_fit
@@ -75,16 +75,21 @@ class ScoreOptions:
 
 
 def scoring_spec(config: RunConfig, *, backbone: str | None = None, crops: int | None = None,
-                 tail: str | None = None, observer: Observer | None = None) -> FeatureSpec:
+                 tail: str | None = None, observer: Observer | None = None,
+                 source: str = "the run's config.json") -> FeatureSpec:
     """The spec to extract raw videos with: the run's own, checked against the overrides given.
 
     A run trained on a public feature set's lists records no spec: it gets the spec that set was
     made with (:data:`~vadpipe.core.feature_spec.PUBLIC_FEATURE_SETS`, by feature size, told to
     ``observer`` as a note), unless ``backbone`` is given.
 
+    ``source`` names the run's config file: a problem of the spec it records is blamed on that file and
+    field, never on a flag that was not given.
+
     Raises:
         UsageError: an override that conflicts with the run's spec, a run that records no spec and no
             ``backbone`` given, or a backbone whose features do not fit the model (``param`` names it).
+        VadpipeError: the spec the run records cannot be extracted with (naming ``source`` and the field).
     """
     observer = observer or Observer()
     recorded = config.features
@@ -110,7 +115,17 @@ def scoring_spec(config: RunConfig, *, backbone: str | None = None, crops: int |
                              f"give at most {recorded.crops} (fewer is faster)", param="crops")
         if crops is not None and crops != recorded.crops:  # fewer crops: that count's own order (a subset)
             recorded = dataclasses.replace(recorded, crops=crops, crop_order=DEFAULT_CROP_ORDER.get(crops))
-        spec = recorded.checked()
+        try:
+            spec = recorded.checked()
+        except UsageError as exc:  # the file's value, not a flag: the file and the field
+            raise VadpipeError(f"{source}: features.{exc}; fix that field or retrain the run") from exc
+        if backbone is None and spec.dim is None:
+            raise VadpipeError(f"{source}: features.backbone {spec.backbone!r} is not a backbone vadpipe can run "
+                               "(the run was trained on features made elsewhere); give --backbone with the one "
+                               f"that made its {dim}-d features")
+        if backbone is None and spec.dim != dim:
+            raise VadpipeError(f"{source}: features.backbone {spec.backbone} makes {spec.dim}-d features but "
+                               f"scorer.feature_dim is {dim}; fix that field or retrain the run")
     if spec.dim != dim:
         raise UsageError(f"backbone {spec.backbone} makes {spec.dim}-d features but the model in the run expects "
                          f"{dim}-d; use the backbone it was trained on", param="backbone")
@@ -229,7 +244,7 @@ def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: Obse
     from vadpipe.video.inputs import collect_videos
 
     spec = scoring_spec(run.config, backbone=options.backbone, crops=options.crops, tail=options.tail,
-                        observer=observer)
+                        observer=observer, source=str(run.path / CONFIG_NAME))
     jobs = collect_videos([str(p) for p in inputs])
     good = [j for j in jobs if j.problem is None]
     for job in jobs:
