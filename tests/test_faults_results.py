@@ -100,3 +100,19 @@ def test_a_run_config_that_cannot_extract_names_its_file_and_field_not_a_flag(wo
     (line,) = errors_of(capsys.readouterr().err)
     assert code == 1 and f"{run / 'config.json'}: features." in line
     assert "--crops" not in line and "--backbone" not in line.split("give")[0] and "None-d" not in line
+
+
+def test_scoring_a_folder_into_itself_leaves_its_own_outputs_out(world, tmp_path, capsys):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    shutil.copy(world["clip"], folder / "clip.mp4")
+    for own in ("clip.overlay.mp4", "clip.play.mp4", "clip.play.webm"):  # what --overlay and the report leave
+        shutil.copy(world["clip"], folder / own)
+    code = main(["score", str(folder), "--model", str(world["video_run"]), "--out", str(folder), *CPU])
+    captured = capsys.readouterr()
+    assert code == 0 and "left out 3 of vadpipe's own outputs" in " ".join(captured.err.split())
+    assert sorted(p.name for p in folder.glob("*.scores.csv")) == ["clip.scores.csv"]
+    # named on purpose, an overlay is still scored
+    assert main(["score", str(folder / "clip.overlay.mp4"), "--model", str(world["video_run"]), "--out",
+                 str(tmp_path / "o"), "--json", *CPU]) == 0
+    assert len(_no_nan(capsys.readouterr().out)["videos"]) == 1

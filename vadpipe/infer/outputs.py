@@ -126,6 +126,17 @@ SCORE_OUTPUTS: tuple[ScoreOutput, ...] = (  # in the order `outputs` lists them
                 timing="overlay"),  # the video with the live score; `score --overlay`
 )
 
+PLAY_SUFFIX = ".play"  # the report's playable copy of a video: <stem>.play.mp4|webm (vadpipe.report.media)
+
+
+def is_own_video_output(path: str | Path) -> bool:
+    """Whether ``path`` is a video vadpipe wrote beside the scores (``<stem>.overlay.mp4``, the report's
+    ``<stem>.play.*``): scoring a folder into itself must not score its own outputs on the next run."""
+    name = Path(path).name.lower()
+    videos = [o.suffix for o in SCORE_OUTPUTS if o.suffix.endswith(".mp4")]
+    return any(name.endswith(suffix) for suffix in videos) or Path(name).stem.endswith(PLAY_SUFFIX)
+
+
 CURVE_OUTPUT = "csv"  # the output that marks a scored video in a folder (the report reads the curve from it)
 RECORD_OUTPUT = "json"  # the output that holds a scored video's result
 

@@ -21,6 +21,7 @@ import numpy as np
 from vadpipe.core.feature_spec import DEFAULT_CROP_ORDER, FeatureSpec, public_spec
 from vadpipe.core.forward import ForwardOptions
 from vadpipe.errors import InputError, UsageError, VadpipeError, disk_error_line, is_disk_error
+from vadpipe.infer.outputs import is_own_video_output
 from vadpipe.infer.score import IntervalOptions, OverlaySource, VideoScore, snippet_scores, write_video_outputs
 from vadpipe.infer.truth import ScoreTruth
 from vadpipe.model.checkpoint import CONFIG_NAME, RunConfig, load_run
@@ -246,6 +247,12 @@ def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: Obse
     spec = scoring_spec(run.config, backbone=options.backbone, crops=options.crops, tail=options.tail,
                         observer=observer, source=str(run.path / CONFIG_NAME))
     jobs = collect_videos([str(p) for p in inputs])
+    given = {Path(p).expanduser() for p in inputs}
+    own = [j for j in jobs if j.video not in given and is_own_video_output(j.video)]
+    if own:  # found in a folder that was scored into itself: outputs, not inputs
+        jobs = [j for j in jobs if j not in own]
+        observer.note(f"left out {len(own)} of vadpipe's own outputs found in the input folders (e.g. "
+                      f"{own[0].video.name}: overlays and the report's playable copies are not scored again)")
     good = [j for j in jobs if j.problem is None]
     for job in jobs:
         if job.problem:
