@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -38,7 +39,8 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
+    suffix += ".tmp"
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name, suffix), suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -50,17 +52,52 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
             tmp_path.unlink()
 
 
+NAME_MAX = 255  # bytes of one file name on the file systems vadpipe writes to (ext4, xfs, btrfs, tmpfs, APFS)
+_RANDOM = 8  # the characters mkstemp adds
+
+
+def _temp_prefix(name: str, suffix: str) -> str:
+    """``.<name>.``, the name shortened so that the temp file's name fits where ``name`` itself does."""
+    room = NAME_MAX - 2 - _RANDOM - len(os.fsencode(suffix))
+    while len(os.fsencode(name)) > room and name:
+        name = name[:-1]
+    return f".{name}."
+
+
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
+    """UTF-8; a file name's bytes that are not UTF-8 (``surrogateescape``, as Python reads names) are written as
+    those bytes, any other lone surrogate as ``?``."""
+    try:
+        data = text.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError:
+        data = text.encode("utf-8", errors="replace")
+    write_bytes(path, data)
+
+
+def strict_json(obj, **kwargs) -> str:
+    """``json.dumps`` that every parser reads: a float that is not finite (NaN, Inf) becomes null (Python
+    would write ``NaN``, which is not JSON)."""
+    return json.dumps(_finite(obj), allow_nan=False, **kwargs)
+
+
+def _finite(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: _finite(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(value) for value in obj]
+    return obj
 
 
 def write_json(path: str | os.PathLike, obj) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    """``obj`` as strict JSON (:func:`strict_json`), indented, atomically."""
+    write_text(path, strict_json(obj, indent=2, sort_keys=False) + "\n")
 
 
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:

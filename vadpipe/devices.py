@@ -49,3 +49,25 @@ def torchrun_processes(variable: str = "WORLD_SIZE") -> int:
         return max(1, int(os.environ.get(variable, "1")))
     except ValueError:
         return 1
+
+
+def available_memory() -> int | None:
+    """Bytes of host memory this process can still take (the system's ``MemAvailable``, within the cgroup's
+    limit when there is one); None where it cannot be told (not Linux)."""
+    available = None
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError):
+        return None
+    try:  # cgroup v2: a container's own limit
+        limit = open("/sys/fs/cgroup/memory.max").read().strip()
+        used = int(open("/sys/fs/cgroup/memory.current").read())
+        if limit != "max" and available is not None:
+            available = min(available, max(0, int(limit) - used))
+    except (OSError, ValueError):
+        pass
+    return available

@@ -43,3 +43,37 @@ class ConfigError(UsageError, ValueError):
 
 class InputError(VadpipeError):
     """One input of a batch is bad; the batch goes on without it."""
+
+
+# errno -> what to do, for the OSErrors a full, read-only or foreign disk gives
+_DISK_ADVICE = {
+    "ENOSPC": "free some space or choose another output folder",
+    "EDQUOT": "free some space (your quota is used up) or choose another output folder",
+    "EROFS": "the file system is read-only; choose another output folder",
+    "EACCES": "check its permissions or choose another folder",
+    "EPERM": "check its permissions or choose another folder",
+    "ENAMETOOLONG": "the name is too long for the file system; rename the input or choose a shorter output path",
+    "EIO": "the disk reports an error; check it",
+}
+
+
+def is_disk_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is an OSError of the environment (a full, read-only or failing disk; a name too long)."""
+    import errno
+
+    return isinstance(exc, OSError) and errno.errorcode.get(exc.errno or 0) in _DISK_ADVICE
+
+
+def disk_error_line(exc: OSError, what: str | None = None) -> str:
+    """One line for an OSError of the disk: the file, what failed, and what to do.
+
+    Args:
+        what: what was being done (``"cannot write the outputs of a.mp4"``); default: ``cannot use it``.
+    """
+    import errno
+
+    name = exc.filename if exc.filename is not None else "?"
+    code = errno.errorcode.get(exc.errno or 0, "")
+    advice = _DISK_ADVICE.get(code, "check the disk and the path")
+    what = what or ("cannot be written" if code in ("ENOSPC", "EDQUOT", "EROFS", "ENAMETOOLONG") else "cannot be used")
+    return f"{name}: {what} ({exc.strerror or exc}); {advice}"

@@ -186,6 +186,9 @@ def _resize(x: torch.Tensor, short: int, mode: str) -> torch.Tensor:
     raise UsageError(f"resize_mode {mode!r}: choose one of {', '.join(RESIZE_MODES)}", param="resize_mode")
 
 
+RESIZE_BYTES = 512 * 2**20  # float copies of full-size frames resized at once
+
+
 def preprocess_snippets(
     frames: torch.Tensor, prep: Preprocessing, crops: int, *, resize_short: int | None = None,
     crop_size: int | None = None, crop_order: str | None = None, resize_mode: str | None = None,
@@ -219,7 +222,11 @@ def preprocess_snippets(
         raise UsageError(f"crop_size {size} is larger than the resized shorter side {short}", param="crop_size")
     s, t, h, w, _ = frames.shape
     x = frames.permute(0, 1, 4, 2, 3).reshape(s * t, 3, h, w)  # (S*T, 3, H, W)
-    x = _resize(x, short, resize_mode or prep.resize_mode)  # (S*T, 3, h, w)
+    # Frames are resized a few at a time when they are large, so that their float copies stay within
+    # RESIZE_BYTES (a 4000x3000 frame is 144 MB as floats); each frame is resized on its own either way.
+    step = max(1, RESIZE_BYTES // (3 * h * w * 4))
+    mode = resize_mode or prep.resize_mode
+    x = _resize(x, short, mode) if step >= s * t else torch.cat([_resize(c, short, mode) for c in x.split(step)])
     height, width = x.shape[-2:]
     plan = crop_plan(height, width, size, order)
     # Only the region the crops cover is normalised (the centre crop alone is ~60 % of a 4:3 frame).

@@ -18,7 +18,7 @@ import typer.core
 from rich.markup import escape
 
 from vadpipe.cli.console import err_console
-from vadpipe.errors import VadpipeError
+from vadpipe.errors import VadpipeError, disk_error_line, is_disk_error
 
 
 def _plain_command(command):
@@ -115,6 +115,14 @@ class _OneLineErrors(typer.core.TyperGroup):
             sys.exit(exc.exit_code)
         except typer.Abort:
             err_console.print("aborted", highlight=False)
+            sys.exit(1)
+        except OSError as exc:
+            if not is_disk_error(exc):
+                raise
+            debug = os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+            if debug:
+                traceback.print_exception(exc, file=sys.stderr)
+            _print_error(disk_error_line(exc) + ("" if debug else f" ({DEBUG_VARIABLE}=1 shows the traceback)"))
             sys.exit(1)
         except VadpipeError as exc:
             debug = os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
@@ -230,6 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     Every expected error is one line on stderr, never a traceback; with ``VADPIPE_DEBUG=1`` the
     chained traceback behind it is printed first.
     """
+    for stream in (sys.stdout, sys.stderr):  # a file name's non-UTF-8 bytes print as \xe9, not a crash
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass  # not a text stream of the io module (a test's capture): left as it is
     try:
         app(args=argv, prog_name="vadpipe", standalone_mode=True)
     except SystemExit as exc:  # every way out: errors (1, 2, printed by _OneLineErrors), --help (0), typer.Exit(n)

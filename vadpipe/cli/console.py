@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 
 from rich.console import Console
@@ -17,6 +16,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from vadpipe.atomic import strict_json
 from vadpipe.devices import torchrun_processes
 
 out_console = Console(highlight=False)
@@ -41,7 +41,7 @@ def print_json(obj) -> None:
     document into the same stdout, so each is written as one compact line in one write: the
     output reads as JSON lines, one per rank, never interleaved mid-document."""
     several_ranks = torchrun_processes() > 1
-    sys.stdout.write((json.dumps(obj) if several_ranks else json.dumps(obj, indent=2)) + "\n")
+    sys.stdout.write((strict_json(obj) if several_ranks else strict_json(obj, indent=2)) + "\n")
     sys.stdout.flush()
 
 

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from vadpipe.cli.common import DEVICE_HELP, Lines
 from vadpipe.cli.console import err_console, out_console, print_json
@@ -38,9 +39,9 @@ def demo_command(
     out_console.print(f"held-out frame AUC: {auc}  (backbone {backbone}; 50% is chance)")
     intervals = result.example.get("intervals", [])
     spans = ", ".join(f"{iv['start_s']:.1f}-{iv['end_s']:.1f}s" for iv in intervals) or "none"
-    out_console.print(f"example {Path(result.example.get('video', '?')).name}: detected intervals {spans}")
+    out_console.print(f"example {escape(Path(result.example.get('video', '?')).name)}: detected intervals {spans}")
     for kind, path in result.outputs.items():
-        out_console.print(f"  {kind}: {path}")
+        out_console.print(f"  {kind}: {escape(str(path))}")
     out_console.print("timings: " + ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items()))
 
 
@@ -53,11 +54,11 @@ class _DemoLines(Lines):
 
     def event(self, kind: str, data: dict) -> None:
         if kind == "stage" and not self.quiet:
-            err_console.print(f"{data['stage']}/{data['stages']} {data['message']}", highlight=False)
+            err_console.print(f"{data['stage']}/{data['stages']} {escape(data['message'])}", highlight=False)
 
     def note(self, message: str) -> None:
         if not self.quiet:
-            err_console.print(f"    note: {message}", highlight=False)
+            err_console.print(f"    note: {escape(message)}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from vadpipe.cli.common import DEVICE_HELP, AbnormalFirstOpt, FeaturesRootOpt, LabelsOpt, Lines
 from vadpipe.cli.console import err_console, out_console, print_json
@@ -72,7 +73,7 @@ def evaluate_command(
                                        threshold=config.threshold)
         summary["plots"] = str(page)
         if not json_out:
-            err_console.print(f"plots: {page}", highlight=False)
+            err_console.print(f"plots: {escape(str(page))}", highlight=False, soft_wrap=True)
     if json_out:
         print_json(summary)
     else:

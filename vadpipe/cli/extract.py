@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from vadpipe.cli.common import ForwardOpts
 from vadpipe.cli.console import err_console, error, out_console, print_json, progress, warn
@@ -147,7 +148,8 @@ def _print_table(summary) -> None:
     from rich.table import Table
 
     precision = f"precision {summary.precision}, engine {summary.engine}, " if summary.precision else ""
-    title = (f"vadpipe extract -> {summary.out} ({summary.spec.describe()}, {summary.layout} layout, {precision}"
+    title = (f"vadpipe extract -> {escape(str(summary.out))} ({summary.spec.describe()}, {summary.layout} layout, "
+             f"{precision}"
              f"shard {summary.shard[0]}/{summary.shard[1]})")
     table = Table(title=title)
     for name in ("videos", "done", "skipped", "changed", "failed", "snippets", "snippets/s"):
@@ -157,7 +159,7 @@ def _print_table(summary) -> None:
                                  summary.snippets)), rate)
     out_console.print(table)
     if summary.list_file is not None:
-        err_console.print(f"list file: {summary.list_file}", highlight=False)
+        err_console.print(f"list file: {escape(str(summary.list_file))}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -131,9 +131,10 @@ def _print_table(results) -> None:
     for r in results:
         spans = ", ".join(f"{iv.start_s:.1f}-{iv.end_s:.1f}s (peak {iv.peak_score:.2f})" for iv in r.intervals) \
             or "none"
-        table.add_row(Path(r.video).name, f"{r.duration_s:.1f}s", f"{r.max_score:.3f}", f"{r.threshold:.2f}", spans)
+        table.add_row(escape(Path(r.video).name), f"{r.duration_s:.1f}s", f"{r.max_score:.3f}", f"{r.threshold:.2f}",
+                      spans)
     out_console.print(table)
-    out_console.print(f"outputs in {Path(results[0].outputs[RECORD_OUTPUT]).parent}")
+    out_console.print(f"outputs in {escape(str(Path(results[0].outputs[RECORD_OUTPUT]).parent))}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,7 @@ import dataclasses
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from vadpipe.cli.common import DEVICE_HELP, AbnormalFirstOpt, FeaturesRootOpt, LabelsOpt, Lines
 from vadpipe.cli.console import err_console, error, print_json, progress
@@ -108,7 +109,7 @@ def train_command(
     if json_out and result.main_process:
         print_json(result.summary())
     elif not quiet and result.main_process:
-        err_console.print(f"done: {out / CONFIG_NAME} and model.safetensors written")
+        err_console.print(f"done: {escape(str(out / CONFIG_NAME))} and model.safetensors written", soft_wrap=True)
     if result.problems:
         error(f"{len(result.problems)} input(s) were left out (see the lines above)")
         raise typer.Exit(1)
@@ -129,7 +130,8 @@ class _TrainLines(Lines):
             bags = data["abnormal"] + data["normal"]
             err_console.print(
                 f"training on {data['videos']} videos = {bags} bags ({data['abnormal']} abnormal, {data['normal']} "
-                f"normal), {config.scorer.feature_dim}-d, device {data['device']}, run folder {data['run']}"
+                f"normal), {config.scorer.feature_dim}-d, device {data['device']}, "
+                f"run folder {escape(str(data['run']))}"
                 + (f", {data['processes']} processes" if data["processes"] > 1 else "")
             )
             note = small_store_note(config.train, data["abnormal"], data["normal"])

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 
+from vadpipe.atomic import strict_json
 from vadpipe.cli.common import DEVICE_HELP
 from vadpipe.cli.console import err_console, error, out_console, warn
 from vadpipe.cli.ranges import PATH, number_of
@@ -29,7 +29,7 @@ class _WatchPrinter(Observer):
         self.json_lines, self.every_snippet, self.quiet = json_lines, every_snippet, quiet or json_lines
 
     def _line(self, obj: dict) -> None:
-        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.write(strict_json(obj) + "\n")
         sys.stdout.flush()
 
     def note(self, message: str) -> None:
@@ -162,7 +162,7 @@ def watch_command(
                         window=window, lookahead=lookahead, crops=crops, backbone=backbone, weights=weights,
                         threshold=threshold, release=release, observer=printer, **loop)
     if json_out:
-        sys.stdout.write(json.dumps(summary) + "\n")
+        sys.stdout.write(strict_json(summary) + "\n")
         sys.stdout.flush()
     elif not quiet:
         _print_summary(summary)

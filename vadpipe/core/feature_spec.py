@@ -154,6 +154,30 @@ class FeatureSpec:
         known = {k: v for k, v in record.items() if k in names and v is not None}
         return cls(**known).with_defaults()
 
+    @classmethod
+    def type_problem(cls, record: dict) -> str | None:
+        """Why a record's spec fields are not of their types (``crops 'x' must be a whole number``), or None.
+
+        Only types: the choices (crops 1, 5 or 10, ...) are :meth:`checked` where features are made with it,
+        as a store or run of features made elsewhere may hold others."""
+        import math
+
+        for f in dataclasses.fields(cls):
+            value = record.get(f.name)
+            if value is None:
+                continue
+            if "range" in f.metadata:
+                kind = f.metadata["range"].kind
+                fits = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+                    and (kind is float or float(value).is_integer())
+                wanted = "a whole number" if kind is int else "a number"
+            else:
+                kind = bool if f.name == "random_init" else str
+                fits, wanted = isinstance(value, kind), ("true or false" if kind is bool else "a string")
+            if not fits:
+                return f"{f.name} {value!r} must be {wanted}"
+        return None
+
     def differences(self, other: FeatureSpec) -> dict[str, tuple]:
         """{field: (mine, theirs)} for every field where ``other`` differs."""
         return {f.name: (getattr(self, f.name), getattr(other, f.name)) for f in dataclasses.fields(self)

@@ -102,7 +102,7 @@ def evaluate(model: AnomalyScorer, videos: list[FeatureVideo], gt: GroundTruth, 
 def write_per_video(path: str | Path, videos: list[VideoResult]) -> Path:
     """Write one CSV row per evaluated video (scores, frames, its own AUC when measured), atomically."""
     path = Path(path)
-    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as f:
         writer = csv.writer(f)
         writer.writerow(["video", "label", "snippets", "frames", "abnormal_frames", "max_score", "mean_score", "auc"])
         for v in videos:

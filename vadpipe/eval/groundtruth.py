@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from vadpipe.errors import InputError
+from vadpipe.textfile import read_text
 from vadpipe.video.names import strip_extension
 
 
@@ -81,7 +82,7 @@ def load_ground_truth(path: str | Path, *, video_order: list[tuple[str, int]] | 
         raise InputError(f"{path}: ground-truth file not found")
     if path.suffix == ".npy":
         return _split_concatenated(path, video_order or [])
-    text = path.read_text(encoding="utf-8-sig", errors="replace")  # utf-8-sig: a BOM is not part of the first name
+    text = read_text(path, "a ground-truth annotation file")  # any encoding; a BOM is not part of the first name
     lines = [ln.split() for ln in text.splitlines() if ln.strip()]
     if not lines:
         raise InputError(f"{path}: empty ground-truth file")
@@ -92,12 +93,20 @@ def load_ground_truth(path: str | Path, *, video_order: list[tuple[str, int]] | 
         if len(numbers) % 2 or not all(_is_int(n) for n in numbers):
             raise InputError(f"{path}:{line_no}: expected `name [class] start end ...` with integer frames")
         pairs = [(int(numbers[i]), int(numbers[i + 1])) for i in range(0, len(numbers), 2)]
+        for start, end in pairs:
+            if start >= 0 and end < start:
+                raise InputError(f"{path}:{line_no}: interval {start} {end} ends before it starts; fix the line")
         gt.intervals[strip_extension(parts[0])] = [(s, e) for s, e in pairs if s >= 0 and e >= 0]
     return gt
 
 
 def _split_concatenated(path: Path, video_order: list[tuple[str, int]]) -> GroundTruth:
-    concat = np.load(path, allow_pickle=False).reshape(-1)
+    try:
+        concat = np.load(path, allow_pickle=False).reshape(-1)
+    except (ValueError, OSError, EOFError) as exc:  # not .npy, truncated, or objects (pickles: never loaded)
+        raise InputError(f"{path}: not a readable frame-level ground truth .npy ({exc}); give a 0/1 array") from None
+    if not (np.issubdtype(concat.dtype, np.number) or concat.dtype == np.bool_):
+        raise InputError(f"{path}: holds {concat.dtype} values, not 0/1 frame labels; give a numeric 0/1 array")
     expected = sum(n for _, n in video_order)
     if concat.size != expected:
         raise InputError(
@@ -114,4 +123,6 @@ def _split_concatenated(path: Path, video_order: list[tuple[str, int]]) -> Groun
 
 
 def _is_int(text: str) -> bool:
-    return text.lstrip("-").isdigit()
+    """An ASCII whole number (``isdigit`` alone takes ``²``, which ``int`` refuses)."""
+    digits = text[1:] if text.startswith("-") else text
+    return digits.isascii() and digits.isdigit()

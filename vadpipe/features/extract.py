@@ -31,7 +31,7 @@ import torch
 from vadpipe import SNIPPET_FRAMES
 from vadpipe.core.feature_spec import FeatureSpec
 from vadpipe.devices import cpus_for_this_process
-from vadpipe.errors import InputError
+from vadpipe.errors import InputError, UsageError
 from vadpipe.features.batching import run_packed
 from vadpipe.observers import Observer
 from vadpipe.session.backbone import BackboneSession
@@ -55,9 +55,35 @@ def default_workers(device: torch.device) -> int:
     return 1 if device.type != "cuda" else max(2, min(8, cpus_for_this_process() // 2))
 
 
-def default_batch_size(crops: int, device: torch.device) -> int:
-    """Snippets per forward pass: about 32 clips on a GPU, 4 on a CPU (clips = snippets x crops)."""
-    return max(1, (32 if device.type == "cuda" else 4) // crops)
+# Memory is bounded in bytes, not snippets: a snippet of 4000x3000 frames is 576 MB of RGB, 2.3 GB as floats.
+DECODE_BATCH_BYTES = 256 * 2**20  # decoded RGB frames per batch (each decoding queue holds a few batches)
+FORWARD_BATCH_BYTES = 4 * 2**30  # preprocessed clips of one forward pass (float32), before the backbone's own
+
+
+def clip_bytes(spec: FeatureSpec) -> int:
+    """Bytes of one snippet's preprocessed clips: crops x 3 x 16 x crop x crop float32."""
+    return spec.crops * 3 * SNIPPET_FRAMES * (spec.crop_size or 224) ** 2 * 4
+
+
+def default_batch_size(crops: int, device: torch.device, spec: FeatureSpec | None = None) -> int:
+    """Snippets per forward pass: about 32 clips on a GPU, 4 on a CPU (clips = snippets x crops), and never more
+    than :data:`FORWARD_BATCH_BYTES` of preprocessed clips (large crops)."""
+    count = max(1, (32 if device.type == "cuda" else 4) // crops)
+    return count if spec is None else max(1, min(count, FORWARD_BATCH_BYTES // clip_bytes(spec)))
+
+
+def check_batch_size(batch_size: int, spec: FeatureSpec) -> None:
+    """Refuse a batch whose preprocessed clips alone would pass :data:`FORWARD_BATCH_BYTES`.
+
+    Raises:
+        UsageError: (``param`` ``batch_size``) naming the bytes and the largest batch that fits.
+    """
+    if batch_size * clip_bytes(spec) > FORWARD_BATCH_BYTES:
+        most = max(1, FORWARD_BATCH_BYTES // clip_bytes(spec))
+        raise UsageError(f"batch_size {batch_size}: {batch_size} snippets of {spec.crops} crop(s) at "
+                         f"{spec.crop_size or 224} px are {batch_size * clip_bytes(spec) / 2**30:,.1f} GiB of backbone "
+                         f"input per pass, past the {FORWARD_BATCH_BYTES / 2**30:g} GiB a pass may take; give at most "
+                         f"{most}", param="batch_size")
 
 
 def extract_videos(
@@ -85,7 +111,9 @@ def extract_videos(
     """
     spec, device = session.spec, session.device
     options = session.forward.options
-    batch_size = options.batch_size or default_batch_size(spec.crops, device)
+    if options.batch_size:
+        check_batch_size(options.batch_size, spec)
+    batch_size = options.batch_size or default_batch_size(spec.crops, device, spec)
     workers = options.workers or default_workers(device)
     on_device = device.type == "cuda" if preprocess_on_device is None else preprocess_on_device
     pin = device.type == "cuda"
@@ -101,7 +129,8 @@ def extract_videos(
             torch.set_num_threads(1)
         with VideoReader(path, fps=spec.resample_fps, threads=decoder_threads) as reader:
             yield "start", snippet_count(reader.estimated_frames(), spec.tail)
-            for batch in iter_snippet_batches(reader, tail=spec.tail, batch_size=batch_size):
+            for batch in iter_snippet_batches(reader, tail=spec.tail, batch_size=batch_size,
+                                              max_bytes=DECODE_BATCH_BYTES):
                 x = torch.from_numpy(batch)  # (S, 16, H, W, 3) uint8
                 if on_device:  # preprocessed by the consumer, on the GPU
                     x = x.pin_memory() if pin else x

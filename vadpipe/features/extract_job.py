@@ -9,6 +9,7 @@ merges the shards' index parts into ``index.jsonl``.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import time
 from dataclasses import dataclass, field
@@ -16,9 +17,9 @@ from pathlib import Path
 
 from vadpipe.core.feature_spec import FeatureSpec
 from vadpipe.core.forward import ForwardOptions
-from vadpipe.errors import UsageError
+from vadpipe.errors import InputError, UsageError, disk_error_line
 from vadpipe.features import layouts
-from vadpipe.features.extract import extract_videos
+from vadpipe.features.extract import check_batch_size, extract_videos
 from vadpipe.features.record import FAILED, IndexRecord
 from vadpipe.features.store import append_index, index_part_name, lock_index_part, merge_index_parts, read_index_view
 from vadpipe.observers import Observer
@@ -150,7 +151,10 @@ def run_extract(
         todo: list[VideoJob] = []
         for job in jobs:
             rec = done_before.get(job.id)
-            rec = IndexRecord.from_json(rec) if rec is not None else None
+            try:
+                rec = IndexRecord.from_json(rec) if rec is not None else None
+            except InputError:  # a corrupted line: the video is not done; extracted again, a new line supersedes it
+                rec = None
             if job.problem is not None:
                 writer.failed(job, job.problem)
                 continue
@@ -167,13 +171,20 @@ def run_extract(
             todo.append(job)
         observer.planned(len(todo), skipped=summary.skipped, failed=summary.failed)
         if todo:
+            if options.batch_size:
+                check_batch_size(options.batch_size, spec)  # before the backbone is built
             session = open_session(spec, forward, weights=weights, allow_random=allow_random, observer=observer)
             summary.spec = writer.spec = session.spec  # random_init as built
             summary.precision, summary.engine = session.precision, session.engine
             _extract_jobs(todo, session, writer)
     finally:
         handle.close()
-    merged = [IndexRecord.from_json(r) for r in merge_index_parts(out)]
+    merged = []
+    for line in merge_index_parts(out):
+        try:
+            merged.append(IndexRecord.from_json(line, str(out / "index.jsonl")))
+        except InputError as exc:  # another run's corrupted line: not in the list file, said once
+            observer.warning(str(exc))
     summary.list_file = layouts.write_list(out, layout, merged)
     return summary
 
@@ -202,7 +213,13 @@ class _RecordWriter:
         self._append(job, record)
 
     def done(self, job: VideoJob, feats, info) -> None:
-        files = layouts.write_features(self.out, self.summary.layout, job.rel, feats)  # feats: (T, C, D)
+        try:
+            files = layouts.write_features(self.out, self.summary.layout, job.rel, feats)  # feats: (T, C, D)
+        except OSError as exc:
+            if errno.errorcode.get(exc.errno) != "ENAMETOOLONG":
+                raise  # a full or read-only disk fails every video alike: one line for the run (the CLI's)
+            self.failed(job, disk_error_line(exc, f"cannot write the features of {job.video}"))
+            return
         self._append(job, IndexRecord(
             video=str(job.video), id=job.id, features=files[0], files=files if len(files) > 1 else None,
             spec=self.spec, layout=self.summary.layout, frames=info.frames, fps=round(info.fps, 6),

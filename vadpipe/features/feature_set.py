@@ -60,9 +60,10 @@ def read_feature_set(
         observer.failed(line)
     read = FeatureSetRead([], problems, {rec.id for rec in extraction_failures})
     mismatched: list[DimensionMismatch] = []
+    widths: dict[int, list[FeatureVideo]] = {}
     for video in videos:
         try:
-            video.validate(expected_dim)
+            widths.setdefault(video.validate(expected_dim)[2], []).append(video)
             if need_labels and video.label is None:
                 raise InputError(
                     f"{video.files[0]}: no label for {video.id}; give --labels CSV, --abnormal-first N, "
@@ -77,12 +78,20 @@ def read_feature_set(
             read.left_out.add(video.id)
             continue
         read.videos.append(video)
+    if len(widths) > 1:  # no width asked for, but one a model can take: the set's most common width
+        width = max(widths, key=lambda d: (len(widths[d]), -d))
+        for d, others in widths.items():
+            for video in others if d != width else ():
+                mismatched.append(DimensionMismatch(video.files[0], d, width, "the other files of the set are"))
+                read.problems.append(str(mismatched[-1]))
+                read.left_out.add(video.id)
+                read.videos.remove(video)
     if len(mismatched) == 1:
         observer.failed(str(mismatched[0]))
     elif mismatched:
         dims = ", ".join(f"{d}-d" for d in sorted({m.dim for m in mismatched}))
         observer.failed(f"{len(mismatched)} feature files (e.g. {', '.join(str(m.file) for m in mismatched[:2])}) "
-                        f"are {dims} but the model expects {mismatched[0].expected}-d; {DimensionMismatch.ADVICE}")
+                        f"are {dims} but {mismatched[0].whose} {mismatched[0].expected}-d; {mismatched[0].advice}")
     if not read.videos:
         raise InputError(f"{source}: no usable feature files; see the lines above")
     return read

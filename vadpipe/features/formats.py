@@ -25,8 +25,9 @@ import numpy as np
 from vadpipe.errors import InputError
 from vadpipe.features.record import IndexRecord
 from vadpipe.features.store import INDEX_NAME, check_finite, open_features, read_index
+from vadpipe.textfile import text_lines
 from vadpipe.video.labels import folder_label, read_labels_csv
-from vadpipe.video.snippets import frame_count
+from vadpipe.video.snippets import frame_count, frames_fit
 
 UCF_ANOMALY_CLASSES = (
     "Abuse", "Arrest", "Arson", "Assault", "Burglary", "Explosion", "Fighting", "RoadAccidents",
@@ -40,10 +41,12 @@ class DimensionMismatch(InputError):
     """A feature file of another width than the model's (``file``, ``dim``, ``expected``)."""
 
     ADVICE = "use features of the backbone the model was trained on (or train a run on these features)"
+    MIXED_ADVICE = "one model takes one width: leave out the files of another backbone"
 
-    def __init__(self, file: Path, dim: int, expected: int):
-        self.file, self.dim, self.expected = file, dim, expected
-        super().__init__(f"{file}: features are {dim}-d but the model expects {expected}-d; {self.ADVICE}")
+    def __init__(self, file: Path, dim: int, expected: int, whose: str = "the model expects"):
+        self.file, self.dim, self.expected, self.whose = file, dim, expected, whose
+        self.advice = self.ADVICE if whose == "the model expects" else self.MIXED_ADVICE
+        super().__init__(f"{file}: features are {dim}-d but {whose} {expected}-d; {self.advice}")
 
 
 @dataclass
@@ -82,6 +85,9 @@ class FeatureVideo:
             check_finite(f, a)
         if expected_dim is not None and d != expected_dim:
             raise DimensionMismatch(self.files[0], d, expected_dim)
+        if self.frames is not None and not frames_fit(t, self.frames):
+            raise InputError(f"{self.files[0]}: its index records {self.frames} frames, which cannot make its {t} "
+                             "snippets; re-extract the video, or fix or delete its index line")
         return t, len(crops), d
 
     def frame_count(self) -> int:
@@ -119,7 +125,7 @@ def load_feature_set(
     source = Path(source)
     problems: list[str] = []
     if source.is_dir() and (source / INDEX_NAME).is_file():
-        videos = _from_store(source, problems if extraction_failures is None else None, extraction_failures)
+        videos = _from_store(source, problems, extraction_failures)
     elif source.is_dir():
         videos = _group_files(sorted(source.rglob("*.npy")), None)
         if not videos:
@@ -143,8 +149,11 @@ def record_of_feature_file(npy: str | Path) -> IndexRecord | None:
     for folder in [npy.parent, *npy.parents]:
         if (folder / INDEX_NAME).is_file():
             rel = npy.resolve().relative_to(folder.resolve()).as_posix()
-            records = (IndexRecord.from_json(r) for r in read_index(folder))
-            return next((r for r in records if rel in r.feature_files), None)
+            for rec in read_index(folder):  # another video's bad line is not this file's problem
+                names = rec.get("files") if isinstance(rec.get("files"), list) else [rec.get("features")]
+                if rel in names or rel == rec.get("features"):
+                    return IndexRecord.from_json(rec, str(folder / INDEX_NAME))  # InputError when it is bad
+            return None
     return None
 
 
@@ -162,9 +171,14 @@ def infer_label(video_id: str, path: Path | None = None) -> int | None:
     return None
 
 
-def _from_store(store: Path, problems: list[str] | None, failures: list[IndexRecord] | None) -> list[FeatureVideo]:
+def _from_store(store: Path, problems: list[str], failures: list[IndexRecord] | None) -> list[FeatureVideo]:
     videos = []
-    for rec in map(IndexRecord.from_json, read_index(store)):
+    for line in read_index(store):
+        try:
+            rec = IndexRecord.from_json(line, str(store / INDEX_NAME))
+        except InputError as exc:  # a hand-edited or corrupted line: that video is left out, the rest go on
+            problems.append(str(exc))
+            continue
         if not rec.ok:
             if failures is not None:
                 failures.append(rec)
@@ -204,7 +218,8 @@ def _resolve(line: str, list_dir: Path, root: Path | None) -> Path | None:
 
 def read_list_lines(list_file: Path) -> list[str]:
     """The non-blank lines of a public list file, as published: BOM, CRLF and trailing blanks allowed."""
-    return [ln.strip() for ln in list_file.read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
+    lines = text_lines(list_file, "a list of feature files (one .npy path per line)")  # any encoding
+    return [ln.strip() for ln in lines if ln.strip()]
 
 
 def _from_list(list_file: Path, abnormal_first, root, problems) -> list[FeatureVideo]:

@@ -14,12 +14,18 @@ not know are carried through untouched (``extra``).
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 from vadpipe.core.feature_spec import FeatureSpec
+from vadpipe.errors import InputError
+from vadpipe.video.labels import LABEL_WORDS
 from vadpipe.video.snippets import frame_count
 
 OK, FAILED = "ok", "failed"
+MAX_FPS = 1e6  # frames per second past any camera: a corrupted value
+MAX_FRAMES = 2**40  # frames of one video: past this, a corrupted value (a year at 30 000 fps)
+_COUNTS = {"frames": MAX_FRAMES, "snippets": MAX_FRAMES, "dim": 2**20}  # whole numbers >= 1 up to these
 DEFAULT_LAYOUT = "vadpipe"
 
 
@@ -100,8 +106,19 @@ class IndexRecord:
         return rec
 
     @classmethod
-    def from_json(cls, rec: dict) -> IndexRecord:
-        """A record from one parsed ``index.jsonl`` line (old lines without the newer keys included)."""
+    def from_json(cls, rec: dict, source: str = "index.jsonl") -> IndexRecord:
+        """A record from one parsed ``index.jsonl`` line (old lines without the newer keys included).
+
+        Raises:
+            InputError: a value is not of its key's type or range (a hand-edited or corrupted line), naming
+                ``source`` (the index file), the record's id and the key.
+        """
+        problem = _record_problem(rec)
+        if problem:
+            raise InputError(f"{source}: the record of {str(rec.get('id', '?'))!r}: {problem}; re-extract that "
+                             "video, or fix or delete its line")
+        rec = {**rec, "label": _label(rec.get("label")),
+               **{key: int(rec[key]) for key in _COUNTS if rec.get(key) is not None}}
         spec = FeatureSpec.from_record(rec)
         spec_keys = {f.name for f in dataclasses.fields(FeatureSpec)} if spec is not None else set()
         own = {k: rec[k] for k in cls._OWN if k in rec}
@@ -111,3 +128,46 @@ class IndexRecord:
             features=str(own.pop("features", "")), spec=spec, **{k: v for k, v in own.items() if v is not None},
             extra=extra,
         )
+
+
+def _whole(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and float(value).is_integer()
+
+
+def _label(value) -> int | None:
+    """0 or 1 from a record's label: a number, or a label word (``abnormal``, as labels CSVs write them)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return LABEL_WORDS.get(value.strip().lower())
+    return int(value)
+
+
+def _record_problem(rec: dict) -> str | None:
+    """Why a parsed ``index.jsonl`` line cannot be a record (the key and its value), or None."""
+    for key in ("video", "id", "features", "status", "layout", "error", "precision"):
+        value = rec.get(key)
+        if value is not None and not isinstance(value, str) and not (key == "id" and _whole(value)):
+            return f"{key} {value!r} must be a string"
+    files = rec.get("files")
+    if files is not None and (not isinstance(files, list) or not all(isinstance(f, str) for f in files)):
+        return f"files {files!r} must be a list of file names"
+    for key, most in _COUNTS.items():
+        value = rec.get(key)
+        if value is not None and not (_whole(value) and value >= 1):
+            return f"{key} {value!r} must be a whole number >= 1"
+        if value is not None and value > most:
+            return f"{key} {value!r} is more than any video has"
+    fps = rec.get("fps")
+    if fps is not None and not (isinstance(fps, (int, float)) and not isinstance(fps, bool)
+                                and math.isfinite(fps) and 0 < fps <= MAX_FPS):
+        return f"fps {fps!r} must be a number above 0"
+    label = rec.get("label")
+    if label is not None and not ((isinstance(label, (int, float)) and label in (0, 1))
+                                  or (isinstance(label, str) and label.strip().lower() in LABEL_WORDS)):
+        return f"label {label!r} must be 0 or 1 (or normal / abnormal)"
+    for key in ("video_info", "source"):
+        if rec.get(key) is not None and not isinstance(rec[key], dict):
+            return f"{key} {rec[key]!r} must be an object"
+    return FeatureSpec.type_problem(rec)

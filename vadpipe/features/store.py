@@ -30,15 +30,15 @@ def read_index(store: str | os.PathLike, name: str = INDEX_NAME) -> list[dict]:
     if not path.is_file():
         raise InputError(f"{path}: no feature index here; run `vadpipe extract ... --out {store}` first")
     records: dict[str, dict] = {}
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8", errors="replace") as f:  # vadpipe writes ASCII: other bytes are damage
         for line in f:
             line = line.strip()
             if not line:
                 continue
             try:
                 rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line torn by a killed run; that video will be redone
+            except (json.JSONDecodeError, RecursionError):
+                continue  # a line torn by a killed run (or corrupted); that video will be redone
             if isinstance(rec, dict) and "id" in rec:
                 records[str(rec["id"])] = rec
     return list(records.values())

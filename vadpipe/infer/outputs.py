@@ -126,6 +126,17 @@ SCORE_OUTPUTS: tuple[ScoreOutput, ...] = (  # in the order `outputs` lists them
                 timing="overlay"),  # the video with the live score; `score --overlay`
 )
 
+PLAY_SUFFIX = ".play"  # the report's playable copy of a video: <stem>.play.mp4|webm (vadpipe.report.media)
+
+
+def is_own_video_output(path: str | Path) -> bool:
+    """Whether ``path`` is a video vadpipe wrote beside the scores (``<stem>.overlay.mp4``, the report's
+    ``<stem>.play.*``): scoring a folder into itself must not score its own outputs on the next run."""
+    name = Path(path).name.lower()
+    videos = [o.suffix for o in SCORE_OUTPUTS if o.suffix.endswith(".mp4")]
+    return any(name.endswith(suffix) for suffix in videos) or Path(name).stem.endswith(PLAY_SUFFIX)
+
+
 CURVE_OUTPUT = "csv"  # the output that marks a scored video in a folder (the report reads the curve from it)
 RECORD_OUTPUT = "json"  # the output that holds a scored video's result
 
@@ -166,11 +177,18 @@ def write_outputs(outputs: Iterable[ScoreOutput], folder: Path, stem: str, job: 
 
     outputs = list(outputs)
     Path(folder).mkdir(parents=True, exist_ok=True)
-    for output in [o for o in outputs if not o.record] + [o for o in outputs if o.record]:
-        started = time.perf_counter()
-        output.write(output.path(folder, stem), job)
-        if timings is not None and not output.record:
-            timings[output.timing] = timings.get(output.timing, 0.0) + time.perf_counter() - started
+    try:
+        for output in [o for o in outputs if not o.record] + [o for o in outputs if o.record]:
+            started = time.perf_counter()
+            output.write(output.path(folder, stem), job)
+            if timings is not None and not output.record:
+                timings[output.timing] = timings.get(output.timing, 0.0) + time.perf_counter() - started
+    except BaseException:
+        # None of this video's outputs stay (nor an older run's record of it): a curve without its record
+        # (a full disk) would be read as a finished video, with another run's numbers.
+        for output in outputs:
+            output.path(folder, stem).unlink(missing_ok=True)
+        raise
 
 
 def outputs_beside(folder: Path, stem: str) -> dict[str, Path]:

@@ -4,6 +4,7 @@ both written atomically."""
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,12 @@ def write_scores_csv(path: Path, curve: np.ndarray, fps: float, smoothed: np.nda
             if smoothed is not None:
                 row.append(f"{smoothed[frame]:.6f}")
             writer.writerow(row)
+
+
+def plot_label(text: str) -> str:
+    """A name as a picture can show it: a file name's bytes that are not UTF-8 (``surrogateescape``) as U+FFFD.
+    Give it with ``parse_math=False``: ``$`` in a name is not math."""
+    return os.fsencode(text).decode("utf-8", errors="replace") if isinstance(text, str) else str(text)
 
 
 def plot_curve(path: Path, curve: np.ndarray, fps: float, intervals: list[Interval], threshold: float, *,
@@ -64,7 +71,7 @@ def plot_curve(path: Path, curve: np.ndarray, fps: float, intervals: list[Interv
     ax.set_ylim(-0.08, 1.02)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("anomaly score")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(plot_label(title), fontsize=10, parse_math=False)  # a name's `$x$` is not math
     ax.grid(alpha=0.25)
     ax.legend(loc="upper right", fontsize=8, framealpha=0.85)
     fig.tight_layout()

@@ -52,16 +52,52 @@ class VideoScore:
 
 def snippet_scores(model: AnomalyScorer, features: np.ndarray | torch.Tensor, expected_dim: int,
                    source: str) -> np.ndarray:
-    """(T,) scores of one video's (T, C, D) or (T, D) features, averaged over crops."""
-    feats = torch.from_numpy(np.array(features, dtype=np.float32))  # a copy: memory maps are read-only
-    if feats.dim() not in (2, 3) or feats.shape[-1] != expected_dim or feats.shape[0] == 0:
+    """(T,) scores of one video's (T, C, D) or (T, D) features, averaged over crops.
+
+    Raises:
+        InputError: features of another shape, that do not fit in memory (checked before they are read: a
+            memory-mapped file may be far larger than the memory), that hold NaN or Inf, or whose scores are
+            not finite (values too large for the scorer's float32 arithmetic).
+    """
+    shape = tuple(features.shape)
+    if len(shape) not in (2, 3) or shape[-1] != expected_dim or shape[0] == 0:
         raise InputError(
-            f"{source}: features of shape {tuple(feats.shape)} do not fit the model, which expects "
+            f"{source}: features of shape {shape} do not fit the model, which expects "
             f"{expected_dim}-d (T, C, {expected_dim}) features; extract them with the backbone the run was trained on"
         )
-    if not torch.isfinite(feats).all():
-        raise InputError(f"{source}: features contain NaN or Inf; re-extract them")
-    return model.score_video(feats).float().cpu().numpy()
+    _check_memory(shape, model, source)
+    try:
+        feats = torch.from_numpy(np.array(features, dtype=np.float32))  # a copy: memory maps are read-only
+        if not torch.isfinite(feats).all():
+            raise InputError(f"{source}: features contain NaN or Inf; re-extract them")
+        scores = model.score_video(feats).float().cpu().numpy()
+    except (MemoryError, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and "alloc" not in str(exc):
+            raise
+        raise InputError(f"{source}: features of shape {shape} do not fit in memory to be scored; score a "
+                         "shorter part of the video, or on a machine with more memory") from None
+    if not np.isfinite(scores).all():
+        raise InputError(f"{source}: its scores are not numbers: features up to {float(feats.abs().max()):.3g} "
+                         "overflow the scorer's float32 arithmetic; re-extract them with the backbone the run was "
+                         "trained on")
+    return scores
+
+
+def _check_memory(shape: tuple[int, ...], model: AnomalyScorer, source: str) -> None:
+    """Refuse features whose scoring needs more host memory than there is (before anything is read)."""
+    from vadpipe.devices import available_memory
+
+    t, d = shape[0], shape[-1]
+    crops = shape[1] if len(shape) == 3 else 1
+    cfg = model.cfg
+    per_snippet = d + 4 * cfg.hidden_dim + 2 * sum(cfg.mlp_dims) + 2  # floats of activations per snippet and crop
+    at_once = min(crops, max(1, 65_536 // t))  # crops scored together (AnomalyScorer.score_video)
+    need = 4 * (2 * t * crops * d + t * at_once * per_snippet)  # the float32 copy, its check, the activations
+    available = available_memory()
+    if available is not None and need > available:
+        raise InputError(f"{source}: scoring its features of shape {shape} needs about {need / 2**30:,.1f} GiB of "
+                         f"memory, more than the {available / 2**30:,.1f} GiB available; score a shorter part of "
+                         "the video, or on a machine with more memory")
 
 
 def write_video_outputs(

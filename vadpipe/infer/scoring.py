@@ -20,13 +20,14 @@ import numpy as np
 
 from vadpipe.core.feature_spec import DEFAULT_CROP_ORDER, FeatureSpec, public_spec
 from vadpipe.core.forward import ForwardOptions
-from vadpipe.errors import InputError, UsageError, VadpipeError
+from vadpipe.errors import InputError, UsageError, VadpipeError, disk_error_line, is_disk_error
+from vadpipe.infer.outputs import is_own_video_output
 from vadpipe.infer.score import IntervalOptions, OverlaySource, VideoScore, snippet_scores, write_video_outputs
 from vadpipe.infer.truth import ScoreTruth
-from vadpipe.model.checkpoint import RunConfig, load_run
+from vadpipe.model.checkpoint import CONFIG_NAME, RunConfig, load_run
 from vadpipe.observers import Observer
 from vadpipe.video.names import strip_extension
-from vadpipe.video.snippets import SNIPPET_FRAMES, frame_count
+from vadpipe.video.snippets import SNIPPET_FRAMES, frame_count, frames_fit
 
 DEFAULT_FEATURES_FPS = 30.0  # a bare feature file's assumed rate (UCF-Crime's), said in a note
 
@@ -75,16 +76,21 @@ class ScoreOptions:
 
 
 def scoring_spec(config: RunConfig, *, backbone: str | None = None, crops: int | None = None,
-                 tail: str | None = None, observer: Observer | None = None) -> FeatureSpec:
+                 tail: str | None = None, observer: Observer | None = None,
+                 source: str = "the run's config.json") -> FeatureSpec:
     """The spec to extract raw videos with: the run's own, checked against the overrides given.
 
     A run trained on a public feature set's lists records no spec: it gets the spec that set was
     made with (:data:`~vadpipe.core.feature_spec.PUBLIC_FEATURE_SETS`, by feature size, told to
     ``observer`` as a note), unless ``backbone`` is given.
 
+    ``source`` names the run's config file: a problem of the spec it records is blamed on that file and
+    field, never on a flag that was not given.
+
     Raises:
         UsageError: an override that conflicts with the run's spec, a run that records no spec and no
             ``backbone`` given, or a backbone whose features do not fit the model (``param`` names it).
+        VadpipeError: the spec the run records cannot be extracted with (naming ``source`` and the field).
     """
     observer = observer or Observer()
     recorded = config.features
@@ -110,7 +116,17 @@ def scoring_spec(config: RunConfig, *, backbone: str | None = None, crops: int |
                              f"give at most {recorded.crops} (fewer is faster)", param="crops")
         if crops is not None and crops != recorded.crops:  # fewer crops: that count's own order (a subset)
             recorded = dataclasses.replace(recorded, crops=crops, crop_order=DEFAULT_CROP_ORDER.get(crops))
-        spec = recorded.checked()
+        try:
+            spec = recorded.checked()
+        except UsageError as exc:  # the file's value, not a flag: the file and the field
+            raise VadpipeError(f"{source}: features.{exc}; fix that field or retrain the run") from exc
+        if backbone is None and spec.dim is None:
+            raise VadpipeError(f"{source}: features.backbone {spec.backbone!r} is not a backbone vadpipe can run "
+                               "(the run was trained on features made elsewhere); give --backbone with the one "
+                               f"that made its {dim}-d features")
+        if backbone is None and spec.dim != dim:
+            raise VadpipeError(f"{source}: features.backbone {spec.backbone} makes {spec.dim}-d features but "
+                               f"scorer.feature_dim is {dim}; fix that field or retrain the run")
     if spec.dim != dim:
         raise UsageError(f"backbone {spec.backbone} makes {spec.dim}-d features but the model in the run expects "
                          f"{dim}-d; use the backbone it was trained on", param="backbone")
@@ -143,6 +159,11 @@ def score_inputs(
             result = _score_features_file(Path(npy), run, options)
         except InputError as exc:
             observer.failed(str(exc))
+            continue
+        except OSError as exc:  # a name too long, a full disk: this input's outputs are gone, the rest go on
+            if not is_disk_error(exc):
+                raise
+            observer.failed(disk_error_line(exc, f"cannot write the outputs of {npy}"))
             continue
         scored += 1
         if "fps_source" in result.metadata and options.features_fps is None:
@@ -188,6 +209,9 @@ def _score_features_file(npy: Path, run: ScoringRun, options: ScoreOptions) -> V
     started = time.perf_counter()
     scores = snippet_scores(run.scorer, feats, run.config.scorer.feature_dim, str(npy))
     scorer_s = time.perf_counter() - started
+    if record and record.frames and not frames_fit(len(scores), record.frames):
+        raise InputError(f"{npy}: its index records {record.frames} frames, which cannot make its {len(scores)} "
+                         "snippets; re-extract the video, or fix or delete its index line")
     n_frames = frame_count(len(scores), record.frames if record else None)
     metadata = {}
     fps = record.fps if record else None
@@ -216,13 +240,19 @@ def _truth(options: ScoreOptions, video_id: str, n_frames: int, info=None) -> tu
 
 
 def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: Observer) -> Iterator[VideoScore]:
-    from vadpipe.features.extract import extract_videos
+    from vadpipe.features.extract import check_batch_size, extract_videos
     from vadpipe.session.backbone import open_session, resolve_forward
     from vadpipe.video.inputs import collect_videos
 
     spec = scoring_spec(run.config, backbone=options.backbone, crops=options.crops, tail=options.tail,
-                        observer=observer)
+                        observer=observer, source=str(run.path / CONFIG_NAME))
     jobs = collect_videos([str(p) for p in inputs])
+    given = {Path(p).expanduser() for p in inputs}
+    own = [j for j in jobs if j.video not in given and is_own_video_output(j.video)]
+    if own:  # found in a folder that was scored into itself: outputs, not inputs
+        jobs = [j for j in jobs if j not in own]
+        observer.note(f"left out {len(own)} of vadpipe's own outputs found in the input folders (e.g. "
+                      f"{own[0].video.name}: overlays and the report's playable copies are not scored again)")
     good = [j for j in jobs if j.problem is None]
     for job in jobs:
         if job.problem:
@@ -230,6 +260,8 @@ def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: Obse
     if not good:  # every input missing or refused: said above, no backbone to build
         return
     forward = resolve_forward(options.forward)  # a missing or conflicting engine: before the backbone
+    if forward.options.batch_size:
+        check_batch_size(forward.options.batch_size, spec)
     session = open_session(spec, forward, weights=options.weights, observer=observer)
     engine = session.engine
     observer.planned(len(good))
@@ -246,8 +278,10 @@ def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: Obse
             observer.event("scored", {"video": str(job.video), "scores": scores})
             timings = {"decode_and_backbone": extracted - started, "scorer": time.perf_counter() - extracted}
             result = _write(job, item, scores, run, options, engine=engine, timings=timings)
-        except (InputError, OSError) as exc:
-            observer.failed(str(exc) if isinstance(exc, InputError) else f"{job.video}: cannot write outputs ({exc})")
+        except InputError as exc:
+            observer.failed(str(exc))
+        except OSError as exc:  # a name too long, a full disk: this video's outputs are gone, the rest go on
+            observer.failed(disk_error_line(exc, f"cannot write the outputs of {job.video}"))
         else:
             observer.finished(result.video, result)
             yield result

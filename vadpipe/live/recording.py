@@ -25,6 +25,9 @@ from vadpipe.live.clips import ClipWriter, snippets_for
 from vadpipe.live.outputs import CLIP_SUFFIX
 
 INBOX_MAX = 4096  # snippets waiting for the main loop (it takes them every few tens of ms)
+# Raw RGB frames one stream's ring may hold: the pre-roll is shortened to fit (`--pre 600` at 1080p would be
+# ~93 GB; this keeps ~7 s of 1080p, ~46 s of 640x480 at 25 fps).
+RING_BYTES = 2**30
 
 
 @dataclass
@@ -61,7 +64,8 @@ class EventRecorder:
 
     Args:
         folder: where the clips go (``<out>/<stream>/events``).
-        pre_s, post_s: seconds of video before an event and after its end.
+        pre_s, post_s: seconds of video before an event and after its end (the pre-roll is shortened to what
+            :data:`RING_BYTES` of the stream's frames hold).
         spare: snippets that may be received but not scored yet (queue + lookahead + batch), kept beyond
             the pre-roll so that an event's pre-roll is still there when it is scored.
         write_files: called with (event record, [(snippet, stream_time_s, score)], fps) when a clip is
@@ -89,6 +93,7 @@ class EventRecorder:
             if self.ring is None:
                 self.fps = item.fps
                 capacity = snippets_for(self.pre_s, item.fps) + self.spare + 1
+                capacity = min(capacity, max(self.spare + 2, RING_BYTES // max(1, item.frames.nbytes)))
                 self.ring, self.recent = deque(maxlen=capacity), deque(maxlen=capacity)
             self.ring.append(item)
         self._commit()

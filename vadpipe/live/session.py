@@ -55,7 +55,8 @@ def run_watch(specs: list[SourceSpec], run_dir: Path, *, forward: ForwardOptions
     release = round(0.8 * threshold, 6) if release is None else release
     options = WatchOptions(sources=specs, threshold=threshold, release=release, batch_size=batch_size,
                            **loop_options)  # checks release <= threshold
-    spec = scoring_spec(config, backbone=backbone, crops=crops, observer=observer)  # exactly as `score` extracts
+    spec = scoring_spec(config, backbone=backbone, crops=crops, observer=observer,
+                        source=str(Path(run_dir) / "config.json"))  # exactly as `score` extracts
     session = open_session(spec, resolved, weights=weights, observer=observer)
     model_info = {"run": str(run_dir), "window": scorer.cfg.window, "lookahead": scorer.cfg.lookahead,
                   "threshold": threshold, "release": release, "backbone": spec.backbone, "crops": spec.crops,

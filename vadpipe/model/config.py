@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from vadpipe.core.band import check_band
 from vadpipe.errors import ConfigError
-from vadpipe.ranges import check_ranges, ranged
+from vadpipe.ranges import Range, check_ranges, ranged
 
 # Bounds past what any sensible run uses keep a typo (1e9) from asking for terabytes.
 MAX_WIDTH = 65536
@@ -56,7 +56,7 @@ class ScorerConfig:
     standardize: bool = False
 
     def __post_init__(self) -> None:
-        self.mlp_dims = tuple(int(d) for d in self.mlp_dims)
+        self.mlp_dims = _widths(self.mlp_dims)
         check_ranges(self)
         if self.hidden_dim % self.heads:
             raise ConfigError(f"heads {self.heads} must divide the attention width hidden_dim {self.hidden_dim} "
@@ -68,6 +68,22 @@ class ScorerConfig:
                                   params=(name,))
         if self.attention not in ("linear", "dense"):
             raise ConfigError(f"attention must be 'linear' or 'dense', not {self.attention!r}", params=("attention",))
+
+
+def _widths(dims) -> tuple[int, ...]:
+    """``mlp_dims`` as a tuple of widths, each a whole number in 1..MAX_WIDTH (a typo such as 1e9 would ask
+    for terabytes; -1 for a negative tensor)."""
+    if isinstance(dims, (str, bytes)) or not hasattr(dims, "__iter__"):
+        raise ConfigError(f"mlp_dims {dims!r} must be a list of layer widths, e.g. [512, 128]", param="mlp_dims")
+    dims = tuple(dims)
+    width = Range(int, min=1, max=MAX_WIDTH)
+    for d in dims:
+        problem = width.problem(d)
+        if problem:
+            raise ConfigError(f"mlp_dims {list(dims)}: {d!r} {problem}", param="mlp_dims")
+    if not dims:
+        raise ConfigError("mlp_dims [] must name at least one layer width, e.g. [512, 128]", param="mlp_dims")
+    return tuple(int(d) for d in dims)
 
 
 @dataclass
@@ -141,6 +157,20 @@ def get_preset(name: str) -> Preset:
 
 
 def from_dict(cls, data: dict):
-    """Rebuild a config dataclass from JSON, ignoring keys this version does not know."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
+    """Rebuild a config dataclass from JSON, ignoring keys this version does not know.
+
+    Raises:
+        ConfigError: ``data`` is not an object, or a value is not of its field's type or range (``param``
+            names the field; a hand-edited file is checked as the command line is).
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"must be an object of settings, not {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    known = {k: v for k, v in data.items() if k in fields}
+    for name, value in known.items():
+        default = fields[name].default
+        for kind in (bool, str):  # numbers are checked by their declared ranges, mlp_dims by its own check
+            if isinstance(default, kind) and not isinstance(value, kind):
+                raise ConfigError(f"{name} {value!r} must be {'true or false' if kind is bool else 'a string'}",
+                                  param=name)
+    return cls(**known)

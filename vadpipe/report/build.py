@@ -12,6 +12,7 @@ Nothing else is needed: ``score --report`` calls :func:`build_report` at the end
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -75,10 +76,8 @@ def read_scored_video(csv_path: Path, root: Path) -> ScoredVideo:
             raise InputError(f"{path}: a link to a file outside {root}; not read (remove the link)")
     try:
         info = json.loads(json_path.read_text(encoding="utf-8"))
-        for key in ("frames", "fps", "threshold", "max_score", "duration_s", "intervals"):
-            if key not in info:
-                raise ValueError(f"no '{key}'")
-    except (OSError, ValueError) as exc:
+        _check_record(info)
+    except (OSError, ValueError, RecursionError) as exc:
         raise InputError(f"{json_path}: not a readable `vadpipe score` output ({exc}); score the video again") from None
     try:
         with open(csv_path, encoding="utf-8") as f:
@@ -86,6 +85,8 @@ def read_scored_video(csv_path: Path, root: Path) -> ScoredVideo:
             table = np.loadtxt(f, delimiter=",", ndmin=2, dtype=np.float64)  # (N, 3 or 4)
         if header[:3] != ["frame", "time_s", "score"] or table.shape[0] != int(info["frames"]):
             raise ValueError(f"expected {info['frames']} rows of frame,time_s,score")
+        if not np.isfinite(table).all():
+            raise ValueError("holds values that are not numbers")
     except (OSError, ValueError) as exc:
         raise InputError(f"{csv_path}: not a readable `vadpipe score` curve ({exc}); score the video again") from None
     smoothed = table[:, 3] if "smoothed" in header and table.shape[1] > 3 else None
@@ -95,6 +96,39 @@ def read_scored_video(csv_path: Path, root: Path) -> ScoredVideo:
                        truth=_truth_frames(info, table.shape[0]),
                        files={name: path for name, path in outputs_beside(csv_path.parent, stem).items()
                               if inside(path, root)})
+
+
+def _number(value, *, positive: bool = False, whole: bool = False) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and (not positive or value > 0) and (not whole or float(value).is_integer())
+
+
+def _check_record(info) -> None:
+    """Raise ValueError naming the first key of a ``<stem>.json`` that is missing or not of its type (a hand-edited
+    or corrupted file): the page is built from these values."""
+    if not isinstance(info, dict):
+        raise ValueError(f"an object is expected, not {type(info).__name__}")
+    checks = {"frames": _number(info.get("frames"), positive=True, whole=True),
+              "fps": _number(info.get("fps"), positive=True), "threshold": _number(info.get("threshold")),
+              "max_score": _number(info.get("max_score")), "duration_s": _number(info.get("duration_s")),
+              "intervals": isinstance(info.get("intervals"), list) and all(
+                  isinstance(iv, dict) and all(_number(iv.get(k)) for k in ("start_s", "end_s", "peak_score",
+                                                                             "mean_score"))
+                  for iv in info["intervals"])}
+    for key, fits in checks.items():
+        if not fits:
+            raise ValueError(f"'{key}' is missing or not of its type" if key in info else f"no '{key}'")
+    for key, kind in (("video", str), ("threshold_source", str), ("metadata", dict), ("model", dict),
+                      ("interval_options", dict), ("ground_truth", dict)):
+        if info.get(key) is not None and not isinstance(info[key], kind):
+            raise ValueError(f"'{key}' is not {'a string' if kind is str else 'an object'}")
+    if info.get("model") and not isinstance(info["model"].get("run") or "", str):
+        raise ValueError("'model.run' is not a string")
+    truth = info.get("ground_truth") or {}
+    if not isinstance(truth.get("intervals") or [], list) or not all(
+            isinstance(iv, dict) and all(_number(iv.get(k), whole=True) for k in ("start_frame", "end_frame"))
+            and all(_number(iv.get(k)) for k in ("start_s", "end_s")) for iv in truth.get("intervals") or []):
+        raise ValueError("'ground_truth.intervals' is not a list of frame and time spans")
 
 
 def _truth_frames(info: dict, n_frames: int) -> np.ndarray | None:

@@ -90,6 +90,8 @@ def plot_video_grid(path: Path, videos: list[VideoCurve], threshold: float | Non
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from vadpipe.infer.report import plot_label
+
     shown = sorted(videos, key=lambda v: -v.error)[:GRID_MAX]
     rows = max(1, -(-len(shown) // GRID_COLUMNS))
     fig, axes = plt.subplots(rows, GRID_COLUMNS, figsize=(3.4 * GRID_COLUMNS, 2.1 * rows), dpi=100, squeeze=False)
@@ -102,7 +104,7 @@ def plot_video_grid(path: Path, videos: list[VideoCurve], threshold: float | Non
         if threshold is not None:
             ax.axhline(threshold, color="tab:red", ls="--", lw=0.8)
         auc = "" if v.result.auc is None else f", AUC {v.result.auc:.2f}"
-        ax.set_title(f"{v.result.id}\nerror {v.error:.2f}{auc}", fontsize=7.5)
+        ax.set_title(f"{plot_label(v.result.id)}\nerror {v.error:.2f}{auc}", fontsize=7.5, parse_math=False)
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlim(0, max(1, len(frames) - 1))
         ax.tick_params(labelsize=6)

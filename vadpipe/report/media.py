@@ -19,9 +19,12 @@ import numpy as np
 
 from vadpipe.atomic import atomic_path
 from vadpipe.errors import InputError
+from vadpipe.infer.outputs import PLAY_SUFFIX
 
 MAX_HEIGHT = 480
-PLAY_SUFFIX = ".play"  # what a video page plays: <stem>.play.mp4 or <stem>.play.webm, beside the score outputs
+# PLAY_SUFFIX: what a video page plays, <stem>.play.mp4 or <stem>.play.webm beside the score outputs (named
+# with the score outputs, so that `score` does not take them for inputs)
+
 VIDEO_MODES = ("auto", "webm", "none")
 
 _MP4 = "mov,mp4,m4a,3gp,3g2,mj2"

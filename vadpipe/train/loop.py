@@ -11,7 +11,6 @@ cost small, and after the last epoch).
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vadpipe.atomic import atomic_path, write_json, write_text
+from vadpipe.atomic import atomic_path, strict_json, write_json, write_text
 from vadpipe.errors import InputError, UsageError, VadpipeError
 from vadpipe.eval.evaluate import evaluate
 from vadpipe.eval.groundtruth import GroundTruth
@@ -34,6 +33,8 @@ from vadpipe.train.distributed import DistContext
 from vadpipe.train.plot import plot_training
 
 CKPT_NAME = "last.ckpt"
+# |feature| past this: products in attention overflow float32 (3.4e38) long before the rate matters
+FEATURE_OVERFLOW = 1e15
 METRICS_NAME = "metrics.jsonl"
 
 
@@ -132,6 +133,12 @@ def train(
             out = net(feats, mask)
             loss, parts = total_loss(out.scores, out.embeddings, mask, y, config.loss, dist)
             if not math.isfinite(parts["total"]):
+                largest = float(feats.abs().max())
+                if not math.isfinite(largest) or largest > FEATURE_OVERFLOW:
+                    raise VadpipeError(
+                        f"training gives scores that are not numbers at epoch {epoch + 1}: the features reach "
+                        f"{largest:.3g}, past what the scorer's float32 arithmetic holds (features of a backbone "
+                        "stay far below 1e4); re-extract them, or check the files they came from")
                 raise VadpipeError(f"lr {tc.lr:g}: training diverged at epoch {epoch + 1} (loss {parts['total']}); "
                                    "lower it", param="lr")
             optimizer.zero_grad(set_to_none=True)
@@ -195,7 +202,7 @@ class _PlotPace:
 
 
 def _json_line(record: dict) -> str:
-    return json.dumps(record) + "\n"
+    return strict_json(record) + "\n"
 
 
 def _save_checkpoint(path: Path, model, optimizer, scheduler, epoch: int, history: list, config: RunConfig) -> None:

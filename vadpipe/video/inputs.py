@@ -17,7 +17,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from vadpipe.errors import UsageError
+from vadpipe.errors import InputError, UsageError
+from vadpipe.textfile import text_lines
 from vadpipe.video.labels import folder_label
 from vadpipe.video.names import LIST_EXTENSIONS, VIDEO_EXTENSIONS
 
@@ -41,7 +42,7 @@ def _safe_rel(path: PurePosixPath) -> PurePosixPath | None:
 
 def _from_list(list_file: Path) -> list[tuple[Path, PurePosixPath, list[str]]]:
     found = []
-    for raw in list_file.read_text(encoding="utf-8-sig").splitlines():  # a BOM is not part of the first path
+    for raw in text_lines(list_file, "a list of videos (one path per line)"):  # any encoding; a BOM dropped
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -73,7 +74,10 @@ def collect_videos(inputs: list[str | Path]) -> list[VideoJob]:
                     continue  # hidden files (macOS ._ forks, partial downloads) are not videos
                 found.append((path, rel.with_suffix(""), [source.resolve().name, *rel.parent.parts]))
         elif source.is_file() and source.suffix.lower() in LIST_EXTENSIONS:
-            found.extend(_from_list(source))
+            try:
+                found.extend(_from_list(source))
+            except InputError as exc:  # a video or other binary file named .txt: this input fails, the rest go on
+                missing.append(VideoJob(video=source, rel=source.stem, id=str(source), missing=True, problem=str(exc)))
         elif source.is_file():
             found.append((source, PurePosixPath(source.stem), [source.parent.resolve().name]))
         else:

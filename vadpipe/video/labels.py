@@ -7,9 +7,11 @@ One home for them, so that `extract --labels`, `train --labels` and the folder c
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 from vadpipe.errors import InputError
+from vadpipe.textfile import read_text
 from vadpipe.video.names import strip_extension
 
 LABEL_WORDS = {
@@ -39,12 +41,17 @@ def read_labels_csv(path: str | Path) -> dict[str, int]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: labels CSV not found")
+    text = read_text(path, "a `video,label` CSV")  # any encoding: names keep their bytes
     labels = {}
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        for row_no, row in enumerate(csv.reader(f), start=1):
+    rows = csv.reader(io.StringIO(text, newline=""))
+    row_no = 0
+    try:
+        for row_no, row in enumerate(rows, start=1):
             if not row or row[0].strip().lower() in _HEADER_WORDS:
                 continue
             if len(row) < 2 or row[1].strip().lower() not in LABEL_WORDS:
                 raise InputError(f"{path}:{row_no}: expected `video,label` with label 0/1 or normal/abnormal")
             labels[strip_extension(row[0].strip())] = LABEL_WORDS[row[1].strip().lower()]
+    except csv.Error as exc:  # a field past csv's limit (131072 characters), a stray quote before the end
+        raise InputError(f"{path}:{row_no + 1}: not a `video,label` CSV row ({exc}); is it the labels file?") from None
     return labels

@@ -35,13 +35,19 @@ def frame_count(snippets: int, recorded: int | None = None) -> int:
     return int(recorded) if recorded else SNIPPET_FRAMES * int(snippets)
 
 
+def frames_fit(snippets: int, frames: int) -> bool:
+    """Whether N ``frames`` can have been cut into T ``snippets``: T = ceil(N/16) (``pad``) or floor(N/16)
+    (``drop``), so 16(T-1) < N < 16(T+1). A recorded count outside is corrupted (and would size the curve)."""
+    return SNIPPET_FRAMES * (snippets - 1) < frames < SNIPPET_FRAMES * (snippets + 1)
+
+
 def loop_indices(available: int, length: int = SNIPPET_FRAMES) -> np.ndarray:
     """Frame order that fills ``length`` slots by looping ``available`` frames: 0 1 .. r-1 0 1 .."""
     return np.arange(length) % available
 
 
 def iter_snippet_batches(
-    frames: Iterable[np.ndarray], *, tail: str = "pad", batch_size: int = 8
+    frames: Iterable[np.ndarray], *, tail: str = "pad", batch_size: int = 8, max_bytes: int | None = None
 ) -> Iterator[np.ndarray]:
     """Group a stream of frames into batches of snippets, holding one batch at a time.
 
@@ -49,6 +55,8 @@ def iter_snippet_batches(
         frames: ``(H, W, 3)`` uint8 frames in order (all of one size).
         tail: ``pad`` or ``drop`` (module docstring).
         batch_size: snippets per batch; the last batch may be smaller.
+        max_bytes: fewer snippets per batch when ``batch_size`` of them would be more bytes than this (large
+            frames), at least one.
 
     Yields:
         uint8 ``(S, 16, H, W, 3)`` arrays, each a new array (safe to hand to another thread).
@@ -60,6 +68,8 @@ def iter_snippet_batches(
     batch = None
     s = f = 0  # snippet within the batch, frame within the snippet
     for image in frames:
+        if max_bytes is not None and batch is None and s == 0:
+            batch_size = max(1, min(batch_size, max_bytes // (SNIPPET_FRAMES * image.nbytes)))
         if batch is None:
             batch = np.empty((batch_size, SNIPPET_FRAMES, *image.shape), dtype=np.uint8)  # (S, 16, H, W, 3)
         batch[s, f] = image

@@ -63,7 +63,7 @@ class _BlobArray(np.ndarray):
         if not isinstance(state, tuple) or len(state) not in (4, 5):
             raise _Malformed("an array state that is not numpy's")
         shape, dtype, _, data = state[-4:]
-        if not isinstance(dtype, np.dtype) or dtype.hasobject:
+        if not isinstance(dtype, np.dtype) or dtype.hasobject or dtype.kind not in "biuf":  # strings: no weights
             raise _Malformed(f"an array of dtype {dtype}; only numeric blobs are read")
         if not isinstance(data, (bytes, str)):  # str: Python 2's, read as latin-1
             raise _Malformed("an array whose data is not a byte string")
