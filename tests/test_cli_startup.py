@@ -1,5 +1,6 @@
 """`vadpipe --help`, `CMD --help` and usage errors answer without importing the heavy libraries."""
 
+import json
 import subprocess
 import sys
 
@@ -31,9 +32,10 @@ def test_help_and_usage_errors_import_no_heavy_library():
 @pytest.mark.parametrize("debug", ["", "1"])
 def test_vadpipe_debug_shows_the_chained_traceback_behind_the_one_line(tmp_path, debug):
     env_line = f"import os; os.environ['VADPIPE_DEBUG'] = {debug!r}\n"
-    probe = env_line + f"from vadpipe.cli.app import main; raise SystemExit(main(['score', 'v.mp4', '--model', " \
-                       f"{str(tmp_path)!r}]))"
+    probe = env_line + f"from vadpipe.cli.app import main; raise SystemExit(main(['score', " \
+                       f"{str(tmp_path / 'v.mp4')!r}, '--model', {str(tmp_path)!r}]))"
     (tmp_path / "config.json").write_text("{not json")
+    (tmp_path / "v.mp4").write_bytes(b"")  # there, so that the run is read
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     last = out.stderr.strip().splitlines()[-1]
@@ -43,3 +45,47 @@ def test_vadpipe_debug_shows_the_chained_traceback_behind_the_one_line(tmp_path,
     else:
         assert "Traceback" not in out.stderr and "VADPIPE_DEBUG=1" in last
         assert len(out.stderr.strip().splitlines()) == 1
+
+
+# Each usage error that needs no model is said before torch is imported: (argv, exit code, words of the line).
+# RUN is a run folder (config.json only: nothing may read it before the error), MISSING an engine not installed.
+FAST_ERRORS = [
+    (["train", "{tmp}", "--out", "{tmp}/r", "--preset", "ufc"], 2, "did you mean ucf?"),
+    (["extract", "{tmp}", "--out", "{tmp}/o", "--backbone", "i3d-r50"], 2, "--backbone 'i3d-r50' is unknown"),
+    (["train", "{tmp}", "--out", "{tmp}/r", "--heads", "3"], 2, "--heads 3 must divide"),
+    (["score", "v.mp4", "--model", "{tmp}/run", "--engine", "openvino"], 2, "OpenVINO is not installed"),
+    (["extract", "{tmp}", "--out", "{tmp}/o", "--engine", "openvino"], 2, "OpenVINO is not installed"),
+    (["score", "--model", "{tmp}/run"], 2, "give videos to score"),
+    (["score", "{tmp}/nosuch.mp4", "--model", "{tmp}/run"], 1, "nosuch.mp4: no such file or folder"),
+    (["score", "{tmp}/nothing-here", "--model", "{tmp}/run"], 2, "no videos found"),
+    (["score", "v.mp4", "--model", "{tmp}/nosuchrun"], 1, "nosuchrun: no such folder"),
+]
+
+FAST_PROBE = """
+import contextlib, io, json, sys
+from vadpipe.engines import runtimes
+runtimes.missing_modules = lambda engine: [runtimes.ENGINE_PACKAGES[engine][0]]  # no CPU engine installed
+from vadpipe.cli.app import main
+for args in {calls!r}:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(args)
+    heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r}))
+    print(json.dumps([code, err.getvalue(), heavy]))
+"""
+
+
+def test_usage_errors_that_need_no_model_are_said_before_torch_is_imported(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("{}")
+    (tmp_path / "nothing-here").mkdir()
+    calls = [[arg.format(tmp=tmp_path) for arg in args] for args, _, _ in FAST_ERRORS]
+    out = subprocess.run([sys.executable, "-c", FAST_PROBE.format(calls=calls, heavy=HEAVY)], capture_output=True,
+                         text=True, timeout=120)
+    results = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(results) == len(FAST_ERRORS), out.stderr
+    for (args, code, words), (got, err, heavy) in zip(FAST_ERRORS, results, strict=True):
+        assert got == code, (args, err)
+        assert len(err.strip().splitlines()) == 1 and words in err, (args, err)
+        assert heavy == [], f"{args[0]} imported {heavy} before its usage error"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nothing-here", "run"]  # no folder made

@@ -38,9 +38,15 @@ def evaluate_command(
     """Frame-level ROC AUC and AP, the way the papers compute them (scores repeated 16x per frame)."""
     from rich.table import Table
 
+    from vadpipe.eval.groundtruth import load_ground_truth
+    from vadpipe.model.run_folder import check_run_folder
+
+    # What needs no model is checked before torch is imported: the run folder, an annotation file.
+    check_run_folder(model)
+    truth = None if gt.suffix.lower() == ".npy" else load_ground_truth(gt)  # a .npy is split by the test list
+
     from vadpipe.devices import resolve_device
     from vadpipe.eval.evaluate import evaluate, write_per_video
-    from vadpipe.eval.groundtruth import load_ground_truth
     from vadpipe.features.feature_set import read_feature_set
     from vadpipe.model.checkpoint import load_run
 
@@ -54,7 +60,7 @@ def evaluate_command(
     )
     videos = feature_set.videos
     order = [(v.id, v.frame_count()) for v in videos]
-    result = evaluate(scorer, videos, load_ground_truth(gt, video_order=order),
+    result = evaluate(scorer, videos, truth if truth is not None else load_ground_truth(gt, video_order=order),
                       per_video_auc=per_video is not None or plots is not None, left_out=feature_set.left_out)
     for line in result.problems:
         lines.failed(line)

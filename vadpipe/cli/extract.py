@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from vadpipe.cli.common import ForwardOpts
+from vadpipe.cli.common import ForwardOpts, check_engine, removed_if_left_empty
 from vadpipe.cli.console import err_console, error, out_console, print_json, progress, warn
 from vadpipe.cli.ranges import PATH, number_of, path
 from vadpipe.core.backbone_facts import BACKBONES, DEFAULT_BACKBONE
@@ -119,19 +119,24 @@ def extract_command(
     Exit code 1 if any video failed (after doing all the others), 2 for a usage error.
     """
     from vadpipe.core.forward import ForwardOptions
-    from vadpipe.features.extract_job import run_extract
-    from vadpipe.features.layouts import LAYOUT_CROPS, LAYOUT_TAILS
+    from vadpipe.features.layouts import LAYOUT_CROPS, LAYOUT_TAILS, check_layout
 
+    # Everything that needs no video and no backbone is checked before torch is imported.
     if no_amp:
         if precision not in ("auto", "fp32"):
             raise UsageError(f"--no-amp means --precision fp32; it cannot go with --precision {precision}")
         precision = "fp32"
+    check_layout(layout)
     spec = FeatureSpec.resolve(backbone, crops=crops or LAYOUT_CROPS.get(layout),
                                tail=tail or LAYOUT_TAILS.get(layout, TAIL_POLICIES[0]), dtype=dtype,
                                resample_fps=fps, resize_short=resize_short, crop_size=crop_size)
     options = ForwardOptions(batch_size=batch_size, device=device, precision=precision, channels_last=channels_last,
                              compile=compile_backbone, workers=workers, engine=engine)
-    with progress(quiet=quiet) as bars:
+    check_engine(engine, device, precision=precision, compile=compile_backbone, channels_last=channels_last)
+
+    from vadpipe.features.extract_job import run_extract
+
+    with removed_if_left_empty(out), progress(quiet=quiet) as bars:
         summary = run_extract(inputs, out, spec, layout=layout, options=options, weights=weights,
                               allow_random=random_init, labels=labels, overwrite=overwrite, shard=shard,
                               observer=_RichObserver(bars))

@@ -14,7 +14,7 @@ from vadpipe.cli.common import DEVICE_HELP, AbnormalFirstOpt, FeaturesRootOpt, L
 from vadpipe.cli.console import err_console, error, print_json, progress
 from vadpipe.cli.ranges import PATH, number, number_of, path
 from vadpipe.errors import UsageError
-from vadpipe.model.config import PRESETS, LossConfig, ScorerConfig, TrainConfig
+from vadpipe.model.config import PRESETS, LossConfig, ScorerConfig, TrainConfig, get_preset
 
 
 def _preset_help(field: str, section: str) -> str:
@@ -88,20 +88,26 @@ def train_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or per-epoch lines."),
 ) -> None:
     """Train LA-Net + DDL on weakly labelled features (each crop of each video is one bag)."""
+    if resume and not out.is_dir():
+        raise UsageError(f"{out}: no run here to resume; start it without --resume")
+    settings = dict(
+        epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seq_len=seq_len, seed=seed,
+        heads=heads, hidden_dim=hidden_dim, sigma=sigma, conv_kernel=conv_kernel, dropout=dropout, window=window,
+        lookahead=lookahead, use_prior=not no_prior, standardize=standardize, lambda_dr=lambda_dr,
+        lambda_da=lambda_da, margin=margin, use_dr=not no_dr, use_da=not no_da,
+    )
+    if not resume:
+        _check_settings(preset, settings)
+    if (val is None) != (val_gt is None):
+        raise UsageError("val and val_gt go together", params=("val", "val_gt"))
+
     from vadpipe.model.checkpoint import CONFIG_NAME
     from vadpipe.train.run import TrainRequest, train_run
 
-    if resume and not out.is_dir():
-        raise UsageError(f"{out}: no run here to resume; start it without --resume")
     request = TrainRequest(
         features=features, out=out, preset=preset, labels=labels, abnormal_first=abnormal_first,
         features_root=features_root, val=val, val_gt=val_gt, device=device, workers=workers, resume=resume,
-        settings=dict(
-            epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seq_len=seq_len, seed=seed,
-            heads=heads, hidden_dim=hidden_dim, sigma=sigma, conv_kernel=conv_kernel, dropout=dropout, window=window,
-            lookahead=lookahead, use_prior=not no_prior, standardize=standardize, lambda_dr=lambda_dr,
-            lambda_da=lambda_da, margin=margin, use_dr=not no_dr, use_da=not no_da,
-        ),
+        settings=settings,
     )
     with progress(quiet=quiet) as bar:
         result = train_run(request, _TrainLines(bar, quiet))
@@ -112,6 +118,16 @@ def train_command(
     if result.problems:
         error(f"{len(result.problems)} input(s) were left out (see the lines above)")
         raise typer.Exit(1)
+
+
+def _check_settings(preset: str, settings: dict) -> None:
+    """What :func:`vadpipe.train.run.config_from_preset` refuses (an unknown preset, a setting out of range,
+    settings that do not fit together), said before torch is imported: each section checks itself."""
+    chosen = get_preset(preset)
+    given = {k: v for k, v in settings.items() if v is not None}
+    for section in (chosen.scorer, chosen.loss, chosen.train):
+        names = {f.name for f in dataclasses.fields(section)}
+        dataclasses.replace(section, **{k: v for k, v in given.items() if k in names})
 
 
 class _TrainLines(Lines):

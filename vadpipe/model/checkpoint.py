@@ -21,12 +21,11 @@ from vadpipe.atomic import atomic_path, write_json
 from vadpipe.core.feature_spec import FeatureSpec
 from vadpipe.errors import VadpipeError
 from vadpipe.model.config import LossConfig, ScorerConfig, TrainConfig, from_dict
+from vadpipe.model.run_folder import CONFIG_NAME, MODEL_NAME, check_run_folder
 from vadpipe.model.scorer import AnomalyScorer
 
 RUN_FORMAT = "vadpipe-run"
 RUN_FORMAT_VERSION = 2  # 2: `features` is the whole FeatureSpec (with resample_fps, dtype); 1 still loads
-CONFIG_NAME = "config.json"
-MODEL_NAME = "model.safetensors"
 
 
 @dataclass
@@ -76,10 +75,8 @@ def save_run(run_dir: str | Path, model: AnomalyScorer, config: RunConfig) -> No
 
 
 def read_run_config(run_dir: str | Path) -> RunConfig:
-    """Parse and check ``config.json`` of a run folder."""
-    path = Path(run_dir) / CONFIG_NAME
-    if not path.is_file():
-        raise VadpipeError(f"{path}: no config.json; is {run_dir} a run folder made by `vadpipe train --out`?")
+    """Parse and check ``config.json`` of a run folder (a path that is not one: :func:`check_run_folder`)."""
+    path = check_run_folder(run_dir) / CONFIG_NAME
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
