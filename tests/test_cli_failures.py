@@ -86,3 +86,14 @@ def test_a_folder_that_existed_before_stays(trained, tmp_path, capsys):
     assert main(["score", "--features", str(trained / "test" / "normal_002.npy"), "--model", str(trained / "train"),
                  "--out", str(tmp_path / "out")]) == 1
     assert (tmp_path / "out").is_dir()
+
+
+@pytest.mark.parametrize("command", ["evaluate", "score"])
+def test_a_video_label_csv_given_as_ground_truth_is_refused_naming_the_formats(trained, tmp_path, capsys, command):
+    (tmp_path / "labels.csv").write_text("video,label\nabnormal_000,1\nnormal_002,0\n")
+    args = (["evaluate", str(trained / "test")] if command == "evaluate" else
+            ["score", "--features", str(trained / "test" / "normal_002.npy"), "--out", str(tmp_path / "s")])
+    assert main([*args, "--model", str(trained / "run"), "--gt", str(tmp_path / "labels.csv")]) == 1
+    line = _error_line(capsys)
+    assert "labels.csv: a CSV (video-level labels" in line and "--labels" in line
+    assert "UCF-Crime Temporal_Anomaly_Annotation .txt" in line and "XD-Violence annotations.txt" in line

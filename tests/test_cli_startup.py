@@ -59,6 +59,7 @@ FAST_ERRORS = [
     (["score", "{tmp}/nosuch.mp4", "--model", "{tmp}/run"], 1, "nosuch.mp4: no such file or folder"),
     (["score", "{tmp}/nothing-here", "--model", "{tmp}/run"], 2, "no videos found"),
     (["score", "v.mp4", "--model", "{tmp}/nosuchrun"], 1, "nosuchrun: no such folder"),
+    (["evaluate", "{tmp}", "--model", "{tmp}/run", "--gt", "{tmp}/labels.csv"], 1, "not frame-level ground truth"),
 ]
 
 FAST_PROBE = """
@@ -79,6 +80,7 @@ def test_usage_errors_that_need_no_model_are_said_before_torch_is_imported(tmp_p
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "config.json").write_text("{}")
     (tmp_path / "nothing-here").mkdir()
+    (tmp_path / "labels.csv").write_text("video,label\nAbuse028_x264,1\n")
     calls = [[arg.format(tmp=tmp_path) for arg in args] for args, _, _ in FAST_ERRORS]
     out = subprocess.run([sys.executable, "-c", FAST_PROBE.format(calls=calls, heavy=HEAVY)], capture_output=True,
                          text=True, timeout=120)
@@ -88,4 +90,4 @@ def test_usage_errors_that_need_no_model_are_said_before_torch_is_imported(tmp_p
         assert got == code, (args, err)
         assert len(err.strip().splitlines()) == 1 and words in err, (args, err)
         assert heavy == [], f"{args[0]} imported {heavy} before its usage error"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["nothing-here", "run"]  # no folder made
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.csv", "nothing-here", "run"]  # no folder made
