@@ -88,6 +88,15 @@ def test_a_folder_that_existed_before_stays(trained, tmp_path, capsys):
     assert (tmp_path / "out").is_dir()
 
 
+def test_evaluate_whose_ground_truth_names_none_of_the_videos_says_so(trained, tmp_path, capsys):
+    write_ucf_annotations(tmp_path / "other.txt", {"Abuse028_x264": (10, 20), "Normal_Videos_003_x264": None})
+    assert main(["evaluate", str(trained / "test"), "--model", str(trained / "run"), "--gt",
+                 str(tmp_path / "other.txt"), "--device", "cpu"]) == 1
+    line = _error_line(capsys)
+    assert f"{tmp_path / 'other.txt'} names none of the 4 test videos" in line
+    assert "Abuse028_x264" in line and "abnormal_000" in line and "see the lines above" not in line
+
+
 @pytest.mark.parametrize("command", ["evaluate", "score"])
 def test_a_video_label_csv_given_as_ground_truth_is_refused_naming_the_formats(trained, tmp_path, capsys, command):
     (tmp_path / "labels.csv").write_text("video,label\nabnormal_000,1\nnormal_002,0\n")
