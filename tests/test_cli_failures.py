@@ -1,5 +1,7 @@
 """How commands fail: one line that says what happened, a JSON document for --json, and no empty folder left."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -86,6 +88,22 @@ def test_a_folder_that_existed_before_stays(trained, tmp_path, capsys):
     assert main(["score", "--features", str(trained / "test" / "normal_002.npy"), "--model", str(trained / "train"),
                  "--out", str(tmp_path / "out")]) == 1
     assert (tmp_path / "out").is_dir()
+
+
+@pytest.mark.parametrize("args, code, words", [
+    (["score", "v.mp4", "--model", "{root}/nosuchrun"], 1, "no such folder"),
+    (["score", "--model", "{root}/run", "--crops", "7"], 2, "--crops 7: choose one of"),
+    (["extract", "{root}/test", "--out", "{tmp}/o", "--backbone", "nope"], 2, "--backbone 'nope' is unknown"),
+    (["train", "{root}/nothing", "--out", "{tmp}/r"], 1, "no such feature folder"),
+    (["evaluate", "{root}/test", "--model", "{root}/run", "--gt", "{root}/train/index.jsonl"], 1,
+     "expected `name [class] start end ...`"),
+])
+def test_json_that_fails_is_still_one_json_document_on_stdout(trained, tmp_path, capsys, args, code, words):
+    assert main([a.format(root=trained, tmp=tmp_path) for a in args] + ["--json"]) == code
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert doc["exit_code"] == code and words in doc["error"] and doc["type"] == "error"
+    assert doc["error"] in captured.err  # the same line as on stderr
 
 
 def test_evaluate_whose_ground_truth_names_none_of_the_videos_says_so(trained, tmp_path, capsys):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import json
 import os
 import re
 import sys
@@ -106,24 +107,40 @@ class _OneLineErrors(typer.core.TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        json_out = _asks_json(sys.argv[1:] if args is None else list(args))
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except typer.TyperException as exc:  # click's UsageError / BadParameter / NoSuchOption ...
             ctx = getattr(exc, "ctx", None)
             hint = f" (see `{ctx.command_path} -h`)" if ctx is not None else ""
-            _print_error(" ".join(_usage_message(exc).split()) + hint)
-            sys.exit(exc.exit_code)
+            _fail(" ".join(_usage_message(exc).split()) + hint, exc.exit_code, json_out)
         except typer.Abort:
             err_console.print("aborted", highlight=False)
-            sys.exit(1)
+            _fail(None, 1, json_out)
         except VadpipeError as exc:
             debug = os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
             if debug:
                 traceback.print_exception(exc, file=sys.stderr)
             hint = "" if debug or exc.exit_code == 2 else f" ({DEBUG_VARIABLE}=1 shows the traceback)"
-            _print_error(error_line(exc) + hint)
-            sys.exit(exc.exit_code)
+            _fail(error_line(exc) + hint, exc.exit_code, json_out, error_line(exc))
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _asks_json(args: list[str]) -> bool:
+    """Whether the command line asks for ``--json`` (before a ``--`` that ends the options)."""
+    return "--json" in (args[: args.index("--")] if "--" in args else args)
+
+
+def _fail(line: str | None, code: int, json_out: bool, error: str | None = None) -> None:
+    """End the command with ``code``: the error's one line on stderr and, for ``--json``, a JSON document
+    with the error on stdout, so that a pipeline reading stdout always gets one. It is one line, so it
+    is also a line of `watch --json`'s JSON lines (``type`` as theirs)."""
+    if line is not None:
+        _print_error(line)
+    if json_out:
+        sys.stdout.write(json.dumps({"type": "error", "error": error or line or "aborted", "exit_code": code}) + "\n")
+        sys.stdout.flush()
+    sys.exit(code)
 
 
 def _print_error(line: str) -> None:
