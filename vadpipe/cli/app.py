@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import re
+import shutil
 import sys
 import traceback
 
@@ -77,7 +78,26 @@ def _with_type_column(cls: type) -> type:
     return type(cls.__name__, (cls,), {"display_type_rich": display_type_rich, "_type_column": True})
 
 
+RICH_HELP_MIN_COLUMNS = 100  # narrower, Rich's option table squeezes the help into a column of a few words
+
+
+def _rich_help_fits() -> bool:
+    """Rich's boxed help only where it has at least 100 columns (a wide terminal, or ``COLUMNS``); in 80
+    columns, a pipe or a file, click's plain layout, which puts a long option's help on the next line,
+    keeps the help column wide and cuts no option name."""
+    return shutil.get_terminal_size().columns >= RICH_HELP_MIN_COLUMNS
+
+
+def _click_layout(command) -> None:
+    command.rich_markup_mode = None  # Typer's switch to click's own help formatter
+    for sub in getattr(command, "commands", {}).values():
+        if not sub.short_help and sub.help:  # click would cut the line listing it at 45 characters
+            sub.short_help = sub.help.strip().split("\n\n")[0].replace("\n", " ")
+
+
 def _plain_help(command, ctx) -> None:
+    if not _rich_help_fits():
+        _click_layout(command)
     rich = getattr(command, "rich_markup_mode", None) == "rich"
     texts = [command, *getattr(command, "commands", {}).values()]  # a group's panel shows its commands' help
     for param in command.get_params(ctx):  # --help included

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from vadpipe.cli.common import DEVICE_HELP, AbnormalFirstOpt, FeaturesRootOpt, LabelsOpt, Lines
-from vadpipe.cli.console import err_console, out_console, print_json
+from vadpipe.cli.console import line, out_console, print_json
 from vadpipe.cli.ranges import PATH, number_of, path
 from vadpipe.model.config import ScorerConfig
 
@@ -62,8 +62,8 @@ def evaluate_command(
     order = [(v.id, v.frame_count()) for v in videos]
     result = evaluate(scorer, videos, truth if truth is not None else load_ground_truth(gt, video_order=order),
                       per_video_auc=per_video is not None or plots is not None, left_out=feature_set.left_out)
-    for line in result.problems:
-        lines.failed(line)
+    for problem in result.problems:
+        lines.failed(problem)
     result.problems[:0] = feature_set.problems  # every file left out counts as failed, by name
     for note in result.notes:
         lines.note(note)
@@ -78,13 +78,14 @@ def evaluate_command(
                                        threshold=config.threshold)
         summary["plots"] = str(page)
         if not json_out:
-            err_console.print(f"plots: {page}", highlight=False)
+            line(f"plots: {page}")
     if json_out:
         print_json(summary)
     else:
         table = Table(title=f"frame-level metrics ({len(result.videos)} videos, {result.frames:,} frames)")
         for name in ("auc", "ap", "pr_auc"):
-            table.add_column({"auc": "ROC AUC", "ap": "AP", "pr_auc": "PR-curve area"}[name], justify="right")
+            table.add_column({"auc": "ROC AUC", "ap": "AP", "pr_auc": "PR-curve area"}[name], justify="right",
+                             overflow="fold")
         table.add_row(*(f"{result.metrics[k] * 100:.2f}%" if result.metrics[k] is not None else "n/a"
                         for k in ("auc", "ap", "pr_auc")))
         out_console.print(table)

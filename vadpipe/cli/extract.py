@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from vadpipe.cli.common import ForwardOpts, check_engine, removed_if_left_empty
-from vadpipe.cli.console import err_console, error, out_console, print_json, progress, warn
+from vadpipe.cli.console import error, line, out_console, print_json, progress, warn
 from vadpipe.cli.ranges import PATH, number_of, path
 from vadpipe.core.backbone_facts import BACKBONES, DEFAULT_BACKBONE
 from vadpipe.core.feature_spec import CROP_COUNTS, FEATURE_DTYPES, TAIL_POLICIES, FeatureSpec
@@ -107,7 +107,7 @@ def extract_command(
     no_amp: bool = typer.Option(False, "--no-amp", help="Same as --precision fp32 (kept for older scripts)."),
     channels_last: bool | None = ForwardOpts.channels_last,
     compile_backbone: bool = ForwardOpts.compile,
-    engine: str = typer.Option("auto", envvar="VADPIPE_ENGINE", help=ENGINE_HELP),
+    engine: str = typer.Option("auto", envvar="VADPIPE_ENGINE", help=ENGINE_HELP + " Recorded in the index."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout (and nothing else)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summary table "
                                "(bad videos are still reported, one line each)."),
@@ -156,13 +156,13 @@ def _print_table(summary) -> None:
              f"shard {summary.shard[0]}/{summary.shard[1]})")
     table = Table(title=title)
     for name in ("videos", "done", "skipped", "changed", "failed", "snippets", "snippets/s"):
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", overflow="fold")
     rate = f"{summary.snippets / summary.seconds:.1f}" if summary.snippets and summary.seconds > 0 else "-"
     table.add_row(*map(str, (summary.videos, summary.done, summary.skipped, summary.changed, summary.failed,
                                  summary.snippets)), rate)
     out_console.print(table)
     if summary.list_file is not None:
-        err_console.print(f"list file: {summary.list_file}", highlight=False)
+        line(f"list file: {summary.list_file}")
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from vadpipe.cli.console import err_console, print_json, progress, warn
+from vadpipe.cli.console import line, print_json, progress, warn
 from vadpipe.cli.ranges import path
 from vadpipe.errors import UsageError
 
@@ -53,8 +53,7 @@ def write_report(scores_dir: Path, *, failed: list[str] | None = None, video: st
         report = build_report(scores_dir, failed=failed, video=video, videos=videos, runs=runs, warn=warn,
                               on_video=lambda key: bar.update(task, advance=1, info=key))
     if not quiet:
-        err_console.print(f"report: {report.index} ({len(report.pages)} video pages, "
-                          f"{report.bytes / 2**20:.1f} MiB written)", highlight=False)
+        line(f"report: {report.index} ({len(report.pages)} video pages, {report.bytes / 2**20:.1f} MiB written)")
     return report
 
 

@@ -78,7 +78,8 @@ def score_command(
                                 "table, and a page per video to watch it with its curve (see `vadpipe report`)."),
     batch_size: int | None = ForwardOpts.batch_size,
     device: str = ForwardOpts.device,
-    engine: str = typer.Option("auto", envvar="VADPIPE_ENGINE", help=ENGINE_HELP),
+    engine: str = typer.Option("auto", envvar="VADPIPE_ENGINE", help=ENGINE_HELP + " Recorded in each "
+                               "<stem>.json and in --json."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document with everything on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
 ) -> None:
@@ -147,13 +148,13 @@ def _print_table(results) -> None:
         return
     table = Table(title="anomaly scores")
     for col in ("video", "duration", "max score", "threshold", "intervals"):
-        table.add_column(col, justify="left" if col in ("video", "intervals") else "right")
+        table.add_column(col, justify="left" if col in ("video", "intervals") else "right", overflow="fold")
     for r in results:
         spans = ", ".join(f"{iv.start_s:.1f}-{iv.end_s:.1f}s (peak {iv.peak_score:.2f})" for iv in r.intervals) \
             or "none"
         table.add_row(Path(r.video).name, f"{r.duration_s:.1f}s", f"{r.max_score:.3f}", f"{r.threshold:.2f}", spans)
     out_console.print(table)
-    out_console.print(f"outputs in {Path(results[0].outputs[RECORD_OUTPUT]).parent}")
+    out_console.print(f"outputs in {Path(results[0].outputs[RECORD_OUTPUT]).parent}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from vadpipe.cli.common import DEVICE_HELP, AbnormalFirstOpt, FeaturesRootOpt, LabelsOpt, Lines
-from vadpipe.cli.console import err_console, error, print_json, progress
+from vadpipe.cli.console import err_console, error, line, print_json, progress
 from vadpipe.cli.ranges import PATH, number, number_of, path
 from vadpipe.errors import UsageError
 from vadpipe.model.config import PRESETS, LossConfig, ScorerConfig, TrainConfig, get_preset
@@ -143,7 +143,7 @@ class _TrainLines(Lines):
         if kind == "training":
             config = data["config"]
             bags = data["abnormal"] + data["normal"]
-            err_console.print(
+            line(
                 f"training on {data['videos']} videos = {bags} bags ({data['abnormal']} abnormal, {data['normal']} "
                 f"normal), {config.scorer.feature_dim}-d, device {data['device']}, run folder {data['run']}"
                 + (f", {data['processes']} processes" if data["processes"] > 1 else "")
@@ -158,9 +158,9 @@ class _TrainLines(Lines):
             parts = " ".join(f"{k[5:]} {v:.4f}" for k, v in record.items()
                              if k.startswith("loss_") and k != "loss_total")
             self.bar.update(self.task, info=f"loss {record['loss_total']:.4f}")
-            self.bar.console.print(
+            self.bar.console.print(  # above the bar; one line, however narrow the terminal
                 f"epoch {record['epoch']}/{data['epochs']}  loss {record['loss_total']:.4f} ({parts})"
-                f"{val_part}  lr {record['lr']:.2e}  {record['seconds']:.1f}s"
+                f"{val_part}  lr {record['lr']:.2e}  {record['seconds']:.1f}s", highlight=False, soft_wrap=True
             )
 
     def started(self, epoch: object, size: int | None = None) -> None:
