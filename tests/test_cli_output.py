@@ -33,7 +33,19 @@ def test_an_epoch_line_with_validation_is_one_line(stores, tmp_path, capsys):
     err = capsys.readouterr().err
     epochs = [line for line in err.splitlines() if line.startswith("epoch ")]
     assert len(epochs) == 2 and all(re.search(r"val ap \d\.\d{4} .* lr \S+ +\d+\.\ds$", line) for line in epochs), err
-    assert all(len(line.split("\n")) == 1 for line in err.splitlines() if "training on" in line)
+    done = err.strip().splitlines()[-1]  # what the run kept, by the preset's metric (AUC for ucf)
+    assert re.fullmatch(rf"done: {tmp_path / 'run'} written \(config.json, model.safetensors\): kept epoch [12] of "
+                        r"2 \(val auc \d\.\d{4}\); threshold \d\.\d{4} \(max frame F1 \(\d\.\d{3}\) on validation, "
+                        r"epoch [12]\)", done), done
+
+
+def test_train_without_validation_says_it_kept_the_last_epoch_and_no_threshold(stores, tmp_path, capsys):
+    assert main(["train", str(stores / "train"), "--out", str(tmp_path / "run"), "--epochs", "1", "--batch-size",
+                 "4", "--seq-len", "16", "--hidden-dim", "16", "--device", "cpu"]) == 0
+    done = capsys.readouterr().err.strip().splitlines()[-1]
+    assert done == (f"done: {tmp_path / 'run'} written (config.json, model.safetensors): kept the last epoch, 1 (no "
+                    "--val to choose one by); no threshold chosen (--val picks one; score and watch use 0.5 or "
+                    "--threshold)")
 
 
 def test_the_score_table_keeps_a_long_name_whole_on_its_row(stores, tmp_path, capsys):

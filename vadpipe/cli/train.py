@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from vadpipe.cli.common import DEVICE_HELP, AbnormalFirstOpt, FeaturesRootOpt, LabelsOpt, Lines
-from vadpipe.cli.console import err_console, error, line, print_json, progress
+from vadpipe.cli.console import error, line, print_json, progress
 from vadpipe.cli.ranges import PATH, number, number_of, path
 from vadpipe.errors import UsageError
 from vadpipe.model.config import PRESETS, LossConfig, ScorerConfig, TrainConfig, get_preset
@@ -101,7 +101,6 @@ def train_command(
     if (val is None) != (val_gt is None):
         raise UsageError("val and val_gt go together", params=("val", "val_gt"))
 
-    from vadpipe.model.checkpoint import CONFIG_NAME
     from vadpipe.train.run import TrainRequest, train_run
 
     request = TrainRequest(
@@ -114,10 +113,26 @@ def train_command(
     if json_out and result.main_process:
         print_json(result.summary())
     elif not quiet and result.main_process:
-        err_console.print(f"done: {out / CONFIG_NAME} and model.safetensors written")
+        line(_done_line(result))
     if result.problems:
         error(f"{len(result.problems)} input(s) were left out (see the lines above)")
         raise typer.Exit(1)
+
+
+def _done_line(result) -> str:
+    """What a finished training kept: the run folder, the epoch kept and its metric, and the threshold."""
+    from vadpipe.infer.options import DEFAULT_THRESHOLD
+
+    c = result.config
+    if c.best_metric is not None:
+        kept = f"kept epoch {c.best_epoch} of {c.epochs_done} (val {c.metric} {c.best_metric:.4f})"
+    elif c.best_epoch is not None:
+        kept = f"kept the last epoch, {c.best_epoch} (no --val to choose one by)"
+    else:
+        kept = f"no epoch kept (the val {c.metric} could not be measured on any)"
+    threshold = (f"threshold {c.threshold:.4f} ({c.threshold_source})" if c.threshold is not None else
+                 f"no threshold chosen (--val picks one; score and watch use {DEFAULT_THRESHOLD} or --threshold)")
+    return f"done: {result.run} written (config.json, model.safetensors): {kept}; {threshold}"
 
 
 def _check_settings(preset: str, settings: dict) -> None:
