@@ -101,3 +101,11 @@ def test_engine_help_says_where_each_command_records_the_engine(command, recorde
     assert recorded in text
     if command != "extract":
         assert "in the index" not in text
+
+
+def test_a_store_of_one_class_is_refused_before_anything_about_the_training_is_said(tmp_path, capsys):
+    write_store(tmp_path / "normals", n_abnormal=0, n_normal=3, t_range=(20, 30))
+    assert main(["train", str(tmp_path / "normals"), "--out", str(tmp_path / "run"), "--device", "cpu"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "training needs both abnormal (label 1) and normal (label 0) videos" in lines[0], lines
+    assert not (tmp_path / "run").exists()

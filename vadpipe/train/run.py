@@ -23,7 +23,7 @@ from vadpipe.features.feature_set import read_feature_set
 from vadpipe.model.checkpoint import CONFIG_NAME, RunConfig, read_run_config
 from vadpipe.model.config import LossConfig, ScorerConfig, TrainConfig, get_preset
 from vadpipe.observers import Observer
-from vadpipe.train.data import BagSet
+from vadpipe.train.data import BagSet, require_both_classes
 from vadpipe.train.distributed import init_distributed, shutdown_distributed
 from vadpipe.train.loop import CKPT_NAME, Validation, train
 
@@ -121,6 +121,7 @@ def train_run(request: TrainRequest, observer: Observer | None = None) -> TrainR
     train_set = read_feature_set(request.features, expected_dim=config.scorer.feature_dim if resume else None,
                                  need_labels=True, **read)
     problems = list(train_set.problems)
+    require_both_classes([v.label for v in train_set.videos])  # before anything about the training is told
     if not resume:
         _fit_features(config, train_set.videos, request.preset, observer)
     validation = None
