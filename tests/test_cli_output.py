@@ -3,6 +3,7 @@
 Under pytest stdout and stderr are not terminals, as in a pipe.
 """
 
+import json
 import re
 import shutil
 
@@ -109,3 +110,24 @@ def test_a_store_of_one_class_is_refused_before_anything_about_the_training_is_s
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "training needs both abnormal (label 1) and normal (label 0) videos" in lines[0], lines
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("given", [None, "100"])
+def test_bags_of_a_store_of_short_videos_are_not_padded_to_the_presets_length(stores, tmp_path, capsys, given):
+    longest = max(np.load(p, mmap_mode="r").shape[0] for p in (stores / "train").glob("*.npy"))
+    args = ["train", str(stores / "train"), "--out", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "16",
+            "--hidden-dim", "16", "--device", "cpu"]
+    assert main(args + (["--seq-len", given] if given else [])) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    if given is None:  # every video is shorter than the ucf preset's 200 snippets: bags as long as the longest
+        assert config["train"]["seq_len"] == longest
+        assert notes == [f"note: every training video is at most {longest} snippets, fewer than the preset's "
+                         f"--seq-len 200: bags are {longest} snippets long, whole and unpadded (padded to 200, each "
+                         f"would cost about {200 / longest:.0f}x the work for the same bags); --seq-len sets another "
+                         "length"]
+    else:
+        assert config["train"]["seq_len"] == 100
+        assert notes == [f"note: --seq-len 100 is more than the longest training video ({longest} snippets): every "
+                         f"bag is zero-padded to 100, about {100 / longest:.0f}x the work of --seq-len {longest} for "
+                         "the same bags"]

@@ -53,7 +53,9 @@ def train_command(
     weight_decay: float | None = _setting(TrainConfig, "weight_decay",
                                           "Adam weight decay; " + _default(TrainConfig, "weight_decay") + "."),
     seq_len: int | None = _setting(TrainConfig, "seq_len",
-                                   "Snippets per training bag; " + _preset_help("seq_len", "train")),
+                                   "Snippets per training bag (longer videos are subsampled, shorter ones "
+                                   "zero-padded); " + _preset_help("seq_len", "train") + ", or the longest "
+                                   "training video's length when every video is shorter"),
     seed: int | None = _setting(TrainConfig, "seed", "Random seed; " + _default(TrainConfig, "seed") + "."),
     heads: int | None = _setting(ScorerConfig, "heads", "Attention heads k; it must divide --hidden-dim; "
                                  + _preset_help("heads", "scorer")),
@@ -109,7 +111,8 @@ def train_command(
         settings=settings,
     )
     with progress(quiet=quiet) as bar:
-        result = train_run(request, _TrainLines(bar, quiet))
+        result = train_run(request, _TrainLines(bar, quiet, None if resume or seq_len else
+                                                get_preset(preset).train.seq_len))
     if json_out and result.main_process:
         print_json(result.summary())
     elif not quiet and result.main_process:
@@ -149,8 +152,9 @@ class _TrainLines(Lines):
     """The lines of a training job on stderr (the main process alone tells them): what is trained on,
     a bar over each epoch's batches, and one line per epoch; notes, warnings and errors as every command's."""
 
-    def __init__(self, bar, quiet: bool):
+    def __init__(self, bar, quiet: bool, preset_seq_len: int | None):
         self.bar, self.quiet, self.task = bar, quiet, None
+        self.preset_seq_len = preset_seq_len  # None: --seq-len was given, or the run resumed
 
     def event(self, kind: str, data: dict) -> None:
         if self.quiet:
@@ -163,9 +167,10 @@ class _TrainLines(Lines):
                 f"normal), {config.scorer.feature_dim}-d, device {data['device']}, run folder {data['run']}"
                 + (f", {data['processes']} processes" if data["processes"] > 1 else "")
             )
-            note = small_store_note(config.train, data["abnormal"], data["normal"])
-            if note:
-                self.note(note)
+            for note in (small_store_note(config.train, data["abnormal"], data["normal"]),
+                         seq_len_note(config.train.seq_len, data["longest"], self.preset_seq_len)):
+                if note:
+                    self.note(note)
         elif kind == "epoch":
             record = data["metrics"]
             val_part = "".join(f"  val {k[4:]} {v:.4f}" for k, v in record.items()
@@ -196,6 +201,21 @@ def small_store_note(train_config, n_abnormal: int, n_normal: int) -> str | None
             f"{2 * half} bags, half abnormal and half normal, re-drawn from the {n_abnormal} abnormal and "
             f"{n_normal} normal ones (the paper's batch is for whole datasets); --batch-size {2 * larger} "
             f"draws each bag about once per epoch, with {half / larger:.1f}x less work")
+
+
+def seq_len_note(seq_len: int, longest: int, preset_seq_len: int | None) -> str | None:
+    """What the bag length costs when every training video is shorter than it, or that train shortened the
+    preset's to the longest video (``preset_seq_len``: the preset's, when --seq-len was not given)."""
+    if preset_seq_len is not None and seq_len < preset_seq_len:
+        return (f"every training video is at most {longest} snippets, fewer than the preset's --seq-len "
+                f"{preset_seq_len}: bags are {seq_len} snippets long, whole and unpadded (padded to {preset_seq_len}, "
+                f"each would cost about {preset_seq_len / seq_len:.0f}x the work for the same bags); --seq-len "
+                "sets another length")
+    if preset_seq_len is None and seq_len > longest:
+        return (f"--seq-len {seq_len} is more than the longest training video ({longest} snippets): every bag is "
+                f"zero-padded to {seq_len}, about {seq_len / longest:.0f}x the work of --seq-len {longest} for the "
+                "same bags")
+    return None
 
 
 def register(app: typer.Typer) -> None:
