@@ -47,13 +47,15 @@ def write_report(scores_dir: Path, *, failed: list[str] | None = None, video: st
     ``videos`` and ``runs``: what the user named, the only places outside SCORES_DIR the report reads from.
     """
     from vadpipe.report.build import build_report, find_scored
+    from vadpipe.report.template import count
 
     with progress(quiet=quiet) as bar:
         task = bar.add_task("report", total=len(find_scored(scores_dir)) if scores_dir.is_dir() else None, info="")
         report = build_report(scores_dir, failed=failed, video=video, videos=videos, runs=runs, warn=warn,
                               on_video=lambda key: bar.update(task, advance=1, info=key))
     if not quiet:
-        line(f"report: {report.index} ({len(report.pages)} video pages, {report.bytes / 2**20:.1f} MiB written)")
+        line(f"report: {report.index} ({count(len(report.pages), 'video page')}, "
+             f"{report.bytes / 2**20:.1f} MiB written)")
     return report
 
 
