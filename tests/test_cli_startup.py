@@ -32,10 +32,9 @@ def test_help_and_usage_errors_import_no_heavy_library():
 @pytest.mark.parametrize("debug", ["", "1"])
 def test_vadpipe_debug_shows_the_chained_traceback_behind_the_one_line(tmp_path, debug):
     env_line = f"import os; os.environ['VADPIPE_DEBUG'] = {debug!r}\n"
-    probe = env_line + f"from vadpipe.cli.app import main; raise SystemExit(main(['score', " \
-                       f"{str(tmp_path / 'v.mp4')!r}, '--model', {str(tmp_path)!r}]))"
+    probe = env_line + f"from vadpipe.cli.app import main; raise SystemExit(main(['score', 'v.mp4', '--model', " \
+                       f"{str(tmp_path)!r}]))"
     (tmp_path / "config.json").write_text("{not json")
-    (tmp_path / "v.mp4").write_bytes(b"")  # there, so that the run is read
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     last = out.stderr.strip().splitlines()[-1]
@@ -47,8 +46,9 @@ def test_vadpipe_debug_shows_the_chained_traceback_behind_the_one_line(tmp_path,
         assert len(out.stderr.strip().splitlines()) == 1
 
 
-# Each usage error that needs no model is said before torch is imported: (argv, exit code, words of the line).
-# RUN is a run folder (config.json only: nothing may read it before the error), MISSING an engine not installed.
+# Each error that needs no model is said before torch is imported: (argv, exit code, words of the line). `run` is
+# a run folder without its model.safetensors (nothing may load it before the error), `broken` one whose config.json
+# is no JSON; the probe has no CPU engine installed.
 FAST_ERRORS = [
     (["train", "{tmp}", "--out", "{tmp}/r", "--preset", "ufc"], 2, "did you mean ucf?"),
     (["extract", "{tmp}", "--out", "{tmp}/o", "--backbone", "i3d-r50"], 2, "--backbone 'i3d-r50' is unknown"),
@@ -59,6 +59,7 @@ FAST_ERRORS = [
     (["score", "{tmp}/nosuch.mp4", "--model", "{tmp}/run"], 1, "nosuch.mp4: no such file or folder"),
     (["score", "{tmp}/nothing-here", "--model", "{tmp}/run"], 2, "no videos found"),
     (["score", "v.mp4", "--model", "{tmp}/nosuchrun"], 1, "nosuchrun: no such folder"),
+    (["evaluate", "{tmp}", "--model", "{tmp}/broken", "--gt", "{tmp}/labels.csv"], 1, "config.json: not valid JSON"),
     (["evaluate", "{tmp}", "--model", "{tmp}/run", "--gt", "{tmp}/labels.csv"], 1, "not frame-level ground truth"),
 ]
 
@@ -77,8 +78,14 @@ for args in {calls!r}:
 
 
 def test_usage_errors_that_need_no_model_are_said_before_torch_is_imported(tmp_path):
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "config.json").write_text("{}")
+    from vadpipe.model.config import get_preset
+    from vadpipe.model.run_config import RunConfig
+
+    preset = get_preset("ucf")
+    for name, text in (("run", json.dumps(RunConfig(preset.scorer, preset.loss, preset.train, None).to_dict())),
+                       ("broken", "{not json")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(text)
     (tmp_path / "nothing-here").mkdir()
     (tmp_path / "labels.csv").write_text("video,label\nAbuse028_x264,1\n")
     calls = [[arg.format(tmp=tmp_path) for arg in args] for args, _, _ in FAST_ERRORS]
@@ -90,4 +97,4 @@ def test_usage_errors_that_need_no_model_are_said_before_torch_is_imported(tmp_p
         assert got == code, (args, err)
         assert len(err.strip().splitlines()) == 1 and words in err, (args, err)
         assert heavy == [], f"{args[0]} imported {heavy} before its usage error"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.csv", "nothing-here", "run"]  # no folder made
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken", "labels.csv", "nothing-here", "run"]  # none made

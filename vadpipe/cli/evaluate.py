@@ -39,10 +39,10 @@ def evaluate_command(
     from rich.table import Table
 
     from vadpipe.eval.groundtruth import load_ground_truth
-    from vadpipe.model.run_folder import check_run_folder
+    from vadpipe.model.run_config import read_run_config
 
     # What needs no model is checked before torch is imported: the run folder, an annotation file.
-    check_run_folder(model)
+    read_run_config(model)
     truth = None if gt.suffix.lower() == ".npy" else load_ground_truth(gt)  # a .npy is split by the test list
 
     from vadpipe.devices import resolve_device

@@ -88,14 +88,14 @@ def score_command(
     Raw videos are extracted with exactly the feature spec the run was trained on.
     """
     from vadpipe.infer.truth import ScoreTruth
-    from vadpipe.model.run_folder import check_run_folder
+    from vadpipe.model.run_config import read_run_config
     from vadpipe.video.inputs import collect_videos
 
     # Everything that needs no model is checked before torch is imported, so a mistake is said at once.
+    read_run_config(model)  # a path that is no run folder, a broken config.json
     if not inputs and not features:
         raise UsageError("give videos to score, or feature files (.npy)")
     check_engine(engine, device)
-    check_run_folder(model)
     truth = ScoreTruth.load(gt) if gt is not None else None
     jobs = collect_videos(inputs) if inputs else []  # no video in a folder given: a usage error, here
     if jobs and all(job.missing for job in jobs) and not features:  # nothing there to score: no model to load

@@ -1,15 +1,11 @@
 """Run folders: ``config.json`` + ``model.safetensors``, enough to rebuild the scorer from the files alone.
 
-``config.json`` of format 1 (before the feature spec was stored whole) still loads: its
-``features`` section names the backbone, crops, tail and sizes, but not a resampling fps
-or dtype, which read as "every frame" and float32.
+The config (:class:`RunConfig`, read without torch) is :mod:`vadpipe.model.run_config`'s; this module
+writes and loads the model with it.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -18,51 +14,9 @@ from safetensors.torch import load_file, save_file
 
 import vadpipe
 from vadpipe.atomic import atomic_path, write_json
-from vadpipe.core.feature_spec import FeatureSpec
 from vadpipe.errors import VadpipeError
-from vadpipe.model.config import LossConfig, ScorerConfig, TrainConfig, from_dict
-from vadpipe.model.run_folder import CONFIG_NAME, MODEL_NAME, check_run_folder
+from vadpipe.model.run_config import CONFIG_NAME, MODEL_NAME, RUN_FORMAT, RunConfig, read_run_config
 from vadpipe.model.scorer import AnomalyScorer
-
-RUN_FORMAT = "vadpipe-run"
-RUN_FORMAT_VERSION = 2  # 2: `features` is the whole FeatureSpec (with resample_fps, dtype); 1 still loads
-
-
-@dataclass
-class RunConfig:
-    """Everything in ``config.json``."""
-
-    scorer: ScorerConfig
-    loss: LossConfig
-    train: TrainConfig
-    features: FeatureSpec | None  # how the training features were made; None when no store recorded it
-    preset: str | None = None
-    metric: str = "auc"
-    threshold: float | None = None  # decision threshold for intervals, chosen on validation data
-    threshold_source: str | None = None
-    best_epoch: int | None = None
-    best_metric: float | None = None
-    epochs_done: int = 0
-    extra: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return {
-            "format": RUN_FORMAT,
-            "format_version": RUN_FORMAT_VERSION,
-            "vadpipe_version": vadpipe.__version__,
-            **dataclasses.asdict(self),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> RunConfig:
-        return cls(
-            scorer=from_dict(ScorerConfig, data["scorer"]),
-            loss=from_dict(LossConfig, data["loss"]),
-            train=from_dict(TrainConfig, data["train"]),
-            features=FeatureSpec.from_record(data.get("features")),
-            **{k: data[k] for k in ("preset", "metric", "threshold", "threshold_source", "best_epoch",
-                                    "best_metric", "epochs_done", "extra") if k in data},
-        )
 
 
 def save_run(run_dir: str | Path, model: AnomalyScorer, config: RunConfig) -> None:
@@ -72,27 +26,6 @@ def save_run(run_dir: str | Path, model: AnomalyScorer, config: RunConfig) -> No
     with atomic_path(run_dir / MODEL_NAME) as tmp:
         save_file(state, str(tmp), metadata={"format": RUN_FORMAT, "vadpipe_version": vadpipe.__version__})
     write_json(run_dir / CONFIG_NAME, config.to_dict())
-
-
-def read_run_config(run_dir: str | Path) -> RunConfig:
-    """Parse and check ``config.json`` of a run folder (a path that is not one: :func:`check_run_folder`)."""
-    path = check_run_folder(run_dir) / CONFIG_NAME
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise VadpipeError(f"{path}: not valid JSON ({exc}); retrain or restore the file") from exc
-    version = data.get("format_version") if isinstance(data, dict) else None
-    if not isinstance(data, dict) or data.get("format") != RUN_FORMAT or version is None:
-        raise VadpipeError(f"{path}: not a vadpipe run config; retrain with `vadpipe train`")
-    if version > RUN_FORMAT_VERSION:
-        raise VadpipeError(
-            f"{path}: run format {version} is newer than this vadpipe understands ({RUN_FORMAT_VERSION}); "
-            "upgrade vadpipe"
-        )
-    try:
-        return RunConfig.from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise VadpipeError(f"{path}: incompatible run config ({exc}); retrain with this vadpipe version") from exc
 
 
 def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[AnomalyScorer, RunConfig]:
