@@ -42,6 +42,8 @@ def demo_command(
                       soft_wrap=True)
     for kind, path in result.outputs.items():
         out_console.print(f"  {kind}: {path}", soft_wrap=True)
+    out_console.print(f"run folder: {result.run} (score a video with it: vadpipe score VIDEO --model {result.run})",
+                      soft_wrap=True)
     out_console.print("timings: " + ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items()), soft_wrap=True)
 
 
