@@ -33,7 +33,7 @@ STAGES = 4  # render, extract, train, score
 
 @dataclass
 class DemoSettings:
-    """Sizes of the demo; the defaults finish in about a minute on 2 CPU cores."""
+    """Sizes of the demo; the defaults take one and a half to two minutes on 2 CPU cores (README)."""
 
     train_normal: int = 20
     train_abnormal: int = 20
