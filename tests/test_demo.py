@@ -62,6 +62,7 @@ def test_demo_cli_leaves_a_whole_run_folder(tiny_cli_demo, tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["random_init"] is True and set(result["seconds"]) == {"render", "extract", "train", "score"}
     run = tmp_path / "demo" / "run"
+    assert result["run"] == str(run)  # where its model is, for `vadpipe score --model`
     assert sorted(p.name for p in run.iterdir()) == RUN_FOLDER  # as `vadpipe train` writes it
     assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
     assert (run / "training.png").read_bytes()[:4] == b"\x89PNG"
@@ -123,3 +124,17 @@ def test_demo_videos_are_the_same_bytes_on_every_run(tmp_path):
             write_mp4(tmp_path / f"{i}-{k}.mp4", frames)
             digests.add(hashlib.sha256((tmp_path / f"{i}-{k}.mp4").read_bytes()).hexdigest())
         assert len(digests) == 1, specs[i].name
+
+
+def test_demo_says_where_its_run_is_and_score_takes_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(demo_run, "DemoSettings", functools.partial(DemoSettings, **{
+        k: v for k, v in TINY.items() if k not in ("train_normal", "train_abnormal", "epochs", "seed")}))
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--videos", "2", "--epochs", "2", "--device", "cpu"]) == 0
+    run = tmp_path / "demo" / "run"
+    said = [line for line in capsys.readouterr().out.splitlines() if line.startswith("run folder: ")]
+    assert said == [f"run folder: {run} (score a video with it: vadpipe score VIDEO --model {run})"]
+    video = next((tmp_path / "demo" / "videos" / "test").rglob("*.mp4"))
+    assert main(["score", str(video), "--model", str(run), "--out", str(tmp_path / "s"), "--device", "cpu"]) == 0
+    assert main(["score", str(video), "--model", str(tmp_path / "demo"), "--out", str(tmp_path / "s")]) == 1
+    assert f"{tmp_path / 'demo'}: not a run folder, but {run} is one" in capsys.readouterr().err

@@ -166,3 +166,13 @@ def test_overlay_keeps_a_fractional_frame_rate_so_the_report_cursor_stays_on_it(
     write_overlay(video, tmp_path / "o.mp4", np.full(40, 0.7, np.float32), np.ones(40, bool), 0.5, 30000 / 1001)
     _, info = read_video(tmp_path / "o.mp4")
     assert info.frames == 40 and info.fps == pytest.approx(30000 / 1001, rel=1e-6)
+
+
+def test_a_page_says_the_default_threshold_once_flags_as_yes_or_no_and_counts_one_video(tmp_path):
+    write_scored(tmp_path, "clip", SCORES, frames=40, threshold=None, metadata={"variable_frame_rate": False})
+    build_report(tmp_path, video="none")
+    page = (tmp_path / "clip.report.html").read_text()
+    assert "<dt>threshold</dt><dd>0.500, the default (the run stores no threshold)</dd>" in page
+    assert "<dt>variable frame rate</dt><dd>no</dd>" in page and "<dt>features random init</dt><dd>no</dd>" in page
+    assert not re.search(r"<dd>(True|False)</dd>", page)
+    assert '<span class="sub">1 video</span>' in (tmp_path / "report.html").read_text()

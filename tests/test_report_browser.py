@@ -40,6 +40,8 @@ def report_dir(tmp_path_factory):
     for key, scores in SCORES.items():
         write_scored(out / Path(key).parent, Path(key).name, scores, frames=FRAMES, fps=FPS, video=videos[key],
                      truth=TRUTH if key == "cam/clip a" else None)
+    # the score overlay of "cam/clip a", as `score --overlay` writes it beside the outputs (here the grey clip inverted)
+    write_video(out / "cam" / "clip a.overlay.mp4", 255 - frames, fps=FPS, options={"preset": "ultrafast", "crf": "18"})
     report = build_report(out, failed=[f"{root / 'videos' / 'broken.mp4'}: FFmpeg cannot read this file"],
                           videos=[root / "videos"])
     (root / "shots").mkdir()
@@ -130,6 +132,21 @@ def test_video_page_plays_with_a_cursor_and_seeks_from_intervals_and_curve(page,
     assert _seeked(page, 3.0) == pytest.approx(3.0, abs=1 / FPS)
     assert _cursor_x(page) == pytest.approx(44 + 944 * 3.0 / 4, abs=1.5)
     page.screenshot(path=str(shots / "video-page.png"), full_page=True)
+    page.watch.assert_clean()
+
+
+def test_the_playing_label_follows_the_overlay_switch(page, report_dir):
+    out, _, shots = report_dir
+    _open(page, out / "cam" / "clip a.report.html")
+    assert page.inner_text("#playing") == "playing: original (hard link)"
+    page.click(".toggle button:has-text('score overlay')")
+    page.wait_for_function("() => document.getElementById('player').src.endsWith('overlay.mp4')")
+    assert page.inner_text("#playing") == "playing: the score overlay (clip a.overlay.mp4)"
+    assert _wait_playing(page, 0.3) > 0.3  # the overlay plays where the original did
+    page.screenshot(path=str(shots / "overlay-page.png"), full_page=True)
+    page.click(".toggle button:has-text('video')")
+    page.wait_for_function("() => document.getElementById('player').src.endsWith('clip%20a.play.mp4')")
+    assert page.inner_text("#playing") == "playing: original (hard link)"
     page.watch.assert_clean()
 
 

@@ -27,8 +27,9 @@ EVENTS = {
         "scored": ("video", "scores"),  # scores: (T,) snippet scores, averaged over crops
     },
     "train": {
-        # before the first epoch: what is trained on (abnormal/normal: bags), config: the RunConfig
-        "training": ("run", "videos", "abnormal", "normal", "device", "processes", "config"),
+        # before the first epoch: what is trained on (abnormal/normal: bags; longest: snippets of the longest
+        # video), config: the RunConfig
+        "training": ("run", "videos", "abnormal", "normal", "longest", "device", "processes", "config"),
         "epoch": ("epoch", "epochs", "metrics"),  # metrics: the epoch's line of metrics.jsonl
     },
     "demo": {

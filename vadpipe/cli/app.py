@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import functools
 import importlib
+import json
 import os
 import re
+import shutil
 import sys
 import traceback
 
@@ -76,7 +78,26 @@ def _with_type_column(cls: type) -> type:
     return type(cls.__name__, (cls,), {"display_type_rich": display_type_rich, "_type_column": True})
 
 
+RICH_HELP_MIN_COLUMNS = 100  # narrower, Rich's option table squeezes the help into a column of a few words
+
+
+def _rich_help_fits() -> bool:
+    """Rich's boxed help only where it has at least 100 columns (a wide terminal, or ``COLUMNS``); in 80
+    columns, a pipe or a file, click's plain layout, which puts a long option's help on the next line,
+    keeps the help column wide and cuts no option name."""
+    return shutil.get_terminal_size().columns >= RICH_HELP_MIN_COLUMNS
+
+
+def _click_layout(command) -> None:
+    command.rich_markup_mode = None  # Typer's switch to click's own help formatter
+    for sub in getattr(command, "commands", {}).values():
+        if not sub.short_help and sub.help:  # click would cut the line listing it at 45 characters
+            sub.short_help = sub.help.strip().split("\n\n")[0].replace("\n", " ")
+
+
 def _plain_help(command, ctx) -> None:
+    if not _rich_help_fits():
+        _click_layout(command)
     rich = getattr(command, "rich_markup_mode", None) == "rich"
     texts = [command, *getattr(command, "commands", {}).values()]  # a group's panel shows its commands' help
     for param in command.get_params(ctx):  # --help included
@@ -106,32 +127,48 @@ class _OneLineErrors(typer.core.TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        json_out = _asks_json(sys.argv[1:] if args is None else list(args))
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except typer.TyperException as exc:  # click's UsageError / BadParameter / NoSuchOption ...
             ctx = getattr(exc, "ctx", None)
             hint = f" (see `{ctx.command_path} -h`)" if ctx is not None else ""
-            _print_error(" ".join(_usage_message(exc).split()) + hint)
-            sys.exit(exc.exit_code)
+            _fail(" ".join(_usage_message(exc).split()) + hint, exc.exit_code, json_out)
         except typer.Abort:
             err_console.print("aborted", highlight=False)
-            sys.exit(1)
+            _fail(None, 1, json_out)
         except OSError as exc:
             if not is_disk_error(exc):
                 raise
             debug = os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
             if debug:
                 traceback.print_exception(exc, file=sys.stderr)
-            _print_error(disk_error_line(exc) + ("" if debug else f" ({DEBUG_VARIABLE}=1 shows the traceback)"))
-            sys.exit(1)
+            message = disk_error_line(exc)
+            _fail(message + ("" if debug else f" ({DEBUG_VARIABLE}=1 shows the traceback)"), 1, json_out, message)
         except VadpipeError as exc:
             debug = os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
             if debug:
                 traceback.print_exception(exc, file=sys.stderr)
             hint = "" if debug or exc.exit_code == 2 else f" ({DEBUG_VARIABLE}=1 shows the traceback)"
-            _print_error(error_line(exc) + hint)
-            sys.exit(exc.exit_code)
+            _fail(error_line(exc) + hint, exc.exit_code, json_out, error_line(exc))
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _asks_json(args: list[str]) -> bool:
+    """Whether the command line asks for ``--json`` (before a ``--`` that ends the options)."""
+    return "--json" in (args[: args.index("--")] if "--" in args else args)
+
+
+def _fail(line: str | None, code: int, json_out: bool, error: str | None = None) -> None:
+    """End the command with ``code``: the error's one line on stderr and, for ``--json``, a JSON document
+    with the error on stdout, so that a pipeline reading stdout always gets one. It is one line, so it
+    is also a line of `watch --json`'s JSON lines (``type`` as theirs)."""
+    if line is not None:
+        _print_error(line)
+    if json_out:
+        sys.stdout.write(json.dumps({"type": "error", "error": error or line or "aborted", "exit_code": code}) + "\n")
+        sys.stdout.flush()
+    sys.exit(code)
 
 
 def _print_error(line: str) -> None:

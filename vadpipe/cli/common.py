@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 
 import typer
@@ -56,3 +59,35 @@ class Lines(Observer):
 
     def failed(self, message: str) -> None:
         error(message)
+
+
+@contextlib.contextmanager
+def removed_if_left_empty(folder: Path | None) -> Iterator[None]:
+    """The output folder a command made (with any parents it made) is removed again when the command
+    ends with it empty, however it ends; a folder that existed before, or holds anything, stays."""
+    if folder is None:
+        yield
+        return
+    made = [p for p in (folder, *folder.parents) if not p.exists()]  # innermost first
+    try:
+        yield
+    finally:
+        for path in made:
+            try:
+                path.rmdir()  # only an empty folder
+            except OSError:
+                break
+
+
+def check_engine(engine: str, device: str, *, precision: str = "auto", compile: bool = False,
+                 channels_last: bool | None = None) -> None:
+    """What :func:`vadpipe.engines.resolve_engine` refuses without knowing the device (an unknown or
+    missing engine, one that conflicts with the options given), said before torch is imported; the
+    command resolves the engine again once the device is known."""
+    from vadpipe.engines import resolve_engine
+
+    if engine == "auto":
+        return
+    known_device = device if device != "auto" else "cpu"  # auto: a GPU, if any, is checked once resolved
+    resolve_engine(engine, known_device, precision=precision if precision != "auto" else "fp32",
+                   compile=compile, channels_last=channels_last)

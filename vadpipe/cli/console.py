@@ -19,8 +19,26 @@ from rich.progress import (
 from vadpipe.atomic import strict_json
 from vadpipe.devices import torchrun_processes
 
-out_console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Where output is not a terminal (a pipe, a log file) nothing is cut or wrapped: each line is printed
+# whole, and a table is as wide as its widest row. On a terminal, lines are printed with soft_wrap (the
+# terminal wraps them, never mid-phrase with a newline) and tables fold their cells to the width.
+UNCUT_WIDTH = 100_000
+
+
+def _console(stderr: bool = False) -> Console:
+    console = Console(stderr=stderr, highlight=False)
+    if console.is_terminal:
+        return console
+    return Console(stderr=stderr, highlight=False, width=UNCUT_WIDTH, soft_wrap=True)
+
+
+out_console = _console()
+err_console = _console(stderr=True)
+
+
+def line(text: str) -> None:
+    """One line of plain text on stderr (a note, a stage, a closing line), wrapped by the terminal only."""
+    err_console.print(text, highlight=False, soft_wrap=True, markup=False)
 
 
 def warn(message: str) -> None:

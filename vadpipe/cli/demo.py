@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from vadpipe.cli.common import DEVICE_HELP, Lines
-from vadpipe.cli.console import err_console, out_console, print_json
+from vadpipe.cli.console import line, out_console, print_json
 from vadpipe.cli.ranges import PATH, number, number_of
 from vadpipe.devices import resolve_device
 from vadpipe.model.config import TrainConfig
@@ -36,13 +36,17 @@ def demo_command(
         return
     auc = f"{result.frame_auc * 100:.1f}%" if result.frame_auc is not None else "n/a"
     backbone = f"{result.backbone} ({'random-init' if result.random_init else 'pretrained'})"
-    out_console.print(f"held-out frame AUC: {auc}  (backbone {backbone}; 50% is chance)")
+    out_console.print(f"held-out frame AUC: {auc}  (backbone {backbone}; 50% is chance)", soft_wrap=True)
     intervals = result.example.get("intervals", [])
     spans = ", ".join(f"{iv['start_s']:.1f}-{iv['end_s']:.1f}s" for iv in intervals) or "none"
-    out_console.print(f"example {escape(Path(result.example.get('video', '?')).name)}: detected intervals {spans}")
+    out_console.print(f"example {escape(Path(result.example.get('video', '?')).name)}: detected intervals {spans}",
+                      soft_wrap=True)
     for kind, path in result.outputs.items():
-        out_console.print(f"  {kind}: {escape(str(path))}")
-    out_console.print("timings: " + ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items()))
+        out_console.print(f"  {kind}: {escape(str(path))}", soft_wrap=True)
+    run = escape(str(result.run))
+    out_console.print(f"run folder: {run} (score a video with it: vadpipe score VIDEO --model {run})",
+                      soft_wrap=True)
+    out_console.print("timings: " + ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items()), soft_wrap=True)
 
 
 class _DemoLines(Lines):
@@ -54,11 +58,11 @@ class _DemoLines(Lines):
 
     def event(self, kind: str, data: dict) -> None:
         if kind == "stage" and not self.quiet:
-            err_console.print(f"{data['stage']}/{data['stages']} {escape(data['message'])}", highlight=False)
+            line(f"{data['stage']}/{data['stages']} {data['message']}")
 
     def note(self, message: str) -> None:
         if not self.quiet:
-            err_console.print(f"    note: {escape(message)}", highlight=False)
+            line(f"    note: {message}")
 
 
 def register(app: typer.Typer) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
 from vadpipe.cli.common import DEVICE_HELP, AbnormalFirstOpt, FeaturesRootOpt, LabelsOpt, Lines
-from vadpipe.cli.console import err_console, out_console, print_json
+from vadpipe.cli.console import line, out_console, print_json
 from vadpipe.cli.ranges import PATH, number_of, path
 from vadpipe.model.config import ScorerConfig
 
@@ -39,9 +38,15 @@ def evaluate_command(
     """Frame-level ROC AUC and AP, the way the papers compute them (scores repeated 16x per frame)."""
     from rich.table import Table
 
+    from vadpipe.eval.groundtruth import load_ground_truth
+    from vadpipe.model.run_config import read_run_config
+
+    # What needs no model is checked before torch is imported: the run folder, an annotation file.
+    read_run_config(model)
+    truth = None if gt.suffix.lower() == ".npy" else load_ground_truth(gt)  # a .npy is split by the test list
+
     from vadpipe.devices import resolve_device
     from vadpipe.eval.evaluate import evaluate, write_per_video
-    from vadpipe.eval.groundtruth import load_ground_truth
     from vadpipe.features.feature_set import read_feature_set
     from vadpipe.model.checkpoint import load_run
 
@@ -55,10 +60,10 @@ def evaluate_command(
     )
     videos = feature_set.videos
     order = [(v.id, v.frame_count()) for v in videos]
-    result = evaluate(scorer, videos, load_ground_truth(gt, video_order=order),
+    result = evaluate(scorer, videos, truth if truth is not None else load_ground_truth(gt, video_order=order),
                       per_video_auc=per_video is not None or plots is not None, left_out=feature_set.left_out)
-    for line in result.problems:
-        lines.failed(line)
+    for problem in result.problems:
+        lines.failed(problem)
     result.problems[:0] = feature_set.problems  # every file left out counts as failed, by name
     for note in result.notes:
         lines.note(note)
@@ -73,13 +78,14 @@ def evaluate_command(
                                        threshold=config.threshold)
         summary["plots"] = str(page)
         if not json_out:
-            err_console.print(f"plots: {escape(str(page))}", highlight=False, soft_wrap=True)
+            line(f"plots: {page}")
     if json_out:
         print_json(summary)
     else:
         table = Table(title=f"frame-level metrics ({len(result.videos)} videos, {result.frames:,} frames)")
         for name in ("auc", "ap", "pr_auc"):
-            table.add_column({"auc": "ROC AUC", "ap": "AP", "pr_auc": "PR-curve area"}[name], justify="right")
+            table.add_column({"auc": "ROC AUC", "ap": "AP", "pr_auc": "PR-curve area"}[name], justify="right",
+                             overflow="fold")
         table.add_row(*(f"{result.metrics[k] * 100:.2f}%" if result.metrics[k] is not None else "n/a"
                         for k in ("auc", "ap", "pr_auc")))
         out_console.print(table)

@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from vadpipe.cli.common import ForwardOpts
-from vadpipe.cli.console import err_console, error, out_console, print_json, progress, warn
+from vadpipe.cli.common import ForwardOpts, check_engine, removed_if_left_empty
+from vadpipe.cli.console import error, line, out_console, print_json, progress, warn
 from vadpipe.cli.ranges import PATH, number_of, path
 from vadpipe.core.backbone_facts import BACKBONES, DEFAULT_BACKBONE
 from vadpipe.core.feature_spec import CROP_COUNTS, FEATURE_DTYPES, TAIL_POLICIES, FeatureSpec
@@ -108,7 +108,7 @@ def extract_command(
     no_amp: bool = typer.Option(False, "--no-amp", help="Same as --precision fp32 (kept for older scripts)."),
     channels_last: bool | None = ForwardOpts.channels_last,
     compile_backbone: bool = ForwardOpts.compile,
-    engine: str = typer.Option("auto", envvar="VADPIPE_ENGINE", help=ENGINE_HELP),
+    engine: str = typer.Option("auto", envvar="VADPIPE_ENGINE", help=ENGINE_HELP + " Recorded in the index."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout (and nothing else)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summary table "
                                "(bad videos are still reported, one line each)."),
@@ -120,19 +120,24 @@ def extract_command(
     Exit code 1 if any video failed (after doing all the others), 2 for a usage error.
     """
     from vadpipe.core.forward import ForwardOptions
-    from vadpipe.features.extract_job import run_extract
-    from vadpipe.features.layouts import LAYOUT_CROPS, LAYOUT_TAILS
+    from vadpipe.features.layouts import LAYOUT_CROPS, LAYOUT_TAILS, check_layout
 
+    # Everything that needs no video and no backbone is checked before torch is imported.
     if no_amp:
         if precision not in ("auto", "fp32"):
             raise UsageError(f"--no-amp means --precision fp32; it cannot go with --precision {precision}")
         precision = "fp32"
+    check_layout(layout)
     spec = FeatureSpec.resolve(backbone, crops=crops or LAYOUT_CROPS.get(layout),
                                tail=tail or LAYOUT_TAILS.get(layout, TAIL_POLICIES[0]), dtype=dtype,
                                resample_fps=fps, resize_short=resize_short, crop_size=crop_size)
     options = ForwardOptions(batch_size=batch_size, device=device, precision=precision, channels_last=channels_last,
                              compile=compile_backbone, workers=workers, engine=engine)
-    with progress(quiet=quiet) as bars:
+    check_engine(engine, device, precision=precision, compile=compile_backbone, channels_last=channels_last)
+
+    from vadpipe.features.extract_job import run_extract
+
+    with removed_if_left_empty(out), progress(quiet=quiet) as bars:
         summary = run_extract(inputs, out, spec, layout=layout, options=options, weights=weights,
                               allow_random=random_init, labels=labels, overwrite=overwrite, shard=shard,
                               observer=_RichObserver(bars))
@@ -153,13 +158,13 @@ def _print_table(summary) -> None:
              f"shard {summary.shard[0]}/{summary.shard[1]})")
     table = Table(title=title)
     for name in ("videos", "done", "skipped", "changed", "failed", "snippets", "snippets/s"):
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", overflow="fold")
     rate = f"{summary.snippets / summary.seconds:.1f}" if summary.snippets and summary.seconds > 0 else "-"
     table.add_row(*map(str, (summary.videos, summary.done, summary.skipped, summary.changed, summary.failed,
                                  summary.snippets)), rate)
     out_console.print(table)
     if summary.list_file is not None:
-        err_console.print(f"list file: {escape(str(summary.list_file))}", highlight=False, soft_wrap=True)
+        line(f"list file: {summary.list_file}")
 
 
 def register(app: typer.Typer) -> None:

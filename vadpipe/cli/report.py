@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
-from vadpipe.cli.console import err_console, print_json, progress, warn
+from vadpipe.cli.console import line, print_json, progress, warn
 from vadpipe.cli.ranges import path
 from vadpipe.errors import UsageError
 
@@ -48,14 +47,15 @@ def write_report(scores_dir: Path, *, failed: list[str] | None = None, video: st
     ``videos`` and ``runs``: what the user named, the only places outside SCORES_DIR the report reads from.
     """
     from vadpipe.report.build import build_report, find_scored
+    from vadpipe.report.template import count
 
     with progress(quiet=quiet) as bar:
         task = bar.add_task("report", total=len(find_scored(scores_dir)) if scores_dir.is_dir() else None, info="")
         report = build_report(scores_dir, failed=failed, video=video, videos=videos, runs=runs, warn=warn,
                               on_video=lambda key: bar.update(task, advance=1, info=key))
     if not quiet:
-        err_console.print(f"report: {escape(str(report.index))} ({len(report.pages)} video pages, "
-                          f"{report.bytes / 2**20:.1f} MiB written)", highlight=False)
+        line(f"report: {report.index} ({count(len(report.pages), 'video page')}, "
+             f"{report.bytes / 2**20:.1f} MiB written)")
     return report
 
 

@@ -10,11 +10,12 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from vadpipe.cli.common import ForwardOpts
+from vadpipe.cli.common import ForwardOpts, check_engine, removed_if_left_empty
 from vadpipe.cli.console import err_console, error, out_console, print_json, progress
 from vadpipe.cli.ranges import PATH, number, number_of, path
 from vadpipe.core.feature_spec import CROP_COUNTS, MAX_FPS, TAIL_POLICIES, FeatureSpec
 from vadpipe.engines import ENGINE_HELP
+from vadpipe.errors import UsageError
 from vadpipe.infer.options import IntervalOptions
 from vadpipe.observers import Observer
 
@@ -77,7 +78,8 @@ def score_command(
                                 "table, and a page per video to watch it with its curve (see `vadpipe report`)."),
     batch_size: int | None = ForwardOpts.batch_size,
     device: str = ForwardOpts.device,
-    engine: str = typer.Option("auto", envvar="VADPIPE_ENGINE", help=ENGINE_HELP),
+    engine: str = typer.Option("auto", envvar="VADPIPE_ENGINE", help=ENGINE_HELP + " Recorded in each "
+                               "<stem>.json and in --json."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document with everything on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
 ) -> None:
@@ -85,28 +87,47 @@ def score_command(
 
     Raw videos are extracted with exactly the feature spec the run was trained on.
     """
+    from vadpipe.infer.truth import ScoreTruth
+    from vadpipe.model.run_config import read_run_config
+    from vadpipe.video.inputs import collect_videos
+
+    # Everything that needs no model is checked before torch is imported, so a mistake is said at once.
+    read_run_config(model)  # a path that is no run folder, a broken config.json
+    if not inputs and not features:
+        raise UsageError("give videos to score, or feature files (.npy)")
+    check_engine(engine, device)
+    truth = ScoreTruth.load(gt) if gt is not None else None
+    jobs = collect_videos(inputs) if inputs else []  # no video in a folder given: a usage error, here
+    if jobs and all(job.missing for job in jobs) and not features:  # nothing there to score: no model to load
+        for job in jobs:
+            error(job.problem)
+        if json_out:
+            print_json({"model": str(model), "engine": None, "videos": [], "failed": [j.problem for j in jobs]})
+        raise typer.Exit(1)
+
     from dataclasses import asdict
 
     from vadpipe.core.forward import ForwardOptions
     from vadpipe.infer.scoring import ScoreOptions, ScoringRun, score_inputs
-    from vadpipe.infer.truth import ScoreTruth
 
     options = ScoreOptions(
         out=out, intervals=IntervalOptions(threshold, smooth, min_duration, merge_gap), overlay=overlay,
         forward=ForwardOptions(batch_size=batch_size, device=device, engine=engine), weights=weights, backbone=backbone,
-        crops=crops, tail=tail, features_fps=fps, ground_truth=ScoreTruth.load(gt) if gt is not None else None,
+        crops=crops, tail=tail, features_fps=fps, ground_truth=truth,
     )
     run = ScoringRun.load(model, device)
-    with progress(quiet=quiet or json_out) as bars:
-        observer = _Observer(bars, quiet or json_out)
-        results = list(score_inputs(inputs or [], run, options, features=features or [], observer=observer))
     report_doc = None
-    if report:
-        from vadpipe.cli.report import write_report
+    with removed_if_left_empty(out):  # every input bad, or the backbone could not be built: no empty folder left
+        with progress(quiet=quiet or json_out) as bars:
+            observer = _Observer(bars, quiet or json_out)
+            results = list(score_inputs(inputs or [], run, options, features=features or [], observer=observer))
+        if report:
+            from vadpipe.cli.report import write_report
 
-        asked = [*(p for p in inputs or [] if p.is_dir()), *(Path(r.video) for r in results)]  # what the user named
-        written = write_report(out, failed=observer.failed_lines, videos=asked, runs=[model], quiet=quiet or json_out)
-        report_doc = {"report": str(written.index), "bytes": written.bytes}
+            asked = [*(p for p in inputs or [] if p.is_dir()), *(Path(r.video) for r in results)]  # named by the user
+            written = write_report(out, failed=observer.failed_lines, videos=asked, runs=[model],
+                                   quiet=quiet or json_out)
+            report_doc = {"report": str(written.index), "bytes": written.bytes}
     if json_out:
         engine = next((r.engine for r in results if r.engine), None)  # None when only feature files were scored
         print_json({"model": str(model), "engine": engine, "videos": [asdict(r) for r in results],
@@ -127,7 +148,7 @@ def _print_table(results) -> None:
         return
     table = Table(title="anomaly scores")
     for col in ("video", "duration", "max score", "threshold", "intervals"):
-        table.add_column(col, justify="left" if col in ("video", "intervals") else "right")
+        table.add_column(col, justify="left" if col in ("video", "intervals") else "right", overflow="fold")
     for r in results:
         spans = ", ".join(f"{iv.start_s:.1f}-{iv.end_s:.1f}s (peak {iv.peak_score:.2f})" for iv in r.intervals) \
             or "none"

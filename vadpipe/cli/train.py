@@ -12,10 +12,10 @@ import typer
 from rich.markup import escape
 
 from vadpipe.cli.common import DEVICE_HELP, AbnormalFirstOpt, FeaturesRootOpt, LabelsOpt, Lines
-from vadpipe.cli.console import err_console, error, print_json, progress
+from vadpipe.cli.console import error, line, print_json, progress
 from vadpipe.cli.ranges import PATH, number, number_of, path
 from vadpipe.errors import UsageError
-from vadpipe.model.config import PRESETS, LossConfig, ScorerConfig, TrainConfig
+from vadpipe.model.config import PRESETS, LossConfig, ScorerConfig, TrainConfig, get_preset
 
 
 def _preset_help(field: str, section: str) -> str:
@@ -54,7 +54,9 @@ def train_command(
     weight_decay: float | None = _setting(TrainConfig, "weight_decay",
                                           "Adam weight decay; " + _default(TrainConfig, "weight_decay") + "."),
     seq_len: int | None = _setting(TrainConfig, "seq_len",
-                                   "Snippets per training bag; " + _preset_help("seq_len", "train")),
+                                   "Snippets per training bag (longer videos are subsampled, shorter ones "
+                                   "zero-padded); " + _preset_help("seq_len", "train") + ", or the longest "
+                                   "training video's length when every video is shorter"),
     seed: int | None = _setting(TrainConfig, "seed", "Random seed; " + _default(TrainConfig, "seed") + "."),
     heads: int | None = _setting(ScorerConfig, "heads", "Attention heads k; it must divide --hidden-dim; "
                                  + _preset_help("heads", "scorer")),
@@ -89,38 +91,71 @@ def train_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or per-epoch lines."),
 ) -> None:
     """Train LA-Net + DDL on weakly labelled features (each crop of each video is one bag)."""
-    from vadpipe.model.checkpoint import CONFIG_NAME
-    from vadpipe.train.run import TrainRequest, train_run
-
     if resume and not out.is_dir():
         raise UsageError(f"{out}: no run here to resume; start it without --resume")
+    settings = dict(
+        epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seq_len=seq_len, seed=seed,
+        heads=heads, hidden_dim=hidden_dim, sigma=sigma, conv_kernel=conv_kernel, dropout=dropout, window=window,
+        lookahead=lookahead, use_prior=not no_prior, standardize=standardize, lambda_dr=lambda_dr,
+        lambda_da=lambda_da, margin=margin, use_dr=not no_dr, use_da=not no_da,
+    )
+    if not resume:
+        _check_settings(preset, settings)
+    if (val is None) != (val_gt is None):
+        raise UsageError("val and val_gt go together", params=("val", "val_gt"))
+
+    from vadpipe.train.run import TrainRequest, train_run
+
     request = TrainRequest(
         features=features, out=out, preset=preset, labels=labels, abnormal_first=abnormal_first,
         features_root=features_root, val=val, val_gt=val_gt, device=device, workers=workers, resume=resume,
-        settings=dict(
-            epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seq_len=seq_len, seed=seed,
-            heads=heads, hidden_dim=hidden_dim, sigma=sigma, conv_kernel=conv_kernel, dropout=dropout, window=window,
-            lookahead=lookahead, use_prior=not no_prior, standardize=standardize, lambda_dr=lambda_dr,
-            lambda_da=lambda_da, margin=margin, use_dr=not no_dr, use_da=not no_da,
-        ),
+        settings=settings,
     )
     with progress(quiet=quiet) as bar:
-        result = train_run(request, _TrainLines(bar, quiet))
+        result = train_run(request, _TrainLines(bar, quiet, None if resume or seq_len else
+                                                get_preset(preset).train.seq_len))
     if json_out and result.main_process:
         print_json(result.summary())
     elif not quiet and result.main_process:
-        err_console.print(f"done: {escape(str(out / CONFIG_NAME))} and model.safetensors written", soft_wrap=True)
+        line(_done_line(result))
     if result.problems:
         error(f"{len(result.problems)} input(s) were left out (see the lines above)")
         raise typer.Exit(1)
+
+
+def _done_line(result) -> str:
+    """What a finished training kept: the run folder, the epoch kept and its metric, and the threshold."""
+    from vadpipe.infer.options import DEFAULT_THRESHOLD
+
+    c = result.config
+    if c.best_metric is not None:
+        kept = f"kept epoch {c.best_epoch} of {c.epochs_done} (val {c.metric} {c.best_metric:.4f})"
+    elif c.best_epoch is not None:
+        kept = f"kept the last epoch, {c.best_epoch} (no --val to choose one by)"
+    else:
+        kept = f"no epoch kept (the val {c.metric} could not be measured on any)"
+    threshold = (f"threshold {c.threshold:.4f} ({c.threshold_source})" if c.threshold is not None else
+                 f"no threshold chosen (--val picks one; score and watch use {DEFAULT_THRESHOLD} or --threshold)")
+    return f"done: {result.run} written (config.json, model.safetensors): {kept}; {threshold}"
+
+
+def _check_settings(preset: str, settings: dict) -> None:
+    """What :func:`vadpipe.train.run.config_from_preset` refuses (an unknown preset, a setting out of range,
+    settings that do not fit together), said before torch is imported: each section checks itself."""
+    chosen = get_preset(preset)
+    given = {k: v for k, v in settings.items() if v is not None}
+    for section in (chosen.scorer, chosen.loss, chosen.train):
+        names = {f.name for f in dataclasses.fields(section)}
+        dataclasses.replace(section, **{k: v for k, v in given.items() if k in names})
 
 
 class _TrainLines(Lines):
     """The lines of a training job on stderr (the main process alone tells them): what is trained on,
     a bar over each epoch's batches, and one line per epoch; notes, warnings and errors as every command's."""
 
-    def __init__(self, bar, quiet: bool):
+    def __init__(self, bar, quiet: bool, preset_seq_len: int | None):
         self.bar, self.quiet, self.task = bar, quiet, None
+        self.preset_seq_len = preset_seq_len  # None: --seq-len was given, or the run resumed
 
     def event(self, kind: str, data: dict) -> None:
         if self.quiet:
@@ -128,15 +163,16 @@ class _TrainLines(Lines):
         if kind == "training":
             config = data["config"]
             bags = data["abnormal"] + data["normal"]
-            err_console.print(
+            line(
                 f"training on {data['videos']} videos = {bags} bags ({data['abnormal']} abnormal, {data['normal']} "
                 f"normal), {config.scorer.feature_dim}-d, device {data['device']}, "
                 f"run folder {escape(str(data['run']))}"
                 + (f", {data['processes']} processes" if data["processes"] > 1 else "")
             )
-            note = small_store_note(config.train, data["abnormal"], data["normal"])
-            if note:
-                self.note(note)
+            for note in (small_store_note(config.train, data["abnormal"], data["normal"]),
+                         seq_len_note(config.train.seq_len, data["longest"], self.preset_seq_len)):
+                if note:
+                    self.note(note)
         elif kind == "epoch":
             record = data["metrics"]
             val_part = "".join(f"  val {k[4:]} {v:.4f}" for k, v in record.items()
@@ -144,9 +180,9 @@ class _TrainLines(Lines):
             parts = " ".join(f"{k[5:]} {v:.4f}" for k, v in record.items()
                              if k.startswith("loss_") and k != "loss_total")
             self.bar.update(self.task, info=f"loss {record['loss_total']:.4f}")
-            self.bar.console.print(
+            self.bar.console.print(  # above the bar; one line, however narrow the terminal
                 f"epoch {record['epoch']}/{data['epochs']}  loss {record['loss_total']:.4f} ({parts})"
-                f"{val_part}  lr {record['lr']:.2e}  {record['seconds']:.1f}s"
+                f"{val_part}  lr {record['lr']:.2e}  {record['seconds']:.1f}s", highlight=False, soft_wrap=True
             )
 
     def started(self, epoch: object, size: int | None = None) -> None:
@@ -167,6 +203,21 @@ def small_store_note(train_config, n_abnormal: int, n_normal: int) -> str | None
             f"{2 * half} bags, half abnormal and half normal, re-drawn from the {n_abnormal} abnormal and "
             f"{n_normal} normal ones (the paper's batch is for whole datasets); --batch-size {2 * larger} "
             f"draws each bag about once per epoch, with {half / larger:.1f}x less work")
+
+
+def seq_len_note(seq_len: int, longest: int, preset_seq_len: int | None) -> str | None:
+    """What the bag length costs when every training video is shorter than it, or that train shortened the
+    preset's to the longest video (``preset_seq_len``: the preset's, when --seq-len was not given)."""
+    if preset_seq_len is not None and seq_len < preset_seq_len:
+        return (f"every training video is at most {longest} snippets, fewer than the preset's --seq-len "
+                f"{preset_seq_len}: bags are {seq_len} snippets long, whole and unpadded (padded to {preset_seq_len}, "
+                f"each would cost about {preset_seq_len / seq_len:.0f}x the work for the same bags); --seq-len "
+                "sets another length")
+    if preset_seq_len is None and seq_len > longest:
+        return (f"--seq-len {seq_len} is more than the longest training video ({longest} snippets): every bag is "
+                f"zero-padded to {seq_len}, about {seq_len / longest:.0f}x the work of --seq-len {longest} for the "
+                "same bags")
+    return None
 
 
 def register(app: typer.Typer) -> None:

@@ -73,7 +73,7 @@ def _print_summary(summary: dict) -> None:
     table = Table(title=f"watch summary ({summary['stopped']}, {summary['seconds']:.1f} s)")
     for col in ("stream", "status", "snippets", "snippets/s", "real-time factor", "latency p50/p99 ms",
                 "lookahead s", "events", "dropped", "reconnects"):
-        table.add_column(col, justify="left" if col in ("stream", "status") else "right")
+        table.add_column(col, justify="left" if col in ("stream", "status") else "right", overflow="fold")
     for s in summary["streams"]:
         lat = "-" if s["latency_ms_p50"] is None else f"{s['latency_ms_p50']:.0f} / {s['latency_ms_p99']:.0f}"
         table.add_row(escape(s["stream"]), s["status"], str(s["snippets_scored"]), str(s["snippets_per_s"] or "-"),
@@ -130,7 +130,8 @@ def watch_command(
     weights: str | None = typer.Option(None, help="Backbone checkpoint file or registry name (default: cached)."),
     batch_size: int = _setting("batch_size", 4, "--batch-size", help="Snippets (of all streams) per backbone pass."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
-    engine: str = typer.Option("auto", envvar="VADPIPE_ENGINE", help=ENGINE_HELP),
+    engine: str = typer.Option("auto", envvar="VADPIPE_ENGINE", help=ENGINE_HELP + " Recorded in each "
+                               "event's JSON and in the summary."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live line or event lines (the summary stays)."),
 ) -> None:
     """Score live streams (or files played as live) with a trained run: events as they happen."""

@@ -38,9 +38,8 @@ def list_command(
         print_json({"cache_dir": str(cache_dir()), "weights": rows})
         return
     table = Table(title=f"backbone weights (cache: {cache_dir()})")
-    for column in ("name", "backbone", "dim", "cached", "sha256 known"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("url", overflow="fold")
+    for column in ("name", "backbone", "dim", "cached", "sha256 known", "url"):
+        table.add_column(column, overflow="fold")
     for r in rows:
         table.add_row(
             r["name"], r["backbone"], str(r["feature_dim"]), "yes" if r["cached"] else "no",

@@ -33,7 +33,7 @@ STAGES = 4  # render, extract, train, score
 
 @dataclass
 class DemoSettings:
-    """Sizes of the demo; the defaults finish in about a minute on 2 CPU cores."""
+    """Sizes of the demo; the defaults take one and a half to two minutes on 2 CPU cores (README)."""
 
     train_normal: int = 20
     train_abnormal: int = 20
@@ -62,6 +62,7 @@ class DemoResult:
     random_init: bool
     backbone: str
     example: dict  # the score JSON of one abnormal held-out video
+    run: str  # the run folder it trained (<out>/run): `vadpipe score VIDEO --model` takes it
     outputs: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -124,10 +125,11 @@ def run_demo(out: Path, settings: DemoSettings | None = None, *, device: str = "
     run_dir = out / "run"
     if (run_dir / CKPT_NAME).exists():
         shutil.rmtree(run_dir)  # the demo always trains afresh
+    # seq_len is left to train_run: the clips are shorter than the preset's 200 snippets, so bags are as long as
+    # the longest clip, unpadded
     request = TrainRequest(features=out / "features" / "train", out=run_dir, preset="xd", device=device, settings=dict(
-        epochs=s.epochs, batch_size=s.batch_size, seed=s.seed,
-        seq_len=max(v.record.snippets for v in train_videos),  # no padding to 200: clips are short
-        sigma=s.sigma, conv_kernel=s.conv_kernel, standardize=s.standardize, feature_dim=spec.dim,
+        epochs=s.epochs, batch_size=s.batch_size, seed=s.seed, sigma=s.sigma, conv_kernel=s.conv_kernel,
+        standardize=s.standardize, feature_dim=spec.dim,
     ))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # batches of 16 x 10 snippets: one thread beats two (8 s vs 20 s for 100 epochs)
@@ -160,8 +162,8 @@ def run_demo(out: Path, settings: DemoSettings | None = None, *, device: str = "
     metrics = frame_metrics(np.concatenate(curves), np.concatenate(labels))
     clock["score"] = time.perf_counter() - started
     return DemoResult(metrics["auc"], metrics["ap"], random_init, s.backbone,
-                      dataclasses.asdict(example) if example else {}, outputs=example.outputs if example else {},
-                      seconds=clock)
+                      dataclasses.asdict(example) if example else {}, run=str(run_dir),
+                      outputs=example.outputs if example else {}, seconds=clock)
 
 
 def _write_annotations(path: Path, specs: list[SceneSpec]) -> Path:

@@ -29,7 +29,7 @@ ENGINES = ("auto", "torch", "onnxruntime", "openvino")
 AUTO_ORDER = ("openvino", "onnxruntime")  # auto's preference on a CPU (fastest first, as measured)
 ENGINE_HELP = ("Forward-pass engine: auto (torch on a GPU; on a CPU OpenVINO, else ONNX Runtime when installed, "
                "else torch), torch, onnxruntime (pip install 'vadpipe[onnx]') or openvino "
-               "(pip install 'vadpipe[openvino]'). Same features; recorded in the index.")
+               "(pip install 'vadpipe[openvino]'). Same features.")  # each command adds where it records it
 
 
 def resolve_engine(name: str, device: str = "cpu", *, precision: str = "fp32", compile: bool = False,

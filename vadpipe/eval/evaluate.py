@@ -94,9 +94,26 @@ def evaluate(model: AnomalyScorer, videos: list[FeatureVideo], gt: GroundTruth, 
             "they are not part of this evaluation"
         )
     if not all_scores:
-        raise InputError("no test video could be evaluated; see the lines above")
+        raise InputError(_nothing_evaluated(videos, gt, problems))
     scores, labels = np.concatenate(all_scores), np.concatenate(all_labels)
     return Evaluation(frame_metrics(scores, labels), results, int(scores.size), notes, problems, scores, labels)
+
+
+def _names(names: list[str], limit: int = 3) -> str:
+    return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
+
+
+def _nothing_evaluated(videos: list[FeatureVideo], gt: GroundTruth, problems: list[str]) -> str:
+    """The one line that ends an evaluation in which no video could be scored against the ground truth."""
+    ids = sorted(v.id for v in videos)
+    if not ids:
+        return "no test videos to evaluate"
+    if gt.kind != "frames" and not set(ids) & gt.video_ids:
+        return (f"{gt.path} names none of the {len(ids)} test videos (it names {len(gt.video_ids)}: "
+                f"{_names(sorted(gt.video_ids))}; the test videos are {_names(ids)}); give the ground truth "
+                "of these videos")
+    return (f"none of the {len(ids)} test videos could be evaluated: {problems[0]}"
+            + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
 
 
 def write_per_video(path: str | Path, videos: list[VideoResult]) -> Path:

@@ -25,6 +25,10 @@ from vadpipe.errors import InputError
 from vadpipe.textfile import read_text
 from vadpipe.video.names import strip_extension
 
+# The ground-truth files read, as an error names them.
+ACCEPTED = ("a UCF-Crime Temporal_Anomaly_Annotation .txt (`name class start end start end`), an XD-Violence "
+            "annotations.txt (`name start end ...`) or, for evaluate, a concatenated frame-level .npy")
+
 
 @dataclass
 class GroundTruth:
@@ -86,12 +90,16 @@ def load_ground_truth(path: str | Path, *, video_order: list[tuple[str, int]] | 
     lines = [ln.split() for ln in text.splitlines() if ln.strip()]
     if not lines:
         raise InputError(f"{path}: empty ground-truth file")
+    if path.suffix.lower() == ".csv" or "," in lines[0][0]:
+        raise InputError(f"{path}: a CSV (video-level labels, `video,label`, go to --labels), not frame-level ground "
+                         f"truth; give {ACCEPTED}")
     is_ucf = all(len(p) == 6 and not _is_int(p[1]) for p in lines)
     gt = GroundTruth(path=path, kind="ucf" if is_ucf else "xd", inclusive_end=is_ucf)
     for line_no, parts in enumerate(lines, start=1):
         numbers = parts[2:] if is_ucf else parts[1:]
-        if len(numbers) % 2 or not all(_is_int(n) for n in numbers):
-            raise InputError(f"{path}:{line_no}: expected `name [class] start end ...` with integer frames")
+        if not numbers or len(numbers) % 2 or not all(_is_int(n) for n in numbers):
+            raise InputError(f"{path}:{line_no}: expected `name [class] start end ...` with integer frames; "
+                             f"give {ACCEPTED}")
         pairs = [(int(numbers[i]), int(numbers[i + 1])) for i in range(0, len(numbers), 2)]
         for start, end in pairs:
             if start >= 0 and end < start:

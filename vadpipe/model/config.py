@@ -144,10 +144,15 @@ PRESETS: dict[str, Preset] = {
 
 def get_preset(name: str) -> Preset:
     """A fresh copy of a preset (safe to modify)."""
+    import difflib
+
     from vadpipe.errors import UsageError
 
     if name not in PRESETS:
-        raise UsageError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+        close = [p for p in PRESETS if name.lower().startswith(p)] or \
+            difflib.get_close_matches(name.lower(), PRESETS, n=1, cutoff=0.5)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise UsageError(f"unknown preset {name!r}; {hint}choose one of: {', '.join(PRESETS)}")
     return dataclasses.replace(
         PRESETS[name],
         scorer=dataclasses.replace(PRESETS[name].scorer),

@@ -174,6 +174,8 @@ def build_report(scores_dir: Path, *, failed: list[str] | None = None, video: st
         on_video: called with each video's key as it is done (progress). warn: for problems that do not stop it.
     """
     root = Path(scores_dir)
+    if root.is_file():
+        raise VadpipeError(f"{root}: a file, not a folder; give the --out folder of `vadpipe score`")
     if not root.is_dir():
         raise VadpipeError(f"{root}: no such folder; give the --out folder of `vadpipe score`")
     failed_path = root / FAILED_NAME

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ from vadpipe.report.svg import curve_svg, runs, sparkline_svg
 from vadpipe.report.template import (
     SORT_JS,
     cell,
+    count,
     definition_list,
     esc,
     href,
@@ -82,6 +84,7 @@ PLAYER_JS = """
     b.addEventListener('click', function () {
       var t = video.currentTime, playing = !video.paused;
       video.src = b.dataset.src;
+      document.getElementById('playing').textContent = 'playing: ' + b.dataset.how;
       video.addEventListener('loadedmetadata', function () {
         video.currentTime = t; if (playing) video.play();
       }, { once: true });
@@ -95,6 +98,15 @@ PLAYER_JS = """
 
 def _seconds(s: float) -> str:
     return f"{s:.1f} s" if s < 60 else f"{int(s // 60)}:{s % 60:04.1f}"
+
+
+def _threshold_text(threshold: float, source: str) -> str:
+    """``0.412 (max frame F1 (0.601) on validation, epoch 12)``; the default's value said once:
+    ``0.500, the default (the run stores no threshold)``."""
+    default = re.fullmatch(r"default [\d.]+ (\(.*\))", source)
+    if default:
+        return f"{threshold:.3f}, the default {default.group(1)}"
+    return f"{threshold:.3f} ({source})" if source else f"{threshold:.3f}"
 
 
 def video_page(entry, page_path: Path, index_path: Path, media_path: Path | None, media_how: str,
@@ -115,11 +127,11 @@ def video_page(entry, page_path: Path, index_path: Path, media_path: Path | None
         sources = ""
         if overlay_path is not None:
             sources = (f'<div class="toggle">show: <button type="button" aria-pressed="true" '
-                       f'data-src="{esc(href(media_path, here))}">video</button> '
-                       f'<button type="button" aria-pressed="false" data-src="{esc(href(overlay_path, here))}">'
-                       f'score overlay</button></div>')
+                       f'data-src="{esc(href(media_path, here))}" data-how="{esc(media_how)}">video</button> '
+                       f'<button type="button" aria-pressed="false" data-src="{esc(href(overlay_path, here))}" '
+                       f'data-how="{esc(f"the score overlay ({overlay_path.name})")}">score overlay</button></div>')
         player = (f'<video id="player" controls preload="auto" playsinline src="{esc(href(media_path, here))}">'
-                  f'</video>{sources}<div class="muted" style="font-size:12px;margin-top:4px">'
+                  f'</video>{sources}<div class="muted" id="playing" style="font-size:12px;margin-top:4px">'
                   f'playing: {esc(media_how)}</div>')
     else:
         player = f'<div class="novideo">No video on this page: {esc(media_how)}.</div>'
@@ -144,7 +156,7 @@ def video_page(entry, page_path: Path, index_path: Path, media_path: Path | None
         video_items.append(("ground truth", f"{spans} (shaded grey; {info['ground_truth'].get('file')})"))
     model = info.get("model") or {}
     model_items = [("run", model.get("run")), ("preset", model.get("preset")),
-                   ("threshold", f"{threshold:.3f} ({info.get('threshold_source', '')})")]
+                   ("threshold", _threshold_text(threshold, info.get("threshold_source") or ""))]
     model_items += [(f"interval {k.replace('_', ' ')}", v) for k, v in (info.get("interval_options") or {}).items()]
     model_items += [(f"features {k.replace('_', ' ')}", v) for k, v in (model.get("features") or {}).items()]
     if run is not None:
@@ -203,5 +215,5 @@ def index_page(entries: list, pages: dict, index_path: Path, failed: list[str], 
         body += f'<div class="card" id="failed"><h2 class="bad">Failed inputs</h2><ul class="failed">{items}</ul></div>'
     body += (f'<div class="card"><h2>Scored videos <span class="muted" style="font-weight:normal">'
              f'(click a header to sort, a name to watch)</span></h2>{table}</div>')
-    return page(title, body, subtitle=f"{len(entries)} videos", scripts=(SORT_JS,))
+    return page(title, body, subtitle=count(len(entries), "video"), scripts=(SORT_JS,))
 

@@ -150,8 +150,18 @@ def stat(label: str, value: str) -> str:
     return f'<div class="stat"><b>{esc(value)}</b><span>{esc(label)}</span></div>'
 
 
+def count(n: int, noun: str) -> str:
+    """``1 video``, ``3 videos``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _value(value) -> str:
+    return ("yes" if value else "no") if isinstance(value, bool) else str(value)
+
+
 def definition_list(items: list[tuple[str, object]]) -> str:
-    rows = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items if v is not None and v != "")
+    """Terms and their values; a flag reads yes or no, and an empty value leaves its term out."""
+    rows = "".join(f"<dt>{esc(k)}</dt><dd>{esc(_value(v))}</dd>" for k, v in items if v is not None and v != "")
     return f'<dl class="meta">{rows}</dl>'
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from vadpipe.errors import InputError
 from vadpipe.features.formats import FeatureVideo
 
 
@@ -49,6 +50,13 @@ class BagSet(torch.utils.data.Dataset):
         feats = np.zeros((self.seq_len, source.shape[1]), dtype=np.float32)  # (L, D)
         feats[: len(idx)] = source[idx]  # only these rows are read from disk
         return feats, len(idx), int(self.labels[bag])
+
+
+def require_both_classes(labels: np.ndarray) -> None:
+    """Raises InputError unless the bags' labels hold both classes (the ranking loss compares them)."""
+    labels = np.asarray(labels)
+    if not ((labels == 0).any() and (labels == 1).any()):
+        raise InputError("training needs both abnormal (label 1) and normal (label 0) videos; check the labels")
 
 
 def feature_statistics(dataset: BagSet, floor: float = 1e-2) -> tuple[torch.Tensor, torch.Tensor]:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from vadpipe.atomic import atomic_path, strict_json, write_json, write_text
-from vadpipe.errors import InputError, UsageError, VadpipeError
+from vadpipe.errors import UsageError, VadpipeError
 from vadpipe.eval.evaluate import evaluate
 from vadpipe.eval.groundtruth import GroundTruth
 from vadpipe.eval.metrics import best_f1_threshold
@@ -28,7 +28,7 @@ from vadpipe.model.checkpoint import CONFIG_NAME, RunConfig, save_run
 from vadpipe.model.losses import total_loss
 from vadpipe.model.scorer import AnomalyScorer
 from vadpipe.observers import Observer
-from vadpipe.train.data import collate_bags, epoch_batches, feature_statistics
+from vadpipe.train.data import collate_bags, epoch_batches, feature_statistics, require_both_classes
 from vadpipe.train.distributed import DistContext
 from vadpipe.train.plot import plot_training
 
@@ -87,8 +87,7 @@ def train(
         state = _load_checkpoint(ckpt_path)
         config = RunConfig.from_dict(state["config"])
     labels = np.asarray(dataset.labels)
-    if not ((labels == 0).any() and (labels == 1).any()):
-        raise InputError("training needs both abnormal (label 1) and normal (label 0) videos; check the labels")
+    require_both_classes(labels)
     tc = config.train
     device = torch.device(device)
     if tc.batch_size < dist.world_size:

@@ -23,7 +23,7 @@ from vadpipe.features.feature_set import read_feature_set
 from vadpipe.model.checkpoint import CONFIG_NAME, RunConfig, read_run_config
 from vadpipe.model.config import LossConfig, ScorerConfig, TrainConfig, get_preset
 from vadpipe.observers import Observer
-from vadpipe.train.data import BagSet
+from vadpipe.train.data import BagSet, require_both_classes
 from vadpipe.train.distributed import init_distributed, shutdown_distributed
 from vadpipe.train.loop import CKPT_NAME, Validation, train
 
@@ -39,7 +39,9 @@ class TrainRequest:
         out: the run folder to write.
         preset: the paper's hyperparameters to start from (``ucf`` or ``xd``).
         settings: fields of the scorer, loss and train configs, by name, over the preset's
-            (``{"epochs": 20, "sigma": 4.0}``); None values are left to the preset.
+            (``{"epochs": 20, "sigma": 4.0}``); None values are left to the preset, except
+            ``seq_len``: when every training video is shorter than the preset's, it is the
+            longest video's length (bags are kept whole either way; padding only adds work).
         labels, abnormal_first, features_root: how the feature sets are read (see
             :func:`vadpipe.features.feature_set.read_feature_set`).
         val, val_gt: validation features and their ground truth, together or not at all.
@@ -121,6 +123,7 @@ def train_run(request: TrainRequest, observer: Observer | None = None) -> TrainR
     train_set = read_feature_set(request.features, expected_dim=config.scorer.feature_dim if resume else None,
                                  need_labels=True, **read)
     problems = list(train_set.problems)
+    require_both_classes([v.label for v in train_set.videos])  # before anything about the training is told
     if not resume:
         _fit_features(config, train_set.videos, request.preset, observer)
     validation = None
@@ -131,14 +134,18 @@ def train_run(request: TrainRequest, observer: Observer | None = None) -> TrainR
         order = [(v.id, v.frame_count()) for v in val_set.videos]
         validation = Validation(val_set.videos, load_ground_truth(request.val_gt, video_order=order))
     dataset = BagSet(train_set.videos, config.train.seq_len)
+    longest = max(len(crops[0]) for crops in dataset.crops)  # snippets of the longest training video
+    if not resume and request.settings.get("seq_len") is None and longest < config.train.seq_len:
+        # Every bag is kept whole either way; padding them to the preset's length only multiplies the work.
+        config.train.seq_len = dataset.seq_len = longest
     device = resolve_device(request.device)
     dist = init_distributed(device)  # a no-op unless started by torchrun
     try:
         if dist.is_main:
             n_abnormal = int(dataset.labels.sum())
             observer.event("training", {"run": out, "videos": len(train_set.videos), "abnormal": n_abnormal,
-                                        "normal": len(dataset) - n_abnormal, "device": str(device),
-                                        "processes": dist.world_size, "config": config})
+                                        "normal": len(dataset) - n_abnormal, "longest": longest,
+                                        "device": str(device), "processes": dist.world_size, "config": config})
         with _removed_if_left_empty(out):
             final = train(out, config, dataset, validation=validation, resume=resume, device=device,
                           workers=request.workers, observer=observer, dist=dist)
