@@ -9,6 +9,7 @@ once however many tests use it.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.machinery
 import json
 import os
@@ -337,3 +338,211 @@ def test_extract_refuses_an_engine_conflict_before_any_work(tmp_path, capsys):
         "vadpipe: error: --engine onnxruntime runs the backbone on the CPU in fp32 and cannot go with "
         "--precision bf16; use --engine torch for that"]
     assert not (tmp_path / "f").exists()  # no backbone built, nothing written
+
+
+# --- precision int8 (OpenVINO + NNCF) -----------------------------------------------------------------------
+
+needs_int8 = pytest.mark.skipif(bool(runtimes.missing_for_int8()),
+                                reason="int8 extra not installed (pip install '.[int8]': openvino and nncf)")
+
+
+def _snippets(seed: int, count: int = 4, crops: int = 2, size: int = 16) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(count, crops, 3, 16, size, size, generator=g)  # (S, C, 3, 16, h, w)
+
+
+@pytest.fixture
+def counted_quantizations(monkeypatch):
+    from vadpipe.engines import quantize
+
+    calls = []
+    real = quantize._quantize
+    monkeypatch.setattr(quantize, "_quantize", lambda path, clips: (calls.append(len(clips)), real(path, clips))[1])
+    return calls
+
+
+def test_int8_runs_on_openvino_only_and_names_the_pip_command_when_nncf_is_missing(without, monkeypatch):
+    from vadpipe.cli.app import error_line
+
+    monkeypatch.setattr(runtimes, "missing_modules", lambda engine: [])  # the engines themselves: present
+    monkeypatch.setattr(runtimes, "missing_for_int8", lambda: [])
+    assert resolve_engine("auto", "cpu", precision="int8") == "openvino"
+    assert resolve_engine("openvino", "cpu", precision="int8") == "openvino"
+    for engine in ("torch", "onnxruntime"):
+        with pytest.raises(UsageError, match=f"precision int8 runs on engine openvino \\(or auto\\), not {engine}"):
+            resolve_engine(engine, "cpu", precision="int8")
+    with pytest.raises(UsageError, match="cannot go with device cuda:0") as err:
+        resolve_engine("auto", "cuda:0", precision="int8")
+    assert error_line(err.value) == ("--precision int8 runs the backbone on the CPU with OpenVINO and cannot go "
+                                     "with --device cuda:0")
+    monkeypatch.undo()
+    without("nncf")
+    with pytest.raises(UsageError) as err:
+        resolve_engine("auto", "cpu", precision="int8")
+    assert error_line(err.value).startswith("--precision int8: NNCF is not installed here (missing nncf); ")
+    assert str(err.value).endswith("install it with: pip install 'vadpipe[int8]'") and "\n" not in str(err.value)
+
+
+def test_calibration_split_holds_out_the_last_quarter_and_at_least_one_snippet():
+    from vadpipe.engines.quantize import split_snippets
+
+    assert split_snippets(2) == ([0], [1])
+    assert split_snippets(8) == ([0, 1, 2, 3, 4, 5], [6, 7])
+    calibrate, held_out = split_snippets(40)
+    assert len(held_out) == 10 and not set(calibrate) & set(held_out) and calibrate + held_out == list(range(40))
+
+
+@needs_int8
+def test_int8_features_match_fp32_on_held_out_and_unseen_clips(home):
+    from vadpipe.engines.quantize import INT8_MIN_COSINE, Int8Backbone, cosines, int8_backbone
+
+    model = TinyConv().eval()
+    outcome = int8_backbone(model, _snippets(6, count=8))
+    assert outcome.precision == "int8" and isinstance(outcome.backbone, Int8Backbone) and outcome.note is None
+    check = outcome.check
+    assert (check.snippets, check.crops, check.calibration_snippets) == (2, 2, 6)
+    assert INT8_MIN_COSINE <= check.min_cosine <= check.p1_cosine <= check.mean_cosine < 1 - 1e-9  # quantized
+    x = _snippets(9, count=3).flatten(0, 1)  # (6, 3, 16, 16, 16): clips neither calibrated nor checked on
+    with torch.inference_mode():
+        got, expected = outcome.backbone(x), model(x)
+    assert got.shape == expected.shape == (6, 8) and not torch.equal(got, expected)
+    assert cosines(got.numpy(), expected.numpy()).min() >= INT8_MIN_COSINE
+    with pytest.raises(ValueError, match="calibrated for clips"):
+        outcome.backbone(torch.zeros(1, 3, 16, 20, 20))  # another size was never checked
+
+
+@pytest.mark.slow  # a real backbone's graph (BN, residual adds): ~1.5 min on 2 busy cores
+@needs_int8
+def test_int8_resnet3d_features_match_fp32_on_held_out_snippets(backbones, home):
+    from vadpipe.engines.quantize import INT8_MIN_COSINE, Int8Backbone, cosines, int8_backbone
+
+    model = backbones["resnet3d"]
+    snippets = _snippets(7, count=4, crops=2, size=CROP)
+    outcome = int8_backbone(model, snippets)
+    assert outcome.precision == "int8" and isinstance(outcome.backbone, Int8Backbone) and outcome.note is None
+    check = outcome.check
+    assert (check.snippets, check.crops, check.calibration_snippets) == (1, 2, 3)
+    assert INT8_MIN_COSINE <= check.min_cosine <= check.p1_cosine <= check.mean_cosine < 1 - 1e-7  # quantized
+    # On clips it never saw (neither calibration nor check), int8 still matches torch fp32 on every clip.
+    x = _snippets(8, count=2, crops=2, size=CROP).flatten(0, 1)  # (4, 3, 16, 32, 32)
+    with torch.inference_mode():
+        got, expected = outcome.backbone(x), model(x)
+    assert got.shape == expected.shape == (4, 2048)
+    assert cosines(got.numpy(), expected.numpy()).min() >= INT8_MIN_COSINE
+    with pytest.raises(ValueError, match="calibrated for clips"):
+        outcome.backbone(torch.zeros(1, 3, 16, 16, 16))  # another size was never checked
+
+
+@needs_int8
+def test_int8_that_cannot_reach_the_threshold_is_refused_and_fp32_runs(home):
+    from vadpipe.engines.quantize import int8_backbone
+
+    model, snippets = TinyConv().eval(), _snippets(1)
+    outcome = int8_backbone(model, snippets, threshold=1.0)
+    assert outcome.precision == "fp32" and outcome.check.min_cosine < 1.0
+    assert outcome.note == f"int8 refused: {outcome.check.describe()} is below 1.0; running fp32"
+    assert outcome.note.startswith("int8 refused: min cosine 0.99")
+    assert "against fp32 on 1 held-out snippet x 2 crops" in outcome.note
+    x = snippets[0]  # (2, 3, 16, 16, 16)
+    with torch.inference_mode():
+        assert torch.allclose(outcome.backbone(x), model(x), rtol=1e-5, atol=1e-6)  # the fp32 engine
+    # The same calibration at the default threshold: int8 (the figures come from the cache, not a new check).
+    assert int8_backbone(model, snippets).precision == "int8"
+
+
+class Flipped(TinyConv):
+    """TinyConv whose features come out negated: an int8 model of it is a broken one for TinyConv."""
+
+    spec = dataclasses.replace(TinyConv.spec, name="tiny_conv_flipped")  # its own export, not TinyConv's
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return -super().forward(x)  # (N, 8)
+
+
+@needs_int8
+def test_a_broken_int8_model_is_refused_with_its_figure_and_fp32_runs(home, monkeypatch):
+    from vadpipe.engines import quantize
+    from vadpipe.engines.export import exported_onnx
+
+    model = TinyConv().eval()
+    broken = Flipped().eval()
+    broken.load_state_dict(model.state_dict())
+    real = quantize._quantize
+    # Broken on purpose: the int8 model of the negated graph stands in for this backbone's.
+    monkeypatch.setattr(quantize, "_quantize", lambda path, clips: real(exported_onnx(broken, (3, 16, 16, 16)), clips))
+    outcome = quantize.int8_backbone(model, _snippets(2))
+    assert outcome.precision == "fp32" and outcome.check.min_cosine < -0.99
+    assert outcome.note == (f"int8 refused: min cosine {quantize.floor_6(outcome.check.min_cosine)} against fp32 "
+                            "on 1 held-out snippet x 2 crops is below 0.995; running fp32")
+    x = _snippets(2)[0]
+    with torch.inference_mode():
+        assert torch.allclose(outcome.backbone(x), model(x), rtol=1e-5, atol=1e-6)  # fp32 goes on
+
+
+@needs_int8
+def test_a_quantization_that_fails_or_too_few_snippets_leave_fp32_with_the_reason(tmp_path, monkeypatch):
+    from vadpipe.engines import quantize
+
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path))
+    monkeypatch.setattr(quantize, "_quantize", lambda *a: (_ for _ in ()).throw(RuntimeError("no int8 kernel\nmore")))
+    outcome = quantize.int8_backbone(TinyConv().eval(), _snippets(3))
+    assert outcome.precision == "fp32" and outcome.check is None
+    assert outcome.note == "int8 refused: quantization failed (RuntimeError: no int8 kernel); running fp32"
+    assert not list((tmp_path / "engines").glob("*int8*"))
+    one = quantize.int8_backbone(TinyConv().eval(), _snippets(3, count=1))
+    assert one.precision == "fp32" and "1 calibration snippet(s), at least 2 are needed" in one.note
+
+
+@needs_int8
+def test_int8_cache_is_keyed_by_weights_shape_calibration_and_versions_and_bad_entries_are_redone(
+        tmp_path, monkeypatch, counted_quantizations):
+    from vadpipe.engines.quantize import cached_int8, calibration_sha256, entry_paths, quantize_key, quantized_model
+
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path))
+    model, snippets = TinyConv().eval(), _snippets(4)
+    first = quantized_model(model, snippets)
+    assert quantized_model(model, snippets) == first and counted_quantizations == [6]  # 3 snippets x 2 crops
+    key = quantize_key(model, snippets)
+    assert first.key == key and key["calibration_sha256"] == calibration_sha256(snippets)
+    assert key["input"] == [3, 16, 16, 16] and key["calibration"] == [4, 2] and key["precision"] == "int8"
+    assert key["weights_sha256"] and key["torch"] and key["openvino"] and key["nncf"]
+    xml, record_path = entry_paths(key)
+    record = json.loads(record_path.read_text())
+    assert first.xml == xml and record["key"] == key and record["check"]["min_cosine"] == first.check.min_cosine
+
+    # Another calibration set, other weights or another size: another entry.
+    changed = snippets.clone()
+    changed[0, 0, 0, 0, 0, 0] += 1
+    assert quantize_key(model, changed)["calibration_sha256"] != key["calibration_sha256"]
+    assert quantized_model(model, changed).xml != xml
+    assert quantized_model(TinyConv().eval(), snippets).xml != xml
+    assert quantized_model(model, _snippets(4, size=20)).xml != xml
+    assert len(counted_quantizations) == 4
+
+    weights = xml.with_suffix(".bin")
+    good = weights.read_bytes()
+    weights.write_bytes(good[: len(good) // 2])  # truncated weights: not trusted, quantized again
+    assert cached_int8(key) is None
+    assert quantized_model(model, snippets).xml == xml and weights.read_bytes() == good
+    record_path.write_text(json.dumps({**record, "key": {**key, "nncf": "0.0"}}))  # made by another NNCF
+    quantized_model(model, snippets)
+    record_path.write_text("{not json")
+    quantized_model(model, snippets)
+    record_path.unlink()  # killed between the model and its record
+    quantized_model(model, snippets)
+    assert len(counted_quantizations) == 8 and cached_int8(key) is not None
+
+
+@needs_int8
+def test_a_quantization_killed_midway_leaves_nothing_to_trust(tmp_path, monkeypatch):
+    from vadpipe.engines import quantize
+
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path))
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # after the model was saved to the temporary folder, before it was checked
+
+    monkeypatch.setattr(quantize, "_check", killed)
+    with pytest.raises(KeyboardInterrupt):
+        quantize.int8_backbone(TinyConv().eval(), _snippets(5))
+    assert sorted(p.suffix for p in (tmp_path / "engines").iterdir()) == [".json", ".onnx"]  # the export only
