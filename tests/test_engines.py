@@ -546,3 +546,19 @@ def test_a_quantization_killed_midway_leaves_nothing_to_trust(tmp_path, monkeypa
     with pytest.raises(KeyboardInterrupt):
         quantize.int8_backbone(TinyConv().eval(), _snippets(5))
     assert sorted(p.suffix for p in (tmp_path / "engines").iterdir()) == [".json", ".onnx"]  # the export only
+
+
+@needs_int8
+def test_a_cached_int8_file_openvino_cannot_read_is_quantized_again(tmp_path, monkeypatch, counted_quantizations):
+    from vadpipe.engines.export import _file_sha256
+    from vadpipe.engines.quantize import int8_backbone, quantized_model
+
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path))
+    model, snippets = TinyConv().eval(), _snippets(6)
+    xml = quantized_model(model, snippets).xml
+    # Garbage whose record matches (written by hand or a broken disk): OpenVINO fails, the entry is redone once.
+    xml.write_text("<net>garbage")
+    record = xml.with_suffix(".json")
+    record.write_text(json.dumps({**json.loads(record.read_text()), "xml_sha256": _file_sha256(xml)}))
+    outcome = int8_backbone(model, snippets)
+    assert outcome.precision == "int8" and len(counted_quantizations) == 2 and "garbage" not in xml.read_text()

@@ -160,7 +160,7 @@ def int8_backbone(backbone: nn.Module, snippets: torch.Tensor | np.ndarray, *, t
 
 
 def _quantized_and_loaded(backbone: nn.Module, x: torch.Tensor, fp32) -> tuple[Int8Model, Callable]:
-    model = quantized_model(backbone, x, fp32=fp32)
+    model = quantized_model(backbone, x, fp32=fp32)  # NNCF's own failure propagates: it would fail again
     try:
         return model, runtimes.load_engine(runtimes.INT8_ENGINE, model.xml, fp32.threads)
     except Exception:  # noqa: BLE001 - a cached file the engine cannot read (its sha256 matched): quantized again
