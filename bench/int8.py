@@ -17,6 +17,11 @@ quantize worse, which is what the check is for.
     # the issue's measurement (idle machine): three backbones at 224, 1 and 10 crops, 2 threads
     python bench/int8.py --backbone resnet3d,inception_i3d,i3d_r50 --crop-size 224 --crops 1,10 --threads 2
     python bench/int8.py --video bikes.mp4 --backbone resnet3d --crops 1   # calibrated and timed on real footage
+    python bench/int8.py --backbone resnet3d --crop-size 64 --onnxruntime  # also ONNX Runtime fp32 and int8
+
+``--onnxruntime`` also times ONNX Runtime on the export and on NNCF's int8 ONNX model
+(quantized here on the same calibration clips, not cached): why vadpipe runs int8 on
+OpenVINO only.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from vadpipe.video.decode import VideoReader  # noqa: E402
 from vadpipe.video.snippets import iter_snippet_batches  # noqa: E402
 
 ENGINES = ("torch fp32", "openvino fp32", "openvino int8")
+ORT_ENGINES = ("onnxruntime fp32", "onnxruntime int8")
 
 
 def _ints(text: str) -> list[int]:
@@ -62,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="turns of the three engines")
     parser.add_argument("--threads", type=int, default=None, help="threads of torch and the engines (default torch's)")
     parser.add_argument("--video", type=Path, default=None, help="real footage (default: synthetic scenes)")
+    parser.add_argument("--onnxruntime", action="store_true", help="also ONNX Runtime fp32 and NNCF int8 (ONNX)")
     args = parser.parse_args(argv)
 
     runtimes.require_int8()
@@ -122,6 +129,9 @@ def measure(args, model, calibration_videos, timed_videos, crop: int, crops: int
         return {"name": model.spec.name, "crop": crop, "crops": crops, "refused": outcome.note}
     runs = {"torch fp32": model, "openvino fp32": EngineBackbone(model, "openvino", threads),
             "openvino int8": outcome.backbone}
+    if args.onnxruntime:
+        runs.update(_onnxruntime_runs(model, calibration, threads))
+    labels = tuple(runs)
     clips = timed.flatten(0, 1)  # (S * C, 3, 16, h, w)
     batches = list(clips.split(args.batch))
 
@@ -129,9 +139,9 @@ def measure(args, model, calibration_videos, timed_videos, crop: int, crops: int
     with torch.inference_mode():  # warm-up (and the OpenVINO fp32 export, untimed), and the features compared
         for label, run in runs.items():
             features[label] = torch.cat([run(b) for b in batches]).numpy()  # (S * C, D)
-    speeds = {label: [] for label in ENGINES}
+    speeds = {label: [] for label in labels}
     for r in range(args.repeats):  # alternating, so every engine sees the same machine
-        for label in (ENGINES if r % 2 == 0 else ENGINES[::-1]):
+        for label in (labels if r % 2 == 0 else labels[::-1]):
             start = time.perf_counter()
             with torch.inference_mode():
                 for b in batches:
@@ -139,6 +149,12 @@ def measure(args, model, calibration_videos, timed_videos, crop: int, crops: int
             speeds[label].append(len(timed) / (time.perf_counter() - start))  # snippets/s
 
     cos = cosines(features["openvino int8"], features["torch fp32"])  # (S * C,)
+    if args.onnxruntime:
+        ort = cosines(features["onnxruntime int8"], features["torch fp32"])
+        print(f"[{model.spec.name} {crop}px {crops} crop(s)] ONNX Runtime int8 / fp32 speed "
+              f"{_ratio({'speeds': speeds}, 'onnxruntime int8', 'onnxruntime fp32'):.2f}x (median), "
+              f"int8 / OpenVINO int8 {_ratio({'speeds': speeds}, 'onnxruntime int8', 'openvino int8'):.2f}x; "
+              f"its cosine against torch fp32: min {ort.min():.6f}")
     row = {"name": model.spec.name, "crop": crop, "crops": crops, "speeds": speeds,
            "cos": (float(cos.min()), float(cos.mean()), float(np.percentile(cos, 1))), "check": outcome.check,
            "quantize_s": None if was_cached else quantize_s, "clips": len(cos)}
@@ -146,8 +162,28 @@ def measure(args, model, calibration_videos, timed_videos, crop: int, crops: int
           + ", ".join(f"{label} {max(v):.2f}" for label, v in speeds.items())
           + f"; int8 vs torch fp32 cosine on {len(cos)} timed clips: min {row['cos'][0]:.6f}, mean "
             f"{row['cos'][1]:.6f}, p1 {row['cos'][2]:.6f}; check: {outcome.check.describe()}; quantized "
-          + ("earlier (cached)" if was_cached else f"in {quantize_s:.0f} s"))
+          + ("earlier (cached)" if was_cached else f"(export when new, quantization, check) in {quantize_s:.0f} s"))
     return row
+
+
+def _onnxruntime_runs(model, calibration: torch.Tensor, threads: int) -> dict:
+    """ONNX Runtime on the fp32 export and on NNCF's int8 ONNX model of it (the same calibration clips)."""
+    import onnx
+
+    from vadpipe.engines.export import exported_onnx
+    from vadpipe.engines.quantize import import_nncf, quiet, split_snippets
+
+    path = exported_onnx(model, tuple(calibration.shape[2:]))
+    nncf = import_nncf()
+    calibrate, _ = split_snippets(calibration.shape[0])
+    items = [{"clips": c[None].numpy()} for c in calibration[calibrate].flatten(0, 1)]  # (1, 3, 16, h, w) each
+    with quiet():
+        quantized = nncf.quantize(onnx.load(str(path)), nncf.Dataset(items), subset_size=len(items))
+    with tempfile.TemporaryDirectory() as tmp:  # ONNX Runtime reads the file into its session at load
+        onnx.save(quantized, str(Path(tmp) / "int8.onnx"))
+        fp32, int8 = (runtimes.load_engine("onnxruntime", p, threads) for p in (path, Path(tmp) / "int8.onnx"))
+    return {label: (lambda clips, run=run: torch.from_numpy(run(np.ascontiguousarray(clips.numpy()))))
+            for label, run in zip(ORT_ENGINES, (fp32, int8), strict=True)}
 
 
 def _ratio(row: dict, num: str, den: str) -> float:

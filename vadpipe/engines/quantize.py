@@ -304,26 +304,27 @@ def _check(fp32: Callable, run: Callable[[np.ndarray], np.ndarray], held_out: to
 
 def _quantize(onnx_path: Path, clips: torch.Tensor):
     """NNCF's post-training quantization of the ONNX model read by OpenVINO, on ``clips`` one at a time."""
-    nncf = _import_nncf()
+    nncf = import_nncf()
     import openvino as ov
 
     model = ov.Core().read_model(str(onnx_path))
     items = [clip[None].numpy() for clip in clips]  # (1, 3, 16, h, w) each: NNCF's statistics assume batch 1
-    with _quiet():
+    with quiet():
         return nncf.quantize(model, nncf.Dataset(items), subset_size=len(items),
                              preset=nncf.QuantizationPreset.PERFORMANCE, target_device=nncf.TargetDevice.CPU)
 
 
-def _import_nncf():
+def import_nncf():
+    """``import nncf`` with its telemetry off and its log quiet (module docstring)."""
     os.environ.setdefault("NNCF_CI", "1")  # NNCF's telemetry is opt-out; it reads this at import
-    with _quiet():
+    with quiet():
         import nncf
     nncf.set_log_level(logging.ERROR)
     return nncf
 
 
 @contextlib.contextmanager
-def _quiet():
+def quiet():
     """NNCF's progress bar off stdout (``--json`` owns it); torch's CUDA_HOME warning, which NNCF's backend
     probe triggers on a CPU-only host, off stderr."""
     cpp = logging.getLogger("torch.utils.cpp_extension")
