@@ -562,3 +562,138 @@ def test_a_cached_int8_file_openvino_cannot_read_is_quantized_again(tmp_path, mo
     record.write_text(json.dumps({**json.loads(record.read_text()), "xml_sha256": _file_sha256(xml)}))
     outcome = int8_backbone(model, snippets)
     assert outcome.precision == "int8" and len(counted_quantizations) == 2 and "garbage" not in xml.read_text()
+
+
+# --- precision int8 in the commands (extract, score, watch) -------------------------------------------------
+
+
+def test_calibration_takes_an_even_share_of_each_video_spread_over_it(tmp_path):
+    import functools
+    from types import SimpleNamespace
+
+    from vadpipe.core.backbone_facts import get_spec
+    from vadpipe.core.feature_spec import FeatureSpec
+    from vadpipe.session.backbone import _preprocess
+    from vadpipe.session.int8 import calibration_snippets
+    from vadpipe.video.decode import read_video
+
+    spec = FeatureSpec.resolve("inception_i3d", crops=1, resize_short=20, crop_size=16)
+    session = SimpleNamespace(spec=spec, preprocess=functools.partial(
+        _preprocess, prep=get_spec("inception_i3d").preprocessing, spec=spec))
+    # Videos are taken in the order extract sorts them (by name here): 12 snippets then 3, and the other way.
+    long = write_video(tmp_path / "x" / "a.mp4", random_frames(16 * 12, seed=1))
+    short = write_video(tmp_path / "x" / "b.mp4", random_frames(16 * 3, seed=2))
+    short_first = write_video(tmp_path / "y" / "a.mp4", random_frames(16 * 3, seed=2))
+    long_last = write_video(tmp_path / "y" / "b.mp4", random_frames(16 * 12, seed=1))
+
+    def snippets(path, picks):
+        frames = torch.from_numpy(read_video(path)[0])  # (N, H, W, 3)
+        return session.preprocess(torch.stack([frames[16 * i: 16 * i + 16] for i in picks]))  # (S, 1, 3, 16, h, w)
+
+    got = calibration_snippets([tmp_path / "x"], session, clips=6)  # 6 snippets wanted: 3 of each, spread
+    assert torch.equal(got, torch.cat([snippets(long, [0, 4, 8]), snippets(short, [0, 1, 2])]))
+    got = calibration_snippets([tmp_path / "y"], session, clips=8)  # the short one gives all it has, the long the rest
+    assert torch.equal(got, torch.cat([snippets(short_first, [0, 1, 2]), snippets(long_last, [0, 2, 4, 6, 8])]))
+
+
+def test_int8_on_a_live_stream_alone_asks_for_calibration_videos():
+    from vadpipe.cli.app import error_line
+    from vadpipe.session.int8 import use_int8
+
+    with pytest.raises(UsageError) as err:
+        use_int8(object(), [])
+    assert error_line(err.value) == ("--precision int8 needs videos to quantize on: give --calibrate with videos "
+                                     "or a folder of footage like the stream's")
+
+
+@pytest.fixture(scope="module")
+def int8_setup(tmp_path_factory):
+    from tests.helpers.live import event_frames, make_run, write_mp4
+
+    root = tmp_path_factory.mktemp("int8")
+    (root / "videos").mkdir()
+    video = write_mp4(root / "videos" / "cam.mp4", event_frames(12, (4, 8)))
+    make_run(root / "run", video)  # trained on fp32 features of this video (inception_i3d, random init, 32 px)
+    return root, video
+
+
+INT8_EXTRACT = ["--backbone", "inception_i3d", "--random-init", "--crops", "1", "--resize-short", "36",
+                "--crop-size", "32", "--device", "cpu", "--engine", "auto", "--json"]
+
+
+@needs_int8
+def test_extract_int8_records_precision_and_cosine_and_never_mixes_with_fp32(int8_setup, home, tmp_path, capsys,
+                                                                             counted_quantizations):
+    from vadpipe.engines.quantize import INT8_MIN_COSINE, cosines
+
+    root, video = int8_setup
+    store = tmp_path / "int8"
+    assert main(["extract", str(video.parent), "--out", str(store), "--precision", "int8", *INT8_EXTRACT]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["precision"] == "int8" and summary["int8"] is True and summary["engine"] == "openvino"
+    check = summary["int8_check"]
+    assert check["min_cosine"] >= INT8_MIN_COSINE and (check["snippets"], check["calibration_snippets"]) == (3, 9)
+    (record,) = [json.loads(line) for line in (store / "index.jsonl").read_text().splitlines()]
+    assert record["precision"] == "int8" and record["int8"] is True and record["int8_check"] == check
+    assert main(["extract", str(video.parent), "--out", str(tmp_path / "fp32"), "--precision", "fp32",
+                 *INT8_EXTRACT]) == 0
+    int8, fp32 = np.load(store / "cam.npy"), np.load(tmp_path / "fp32" / "cam.npy")  # (12, 1, 1024)
+    assert int8.shape == fp32.shape == (12, 1, 1024) and not np.array_equal(int8, fp32)
+    assert cosines(int8[:, 0], fp32[:, 0]).min() >= INT8_MIN_COSINE  # every snippet, not only the held-out ones
+
+    # An fp32 run on the int8 store extracts again (the spec differs in int8), and so does int8 on an fp32 one.
+    capsys.readouterr()
+    assert main(["extract", str(video.parent), "--out", str(store), "--precision", "fp32", *INT8_EXTRACT]) == 0
+    assert json.loads(capsys.readouterr().out)["done"] == 1
+    assert json.loads((store / "index.jsonl").read_text())["int8"] is False
+    assert main(["extract", str(video.parent), "--out", str(store), "--precision", "int8", *INT8_EXTRACT]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["done"] == 1 and again["int8_check"] == check  # same videos, same snippets: the cached model
+    assert main(["extract", str(video.parent), "--out", str(store), "--precision", "int8", *INT8_EXTRACT]) == 0
+    assert json.loads(capsys.readouterr().out)["skipped"] == 1
+    assert len(counted_quantizations) == 1
+
+
+@needs_int8
+def test_a_refused_int8_extract_goes_on_in_fp32_and_says_so_with_the_figure(int8_setup, home, tmp_path, capsys,
+                                                                           monkeypatch):
+    from vadpipe.engines import quantize
+
+    _, video = int8_setup
+    monkeypatch.setattr(quantize, "INT8_MIN_COSINE", 1.0)  # a check no quantized model passes
+    assert main(["extract", str(video.parent), "--out", str(tmp_path / "f"), "--precision", "int8",
+                 *INT8_EXTRACT]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert summary["precision"] == "fp32" and summary["int8"] is False and summary["done"] == 1
+    figure = quantize.floor_6(summary["int8_check"]["min_cosine"])
+    assert (f"int8 refused: min cosine {figure} against fp32 on 3 held-out snippets x 1 crop is below 1.0; "
+            "running fp32") in " ".join(captured.err.split())
+    (record,) = [json.loads(line) for line in (tmp_path / "f" / "index.jsonl").read_text().splitlines()]
+    assert record["precision"] == "fp32" and record["int8"] is False and record["int8_check"]["min_cosine"] < 1.0
+
+
+@needs_int8
+def test_score_and_watch_in_int8_record_precision_and_cosine_and_say_the_run_was_fp32(int8_setup, home, tmp_path,
+                                                                                      capsys):
+    root, video = int8_setup
+    common = ["--model", str(root / "run"), "--device", "cpu", "--engine", "auto"]
+    assert main(["score", str(video), "--out", str(tmp_path / "r"), "--precision", "int8", *common]) == 0
+    err = " ".join(capsys.readouterr().err.split())  # the notes (--json and --quiet leave them out)
+    assert "precision int8: min cosine 0.99" in err
+    assert "the run was trained on fp32 features; scoring with int8 features, which matched fp32" in err
+    common.append("--json")
+    assert main(["score", str(video), "--out", str(tmp_path / "s"), "--precision", "int8", *common]) == 0
+    document = json.loads(capsys.readouterr().out)
+    check = document["int8_check"]
+    assert document["precision"] == "int8" and document["engine"] == "openvino" and check["min_cosine"] >= 0.995
+    assert document["videos"][0]["precision"] == "int8" and document["videos"][0]["int8_check"] == check
+    assert json.loads((tmp_path / "s" / "cam.json").read_text())["int8_check"] == check
+    assert main(["score", str(video), "--out", str(tmp_path / "t"), "--precision", "fp32", *common]) == 0
+    fp32 = json.loads(capsys.readouterr().out)
+    assert fp32["precision"] == "fp32" and fp32["int8_check"] is None
+    assert max(iv["peak_score"] for iv in document["videos"][0]["intervals"]) > 0.5  # the bright snippets still fire
+
+    assert main(["watch", str(video), "--precision", "int8", "--behind", "queue", *common]) == 0
+    summary = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"summary"' in line][-1]
+    assert summary["model"]["precision"] == "int8" and summary["model"]["int8_check"] == check
