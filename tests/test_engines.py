@@ -361,11 +361,10 @@ def counted_quantizations(monkeypatch):
     return calls
 
 
-def test_int8_runs_on_openvino_only_and_names_the_pip_command_when_nncf_is_missing(without, monkeypatch):
+def test_int8_runs_on_openvino_only_and_names_the_pip_command_when_nncf_is_missing(installed):
     from vadpipe.cli.app import error_line
 
-    monkeypatch.setattr(runtimes, "missing_modules", lambda engine: [])  # the engines themselves: present
-    monkeypatch.setattr(runtimes, "missing_for_int8", lambda: [])
+    installed(openvino=True, onnx=True, onnxscript=True, nncf=True)  # the same on the base install and with extras
     assert resolve_engine("auto", "cpu", precision="int8") == "openvino"
     assert resolve_engine("openvino", "cpu", precision="int8") == "openvino"
     for engine in ("torch", "onnxruntime"):
@@ -375,12 +374,16 @@ def test_int8_runs_on_openvino_only_and_names_the_pip_command_when_nncf_is_missi
         resolve_engine("auto", "cuda:0", precision="int8")
     assert error_line(err.value) == ("--precision int8 runs the backbone on the CPU with OpenVINO and cannot go "
                                      "with --device cuda:0")
-    monkeypatch.undo()
-    without("nncf")
+    installed(openvino=True, onnx=True, onnxscript=True, nncf=False)
     with pytest.raises(UsageError) as err:
         resolve_engine("auto", "cpu", precision="int8")
-    assert error_line(err.value).startswith("--precision int8: NNCF is not installed here (missing nncf); ")
-    assert str(err.value).endswith("install it with: pip install 'vadpipe[int8]'") and "\n" not in str(err.value)
+    assert error_line(err.value) == ("--precision int8: NNCF is not installed here (missing nncf); install it with: "
+                                     "pip install 'vadpipe[int8]'")
+    installed(openvino=False, onnx=False, onnxscript=False, nncf=False)  # `pip install -e '.[dev]'`
+    with pytest.raises(UsageError) as err:
+        resolve_engine("auto", "cpu", precision="int8")
+    assert str(err.value) == ("precision int8: OpenVINO with NNCF is not installed here (missing openvino, onnx, "
+                              "onnxscript, nncf); install it with: pip install 'vadpipe[int8]'")
 
 
 def test_calibration_split_holds_out_the_last_quarter_and_at_least_one_snippet():
