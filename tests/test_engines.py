@@ -9,6 +9,7 @@ once however many tests use it.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.machinery
 import json
 import os
@@ -337,3 +338,365 @@ def test_extract_refuses_an_engine_conflict_before_any_work(tmp_path, capsys):
         "vadpipe: error: --engine onnxruntime runs the backbone on the CPU in fp32 and cannot go with "
         "--precision bf16; use --engine torch for that"]
     assert not (tmp_path / "f").exists()  # no backbone built, nothing written
+
+
+# --- precision int8 (OpenVINO + NNCF) -----------------------------------------------------------------------
+
+needs_int8 = pytest.mark.skipif(bool(runtimes.missing_for_int8()),
+                                reason="int8 extra not installed (pip install '.[int8]': openvino and nncf)")
+
+
+def _snippets(seed: int, count: int = 4, crops: int = 2, size: int = 16) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(count, crops, 3, 16, size, size, generator=g)  # (S, C, 3, 16, h, w)
+
+
+@pytest.fixture
+def counted_quantizations(monkeypatch):
+    from vadpipe.engines import quantize
+
+    calls = []
+    real = quantize._quantize
+    monkeypatch.setattr(quantize, "_quantize", lambda path, clips: (calls.append(len(clips)), real(path, clips))[1])
+    return calls
+
+
+def test_int8_runs_on_openvino_only_and_names_the_pip_command_when_nncf_is_missing(installed):
+    from vadpipe.cli.app import error_line
+
+    installed(openvino=True, onnx=True, onnxscript=True, nncf=True)  # the same on the base install and with extras
+    assert resolve_engine("auto", "cpu", precision="int8") == "openvino"
+    assert resolve_engine("openvino", "cpu", precision="int8") == "openvino"
+    for engine in ("torch", "onnxruntime"):
+        with pytest.raises(UsageError, match=f"precision int8 runs on engine openvino \\(or auto\\), not {engine}"):
+            resolve_engine(engine, "cpu", precision="int8")
+    with pytest.raises(UsageError, match="cannot go with device cuda:0") as err:
+        resolve_engine("auto", "cuda:0", precision="int8")
+    assert error_line(err.value) == ("--precision int8 runs the backbone on the CPU with OpenVINO and cannot go "
+                                     "with --device cuda:0")
+    installed(openvino=True, onnx=True, onnxscript=True, nncf=False)
+    with pytest.raises(UsageError) as err:
+        resolve_engine("auto", "cpu", precision="int8")
+    assert error_line(err.value) == ("--precision int8: NNCF is not installed here (missing nncf); install it with: "
+                                     "pip install 'vadpipe[int8]'")
+    installed(openvino=False, onnx=False, onnxscript=False, nncf=False)  # `pip install -e '.[dev]'`
+    with pytest.raises(UsageError) as err:
+        resolve_engine("auto", "cpu", precision="int8")
+    assert str(err.value) == ("precision int8: OpenVINO with NNCF is not installed here (missing openvino, onnx, "
+                              "onnxscript, nncf); install it with: pip install 'vadpipe[int8]'")
+
+
+def test_calibration_split_holds_out_the_last_quarter_and_at_least_one_snippet():
+    from vadpipe.engines.quantize import split_snippets
+
+    assert split_snippets(2) == ([0], [1])
+    assert split_snippets(8) == ([0, 1, 2, 3, 4, 5], [6, 7])
+    calibrate, held_out = split_snippets(40)
+    assert len(held_out) == 10 and not set(calibrate) & set(held_out) and calibrate + held_out == list(range(40))
+
+
+@needs_int8
+def test_int8_features_match_fp32_on_held_out_and_unseen_clips(home):
+    from vadpipe.engines.quantize import INT8_MIN_COSINE, Int8Backbone, cosines, int8_backbone
+
+    model = TinyConv().eval()
+    outcome = int8_backbone(model, _snippets(6, count=8))
+    assert outcome.precision == "int8" and isinstance(outcome.backbone, Int8Backbone) and outcome.note is None
+    check = outcome.check
+    assert (check.snippets, check.crops, check.calibration_snippets) == (2, 2, 6)
+    assert INT8_MIN_COSINE <= check.min_cosine <= check.p1_cosine <= check.mean_cosine < 1 - 1e-9  # quantized
+    x = _snippets(9, count=3).flatten(0, 1)  # (6, 3, 16, 16, 16): clips neither calibrated nor checked on
+    with torch.inference_mode():
+        got, expected = outcome.backbone(x), model(x)
+    assert got.shape == expected.shape == (6, 8) and not torch.equal(got, expected)
+    assert cosines(got.numpy(), expected.numpy()).min() >= INT8_MIN_COSINE
+    with pytest.raises(ValueError, match="calibrated for clips"):
+        outcome.backbone(torch.zeros(1, 3, 16, 20, 20))  # another size was never checked
+
+
+@pytest.mark.slow  # a real backbone's graph (BN, residual adds): ~1.5 min on 2 busy cores
+@needs_int8
+def test_int8_resnet3d_features_match_fp32_on_held_out_snippets(backbones, home):
+    from vadpipe.engines.quantize import INT8_MIN_COSINE, Int8Backbone, cosines, int8_backbone
+
+    model = backbones["resnet3d"]
+    snippets = _snippets(7, count=4, crops=2, size=CROP)
+    outcome = int8_backbone(model, snippets)
+    assert outcome.precision == "int8" and isinstance(outcome.backbone, Int8Backbone) and outcome.note is None
+    check = outcome.check
+    assert (check.snippets, check.crops, check.calibration_snippets) == (1, 2, 3)
+    assert INT8_MIN_COSINE <= check.min_cosine <= check.p1_cosine <= check.mean_cosine < 1 - 1e-7  # quantized
+    # On clips it never saw (neither calibration nor check), int8 still matches torch fp32 on every clip.
+    x = _snippets(8, count=2, crops=2, size=CROP).flatten(0, 1)  # (4, 3, 16, 32, 32)
+    with torch.inference_mode():
+        got, expected = outcome.backbone(x), model(x)
+    assert got.shape == expected.shape == (4, 2048)
+    assert cosines(got.numpy(), expected.numpy()).min() >= INT8_MIN_COSINE
+    with pytest.raises(ValueError, match="calibrated for clips"):
+        outcome.backbone(torch.zeros(1, 3, 16, 16, 16))  # another size was never checked
+
+
+@needs_int8
+def test_int8_that_cannot_reach_the_threshold_is_refused_and_fp32_runs(home):
+    from vadpipe.engines.quantize import int8_backbone
+
+    model, snippets = TinyConv().eval(), _snippets(1)
+    outcome = int8_backbone(model, snippets, threshold=1.0)
+    assert outcome.precision == "fp32" and outcome.check.min_cosine < 1.0
+    assert outcome.note == f"int8 refused: {outcome.check.describe()} is below 1.0; running fp32"
+    assert outcome.note.startswith("int8 refused: min cosine 0.99")
+    assert "against fp32 on 1 held-out snippet x 2 crops" in outcome.note
+    x = snippets[0]  # (2, 3, 16, 16, 16)
+    with torch.inference_mode():
+        assert torch.allclose(outcome.backbone(x), model(x), rtol=1e-5, atol=1e-6)  # the fp32 engine
+    # The same calibration at the default threshold: int8 (the figures come from the cache, not a new check).
+    assert int8_backbone(model, snippets).precision == "int8"
+
+
+class Flipped(TinyConv):
+    """TinyConv whose features come out negated: an int8 model of it is a broken one for TinyConv."""
+
+    spec = dataclasses.replace(TinyConv.spec, name="tiny_conv_flipped")  # its own export, not TinyConv's
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return -super().forward(x)  # (N, 8)
+
+
+@needs_int8
+def test_a_broken_int8_model_is_refused_with_its_figure_and_fp32_runs(home, monkeypatch):
+    from vadpipe.engines import quantize
+    from vadpipe.engines.export import exported_onnx
+
+    model = TinyConv().eval()
+    broken = Flipped().eval()
+    broken.load_state_dict(model.state_dict())
+    real = quantize._quantize
+    # Broken on purpose: the int8 model of the negated graph stands in for this backbone's.
+    monkeypatch.setattr(quantize, "_quantize", lambda path, clips: real(exported_onnx(broken, (3, 16, 16, 16)), clips))
+    outcome = quantize.int8_backbone(model, _snippets(2))
+    assert outcome.precision == "fp32" and outcome.check.min_cosine < -0.99
+    assert outcome.note == (f"int8 refused: min cosine {quantize.floor_6(outcome.check.min_cosine)} against fp32 "
+                            "on 1 held-out snippet x 2 crops is below 0.995; running fp32")
+    x = _snippets(2)[0]
+    with torch.inference_mode():
+        assert torch.allclose(outcome.backbone(x), model(x), rtol=1e-5, atol=1e-6)  # fp32 goes on
+
+
+@needs_int8
+def test_a_quantization_that_fails_or_too_few_snippets_leave_fp32_with_the_reason(tmp_path, monkeypatch):
+    from vadpipe.engines import quantize
+
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path))
+    monkeypatch.setattr(quantize, "_quantize", lambda *a: (_ for _ in ()).throw(RuntimeError("no int8 kernel\nmore")))
+    outcome = quantize.int8_backbone(TinyConv().eval(), _snippets(3))
+    assert outcome.precision == "fp32" and outcome.check is None
+    assert outcome.note == "int8 refused: quantization failed (RuntimeError: no int8 kernel); running fp32"
+    assert not list((tmp_path / "engines").glob("*int8*"))
+    one = quantize.int8_backbone(TinyConv().eval(), _snippets(3, count=1))
+    assert one.precision == "fp32" and "1 calibration snippet(s), at least 2 are needed" in one.note
+
+
+@needs_int8
+def test_int8_cache_is_keyed_by_weights_shape_calibration_and_versions_and_bad_entries_are_redone(
+        tmp_path, monkeypatch, counted_quantizations):
+    from vadpipe.engines.quantize import cached_int8, calibration_sha256, entry_paths, quantize_key, quantized_model
+
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path))
+    model, snippets = TinyConv().eval(), _snippets(4)
+    first = quantized_model(model, snippets)
+    assert quantized_model(model, snippets) == first and counted_quantizations == [6]  # 3 snippets x 2 crops
+    key = quantize_key(model, snippets)
+    assert first.key == key and key["calibration_sha256"] == calibration_sha256(snippets)
+    assert key["input"] == [3, 16, 16, 16] and key["calibration"] == [4, 2] and key["precision"] == "int8"
+    assert key["weights_sha256"] and key["torch"] and key["openvino"] and key["nncf"]
+    xml, record_path = entry_paths(key)
+    record = json.loads(record_path.read_text())
+    assert first.xml == xml and record["key"] == key and record["check"]["min_cosine"] == first.check.min_cosine
+
+    # Another calibration set, other weights or another size: another entry.
+    changed = snippets.clone()
+    changed[0, 0, 0, 0, 0, 0] += 1
+    assert quantize_key(model, changed)["calibration_sha256"] != key["calibration_sha256"]
+    assert quantized_model(model, changed).xml != xml
+    assert quantized_model(TinyConv().eval(), snippets).xml != xml
+    assert quantized_model(model, _snippets(4, size=20)).xml != xml
+    assert len(counted_quantizations) == 4
+
+    weights = xml.with_suffix(".bin")
+    good = weights.read_bytes()
+    weights.write_bytes(good[: len(good) // 2])  # truncated weights: not trusted, quantized again
+    assert cached_int8(key) is None
+    assert quantized_model(model, snippets).xml == xml and weights.read_bytes() == good
+    record_path.write_text(json.dumps({**record, "key": {**key, "nncf": "0.0"}}))  # made by another NNCF
+    quantized_model(model, snippets)
+    record_path.write_text("{not json")
+    quantized_model(model, snippets)
+    record_path.unlink()  # killed between the model and its record
+    quantized_model(model, snippets)
+    assert len(counted_quantizations) == 8 and cached_int8(key) is not None
+
+
+@needs_int8
+def test_a_quantization_killed_midway_leaves_nothing_to_trust(tmp_path, monkeypatch):
+    from vadpipe.engines import quantize
+
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path))
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # after the model was saved to the temporary folder, before it was checked
+
+    monkeypatch.setattr(quantize, "_check", killed)
+    with pytest.raises(KeyboardInterrupt):
+        quantize.int8_backbone(TinyConv().eval(), _snippets(5))
+    assert sorted(p.suffix for p in (tmp_path / "engines").iterdir()) == [".json", ".onnx"]  # the export only
+
+
+@needs_int8
+def test_a_cached_int8_file_openvino_cannot_read_is_quantized_again(tmp_path, monkeypatch, counted_quantizations):
+    from vadpipe.engines.export import _file_sha256
+    from vadpipe.engines.quantize import int8_backbone, quantized_model
+
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path))
+    model, snippets = TinyConv().eval(), _snippets(6)
+    xml = quantized_model(model, snippets).xml
+    # Garbage whose record matches (written by hand or a broken disk): OpenVINO fails, the entry is redone once.
+    xml.write_text("<net>garbage")
+    record = xml.with_suffix(".json")
+    record.write_text(json.dumps({**json.loads(record.read_text()), "xml_sha256": _file_sha256(xml)}))
+    outcome = int8_backbone(model, snippets)
+    assert outcome.precision == "int8" and len(counted_quantizations) == 2 and "garbage" not in xml.read_text()
+
+
+# --- precision int8 in the commands (extract, score, watch) -------------------------------------------------
+
+
+def test_calibration_takes_an_even_share_of_each_video_spread_over_it(tmp_path):
+    import functools
+    from types import SimpleNamespace
+
+    from vadpipe.core.backbone_facts import get_spec
+    from vadpipe.core.feature_spec import FeatureSpec
+    from vadpipe.session.backbone import _preprocess
+    from vadpipe.session.int8 import calibration_snippets
+    from vadpipe.video.decode import read_video
+
+    spec = FeatureSpec.resolve("inception_i3d", crops=1, resize_short=20, crop_size=16)
+    session = SimpleNamespace(spec=spec, preprocess=functools.partial(
+        _preprocess, prep=get_spec("inception_i3d").preprocessing, spec=spec))
+    # Videos are taken in the order extract sorts them (by name here): 12 snippets then 3, and the other way.
+    long = write_video(tmp_path / "x" / "a.mp4", random_frames(16 * 12, seed=1))
+    short = write_video(tmp_path / "x" / "b.mp4", random_frames(16 * 3, seed=2))
+    short_first = write_video(tmp_path / "y" / "a.mp4", random_frames(16 * 3, seed=2))
+    long_last = write_video(tmp_path / "y" / "b.mp4", random_frames(16 * 12, seed=1))
+
+    def snippets(path, picks):
+        frames = torch.from_numpy(read_video(path)[0])  # (N, H, W, 3)
+        return session.preprocess(torch.stack([frames[16 * i: 16 * i + 16] for i in picks]))  # (S, 1, 3, 16, h, w)
+
+    got = calibration_snippets([tmp_path / "x"], session, clips=6)  # 6 snippets wanted: 3 of each, spread
+    assert torch.equal(got, torch.cat([snippets(long, [0, 4, 8]), snippets(short, [0, 1, 2])]))
+    got = calibration_snippets([tmp_path / "y"], session, clips=8)  # the short one gives all it has, the long the rest
+    assert torch.equal(got, torch.cat([snippets(short_first, [0, 1, 2]), snippets(long_last, [0, 2, 4, 6, 8])]))
+
+
+def test_int8_on_a_live_stream_alone_asks_for_calibration_videos():
+    from vadpipe.cli.app import error_line
+    from vadpipe.session.int8 import use_int8
+
+    with pytest.raises(UsageError) as err:
+        use_int8(object(), [])
+    assert error_line(err.value) == ("--precision int8 needs videos to quantize on: give --calibrate with videos "
+                                     "or a folder of footage like the stream's")
+
+
+@pytest.fixture(scope="module")
+def int8_setup(tmp_path_factory):
+    from tests.helpers.live import event_frames, make_run, write_mp4
+
+    root = tmp_path_factory.mktemp("int8")
+    (root / "videos").mkdir()
+    video = write_mp4(root / "videos" / "cam.mp4", event_frames(12, (4, 8)))
+    make_run(root / "run", video)  # trained on fp32 features of this video (inception_i3d, random init, 32 px)
+    return root, video
+
+
+INT8_EXTRACT = ["--backbone", "inception_i3d", "--random-init", "--crops", "1", "--resize-short", "36",
+                "--crop-size", "32", "--device", "cpu", "--engine", "auto", "--json"]
+
+
+@needs_int8
+def test_extract_int8_records_precision_and_cosine_and_never_mixes_with_fp32(int8_setup, home, tmp_path, capsys,
+                                                                             counted_quantizations):
+    from vadpipe.engines.quantize import INT8_MIN_COSINE, cosines
+
+    root, video = int8_setup
+    store = tmp_path / "int8"
+    assert main(["extract", str(video.parent), "--out", str(store), "--precision", "int8", *INT8_EXTRACT]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["precision"] == "int8" and summary["int8"] is True and summary["engine"] == "openvino"
+    check = summary["int8_check"]
+    assert check["min_cosine"] >= INT8_MIN_COSINE and (check["snippets"], check["calibration_snippets"]) == (3, 9)
+    (record,) = [json.loads(line) for line in (store / "index.jsonl").read_text().splitlines()]
+    assert record["precision"] == "int8" and record["int8"] is True and record["int8_check"] == check
+    assert main(["extract", str(video.parent), "--out", str(tmp_path / "fp32"), "--precision", "fp32",
+                 *INT8_EXTRACT]) == 0
+    int8, fp32 = np.load(store / "cam.npy"), np.load(tmp_path / "fp32" / "cam.npy")  # (12, 1, 1024)
+    assert int8.shape == fp32.shape == (12, 1, 1024) and not np.array_equal(int8, fp32)
+    assert cosines(int8[:, 0], fp32[:, 0]).min() >= INT8_MIN_COSINE  # every snippet, not only the held-out ones
+
+    # An fp32 run on the int8 store extracts again (the spec differs in int8), and so does int8 on an fp32 one.
+    capsys.readouterr()
+    assert main(["extract", str(video.parent), "--out", str(store), "--precision", "fp32", *INT8_EXTRACT]) == 0
+    assert json.loads(capsys.readouterr().out)["done"] == 1
+    assert json.loads((store / "index.jsonl").read_text())["int8"] is False
+    assert main(["extract", str(video.parent), "--out", str(store), "--precision", "int8", *INT8_EXTRACT]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["done"] == 1 and again["int8_check"] == check  # same videos, same snippets: the cached model
+    assert main(["extract", str(video.parent), "--out", str(store), "--precision", "int8", *INT8_EXTRACT]) == 0
+    assert json.loads(capsys.readouterr().out)["skipped"] == 1
+    assert len(counted_quantizations) == 1
+
+
+@needs_int8
+def test_a_refused_int8_extract_goes_on_in_fp32_and_says_so_with_the_figure(int8_setup, home, tmp_path, capsys,
+                                                                           monkeypatch):
+    from vadpipe.engines import quantize
+
+    _, video = int8_setup
+    monkeypatch.setattr(quantize, "INT8_MIN_COSINE", 1.0)  # a check no quantized model passes
+    assert main(["extract", str(video.parent), "--out", str(tmp_path / "f"), "--precision", "int8",
+                 *INT8_EXTRACT]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert summary["precision"] == "fp32" and summary["int8"] is False and summary["done"] == 1
+    figure = quantize.floor_6(summary["int8_check"]["min_cosine"])
+    assert (f"int8 refused: min cosine {figure} against fp32 on 3 held-out snippets x 1 crop is below 1.0; "
+            "running fp32") in " ".join(captured.err.split())
+    (record,) = [json.loads(line) for line in (tmp_path / "f" / "index.jsonl").read_text().splitlines()]
+    assert record["precision"] == "fp32" and record["int8"] is False and record["int8_check"]["min_cosine"] < 1.0
+
+
+@needs_int8
+def test_score_and_watch_in_int8_record_precision_and_cosine_and_say_the_run_was_fp32(int8_setup, home, tmp_path,
+                                                                                      capsys):
+    root, video = int8_setup
+    common = ["--model", str(root / "run"), "--device", "cpu", "--engine", "auto"]
+    assert main(["score", str(video), "--out", str(tmp_path / "r"), "--precision", "int8", *common]) == 0
+    err = " ".join(capsys.readouterr().err.split())  # the notes (--json and --quiet leave them out)
+    assert "precision int8: min cosine 0.99" in err
+    assert "the run was trained on fp32 features; scoring with int8 features, which matched fp32" in err
+    common.append("--json")
+    assert main(["score", str(video), "--out", str(tmp_path / "s"), "--precision", "int8", *common]) == 0
+    document = json.loads(capsys.readouterr().out)
+    check = document["int8_check"]
+    assert document["precision"] == "int8" and document["engine"] == "openvino" and check["min_cosine"] >= 0.995
+    assert document["videos"][0]["precision"] == "int8" and document["videos"][0]["int8_check"] == check
+    assert json.loads((tmp_path / "s" / "cam.json").read_text())["int8_check"] == check
+    assert main(["score", str(video), "--out", str(tmp_path / "t"), "--precision", "fp32", *common]) == 0
+    fp32 = json.loads(capsys.readouterr().out)
+    assert fp32["precision"] == "fp32" and fp32["int8_check"] is None
+    assert max(iv["peak_score"] for iv in document["videos"][0]["intervals"]) > 0.5  # the bright snippets still fire
+
+    assert main(["watch", str(video), "--precision", "int8", "--behind", "queue", *common]) == 0
+    summary = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"summary"' in line][-1]
+    assert summary["model"]["precision"] == "int8" and summary["model"]["int8_check"] == check

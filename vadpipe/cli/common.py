@@ -27,8 +27,15 @@ ForwardOpts = SimpleNamespace(
                          help="Videos decoded at once, each on its own thread (default: 1 on a CPU, "
                          "half the cores, 2 to 8, beside a GPU)."),
     precision=typer.Option("auto", help=f"Forward-pass precision: {', '.join(PRECISION_NAMES)} (auto: bf16 "
-                           "autocast on CUDA, fp32 on a CPU; bf16/fp16 autocast also on a CPU when asked). Recorded "
-                           "in the index; features are stored as --dtype either way."),
+                           "autocast on CUDA, fp32 on a CPU; bf16/fp16 autocast also on a CPU when asked; int8: "
+                           "the backbone quantized on your own videos (see --calibrate), on the CPU with OpenVINO, "
+                           "used only when its features match fp32 to cosine >= 0.995 on held-out snippets, else "
+                           "fp32 with the figure; pip install 'vadpipe[int8]'). Recorded with the features; "
+                           "int8 features are recorded as such and never mixed with fp32 ones."),
+    calibrate=typer.Option(None, "--calibrate", **PATH,
+                           help="With --precision int8: videos or folders of footage like the inputs to "
+                           "calibrate and check the quantized backbone on (default: the inputs themselves; "
+                           "needed for a live stream). Repeat for several."),
     channels_last=typer.Option(None, "--channels-last/--no-channels-last", show_default=False,
                                help="Backbone and inputs in channels_last_3d memory format "
                                "(default: on for CUDA, off on a CPU)."),

@@ -105,6 +105,7 @@ def extract_command(
     device: str = ForwardOpts.device,
     workers: int | None = ForwardOpts.workers,
     precision: str = ForwardOpts.precision,
+    calibrate: list[Path] = ForwardOpts.calibrate,
     no_amp: bool = typer.Option(False, "--no-amp", help="Same as --precision fp32 (kept for older scripts)."),
     channels_last: bool | None = ForwardOpts.channels_last,
     compile_backbone: bool = ForwardOpts.compile,
@@ -132,7 +133,8 @@ def extract_command(
                                tail=tail or LAYOUT_TAILS.get(layout, TAIL_POLICIES[0]), dtype=dtype,
                                resample_fps=fps, resize_short=resize_short, crop_size=crop_size)
     options = ForwardOptions(batch_size=batch_size, device=device, precision=precision, channels_last=channels_last,
-                             compile=compile_backbone, workers=workers, engine=engine)
+                             compile=compile_backbone, workers=workers, engine=engine,
+                             calibrate=tuple(str(p) for p in calibrate or ()))
     check_engine(engine, device, precision=precision, compile=compile_backbone, channels_last=channels_last)
 
     from vadpipe.features.extract_job import run_extract

@@ -78,6 +78,8 @@ def score_command(
                                 "table, and a page per video to watch it with its curve (see `vadpipe report`)."),
     batch_size: int | None = ForwardOpts.batch_size,
     device: str = ForwardOpts.device,
+    precision: str = ForwardOpts.precision,
+    calibrate: list[Path] = ForwardOpts.calibrate,
     engine: str = typer.Option("auto", envvar="VADPIPE_ENGINE", help=ENGINE_HELP + " Recorded in each "
                                "<stem>.json and in --json."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document with everything on stdout."),
@@ -112,7 +114,8 @@ def score_command(
 
     options = ScoreOptions(
         out=out, intervals=IntervalOptions(threshold, smooth, min_duration, merge_gap), overlay=overlay,
-        forward=ForwardOptions(batch_size=batch_size, device=device, engine=engine), weights=weights, backbone=backbone,
+        forward=ForwardOptions(batch_size=batch_size, device=device, engine=engine, precision=precision,
+                               calibrate=tuple(str(p) for p in calibrate or ())), weights=weights, backbone=backbone,
         crops=crops, tail=tail, features_fps=fps, ground_truth=truth,
     )
     run = ScoringRun.load(model, device)
@@ -129,8 +132,9 @@ def score_command(
                                    quiet=quiet or json_out)
             report_doc = {"report": str(written.index), "bytes": written.bytes}
     if json_out:
-        engine = next((r.engine for r in results if r.engine), None)  # None when only feature files were scored
-        print_json({"model": str(model), "engine": engine, "videos": [asdict(r) for r in results],
+        made = next((r for r in results if r.engine), None)  # None when only feature files were scored
+        print_json({"model": str(model), "engine": made and made.engine, "precision": made and made.precision,
+                    "int8_check": made and made.int8_check, "videos": [asdict(r) for r in results],
                     "failed": observer.failed_lines,
                     **({"report": report_doc} if report_doc else {})})
     elif not quiet:

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from vadpipe.atomic import strict_json
-from vadpipe.cli.common import DEVICE_HELP
+from vadpipe.cli.common import DEVICE_HELP, ForwardOpts
 from vadpipe.cli.console import err_console, error, out_console, warn
 from vadpipe.cli.ranges import PATH, number_of
 from vadpipe.core.band import DEFAULT_LIVE_LOOKAHEAD, DEFAULT_LIVE_WINDOW
@@ -130,6 +130,8 @@ def watch_command(
     weights: str | None = typer.Option(None, help="Backbone checkpoint file or registry name (default: cached)."),
     batch_size: int = _setting("batch_size", 4, "--batch-size", help="Snippets (of all streams) per backbone pass."),
     device: str = typer.Option("auto", help=DEVICE_HELP),
+    precision: str = ForwardOpts.precision,
+    calibrate: list[Path] = ForwardOpts.calibrate,
     engine: str = typer.Option("auto", envvar="VADPIPE_ENGINE", help=ENGINE_HELP + " Recorded in each "
                                "event's JSON and in the summary."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live line or event lines (the summary stays)."),
@@ -159,7 +161,9 @@ def watch_command(
     from vadpipe.live.session import run_watch
 
     printer = _WatchPrinter(json_lines=json_out, every_snippet=every_snippet, quiet=quiet)
-    summary = run_watch(specs, model, forward=ForwardOptions(device=device, engine=engine, batch_size=batch_size),
+    forward = ForwardOptions(device=device, engine=engine, batch_size=batch_size, precision=precision,
+                             calibrate=tuple(str(p) for p in calibrate or ()))
+    summary = run_watch(specs, model, forward=forward,
                         window=window, lookahead=lookahead, crops=crops, backbone=backbone, weights=weights,
                         threshold=threshold, release=release, observer=printer, **loop)
     if json_out:

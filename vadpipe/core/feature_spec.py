@@ -8,7 +8,10 @@ on a raw video extracts with the very spec the run was trained on.
 
 Settings that only change how fast features are made (batch size, device, precision,
 workers, memory format, compile, engine) and where they are written (layout) are not part
-of it.
+of it, with one exception: features of the int8-quantized backbone (``int8``). bf16 stays
+within 1 - cos <= 2.1e-5 of fp32 and is stored as the same feature; int8 strays ~10x further
+(1 - cos up to ~2e-4 on the backbones measured, accepted down to 0.995), so a store, a resume
+and a training set never mix int8 and fp32 features: they differ in this field.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ class FeatureSpec:
             backbone's own; ``scale_factor`` (OpenCV's geometry in float) is what older stores recorded.
         dtype: ``float32`` or ``float16`` as stored.
         random_init: the backbone had random (seeded) weights, not a checkpoint (tests, the offline demo).
+        int8: made by the backbone quantized to int8 (``--precision int8``, accepted by its check against
+            fp32: :mod:`vadpipe.engines.quantize`), not by the fp32/bf16 backbone.
     """
 
     backbone: str
@@ -74,6 +79,7 @@ class FeatureSpec:
     resize_mode: str | None = None
     dtype: str = "float32"
     random_init: bool = False
+    int8: bool = False
 
     @classmethod
     def resolve(cls, backbone: str, *, crops: int | None = None, **settings) -> FeatureSpec:
@@ -184,11 +190,12 @@ class FeatureSpec:
                 if getattr(self, f.name) != getattr(other, f.name)}
 
     def describe(self) -> str:
-        """One line: ``resnet3d, 10 crops (tencrop), tail pad, short_side 256 -> 224, every frame, float32``."""
+        """One line: ``resnet3d, 10 crops (tencrop), tail pad, short_side 256 -> 224, every frame, float32``
+        (``resnet3d int8, ...`` for features of the quantized backbone)."""
         fps = f"resampled to {self.resample_fps:g} fps" if self.resample_fps else "every frame"
-        return (f"{self.backbone}{' RANDOM-INIT' if self.random_init else ''}, {self.crops} "
-                f"crop{'s' if self.crops != 1 else ''} ({self.crop_order}), tail {self.tail}, {self.resize_mode} "
-                f"{self.resize_short} -> {self.crop_size}, {fps}, {self.dtype}")
+        return (f"{self.backbone}{' int8' if self.int8 else ''}{' RANDOM-INIT' if self.random_init else ''}, "
+                f"{self.crops} crop{'s' if self.crops != 1 else ''} ({self.crop_order}), tail {self.tail}, "
+                f"{self.resize_mode} {self.resize_short} -> {self.crop_size}, {fps}, {self.dtype}")
 
 
 # How the public feature sets were made (docs/reproduce.md), for runs trained on them: their lists carry no record.

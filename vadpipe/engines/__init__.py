@@ -37,15 +37,19 @@ def resolve_engine(name: str, device: str = "cpu", *, precision: str = "fp32", c
     """The engine a run uses: ``auto`` replaced (module docstring), an explicit one checked.
 
     Args:
-        precision: the resolved precision (``fp32``, ``bf16``, ``fp16``); the CPU engines run fp32 only.
+        precision: the resolved precision (``fp32``, ``bf16``, ``fp16``, ``int8``); the CPU engines run
+            fp32, and ``int8`` runs on OpenVINO only (:mod:`vadpipe.engines.quantize`).
 
     Raises:
         UsageError: unknown name; a CPU engine with a GPU device, reduced precision, ``--compile`` or
-            channels-last; or an engine that is not installed (the message names the pip command).
+            channels-last; or an engine that is not installed (the message names the pip command);
+            precision int8 with another engine than openvino/auto, or without NNCF.
     """
     if name not in ENGINES:
         raise UsageError(f"engine {name!r}: choose one of {', '.join(ENGINES)}", param="engine")
     device = str(device)
+    if precision == "int8":
+        return _int8_engine(name, device, compile=compile, channels_last=channels_last)
     torch_only = [(param, what) for param, what, asked in (
         ("precision", f"precision {precision}", precision not in ("fp32", "auto")),
         ("compile", "compile", compile), ("channels_last", "channels_last", bool(channels_last)),
@@ -62,3 +66,21 @@ def resolve_engine(name: str, device: str = "cpu", *, precision: str = "fp32", c
                              param="engine", params=("engine", *(param for param, _ in torch_only)))
         runtimes.require(name)
     return name
+
+
+def _int8_engine(name: str, device: str, *, compile: bool, channels_last: bool | None) -> str:
+    """OpenVINO, the one engine int8 runs on; ``auto`` becomes it, anything else is refused in one line."""
+    conflicts = [(param, what) for param, what, asked in (
+        ("compile", "compile", compile), ("channels_last", "channels_last", bool(channels_last)),
+        ("device", f"device {device}", device.split(":")[0] != "cpu"),
+    ) if asked]
+    if conflicts:
+        raise UsageError(f"precision int8 runs the backbone on the CPU with OpenVINO and cannot go with "
+                         f"{', '.join(what for _, what in conflicts)}",
+                         param="precision", params=("precision", *(param for param, _ in conflicts)))
+    if name not in ("auto", runtimes.INT8_ENGINE):
+        # ONNX Runtime ran NNCF's int8 model slower than its own fp32 (docs/performance.md): not offered.
+        raise UsageError(f"precision int8 runs on engine openvino (or auto), not {name}",
+                         param="precision", params=("precision", "engine"))
+    runtimes.require_int8()
+    return runtimes.INT8_ENGINE

@@ -24,6 +24,8 @@ ENGINE_PACKAGES = {
     "openvino": ("openvino", "OpenVINO", "openvino"),
 }
 EXPORT_MODULES = ("onnx", "onnxscript")  # what torch.onnx.export needs to write the file both engines read
+# precision int8: the engine it runs on, the quantizer's module, its readable name and the extra that installs both
+INT8_ENGINE, QUANTIZER = "openvino", ("nncf", "NNCF", "int8")
 
 
 def missing_modules(engine: str) -> list[str]:
@@ -44,6 +46,21 @@ def require(engine: str) -> None:
         _, label, extra = ENGINE_PACKAGES[engine]
         raise UsageError(f"engine {engine}: {label} is not installed here (missing {', '.join(missing)}); "
                          f"install it with: pip install 'vadpipe[{extra}]'", param="engine")
+
+
+def missing_for_int8() -> list[str]:
+    """The packages precision int8 needs (its engine, the exporter, the quantizer) that are not installed here."""
+    return [*missing_modules(INT8_ENGINE), *([QUANTIZER[0]] if importlib.util.find_spec(QUANTIZER[0]) is None else [])]
+
+
+def require_int8() -> None:
+    """Raise a one-line :class:`UsageError` naming the pip command when precision int8 cannot run here."""
+    missing = missing_for_int8()
+    if missing:
+        module, label, extra = QUANTIZER
+        what = label if missing == [module] else f"{ENGINE_PACKAGES[INT8_ENGINE][1]} with {label}"
+        raise UsageError(f"precision int8: {what} is not installed here (missing {', '.join(missing)}); "
+                         f"install it with: pip install 'vadpipe[{extra}]'", param="precision")
 
 
 def installed_versions() -> dict[str, str]:

@@ -45,6 +45,7 @@ class ExtractSummary:
     snippets: int = 0
     seconds: float = 0.0
     precision: str | None = None  # of the forward passes; None when nothing was extracted
+    int8_check: dict | None = None  # precision int8: how its features matched fp32 (vadpipe.session.int8)
     engine: str | None = None  # what ran them (vadpipe.engines); None when nothing was extracted
     list_file: Path | None = None
 
@@ -55,7 +56,7 @@ class ExtractSummary:
     def to_json(self) -> dict:
         return {
             "out": str(self.out), **self.spec.record_fields(), "layout": self.layout, "precision": self.precision,
-            "engine": self.engine,
+            "engine": self.engine, "int8_check": self.int8_check,
             "shard": f"{self.shard[0]}/{self.shard[1]}", "videos": self.videos, "done": self.done,
             "skipped": self.skipped, "changed": self.changed, "failed": self.failed, "snippets": self.snippets,
             "seconds": round(self.seconds, 3),
@@ -110,7 +111,10 @@ def run_extract(
     Args:
         spec: what the features are (:meth:`FeatureSpec.resolve`); written into every record.
         layout: file layout (:mod:`vadpipe.features.layouts`).
-        options: how the forward passes run; the precision used is recorded, but none of them decides resuming.
+        options: how the forward passes run; the precision used is recorded, but none of them decides resuming,
+            except int8: its features are recorded as such in the spec (``int8``), never mixed with fp32 ones.
+            int8 is calibrated on all of ``inputs`` (every shard alike) unless ``options.calibrate`` names
+            videos; when its check refuses it, the run goes on in fp32 and its records say so.
         weights: backbone checkpoint file or registry name (None: the cached default).
         allow_random: build a random-init backbone when no weights are cached (recorded in the spec).
         labels: ``video,label`` CSV recorded in the index.
@@ -139,9 +143,11 @@ def run_extract(
     layouts.check_layout(layout)
     # Before any work: an unknown, missing (the line names the pip command) or conflicting engine.
     forward = resolve_forward(options)
+    spec = dataclasses.replace(spec, int8=forward.precision == "int8")  # as asked, until the check has spoken
     shard_i, shard_n = parse_shard(shard)
     label_map = _labels(labels)
-    jobs = collect_videos(inputs)[shard_i::shard_n]
+    all_jobs = collect_videos(inputs)
+    jobs = all_jobs[shard_i::shard_n]
     summary = ExtractSummary(out=out, spec=dataclasses.replace(spec, random_init=allow_random), layout=layout,
                              shard=(shard_i, shard_n), videos=len(jobs))  # random_init as asked, until built
     writer = _RecordWriter(out, index_part_name(shard_i, shard_n), label_map, summary, observer)
@@ -173,9 +179,11 @@ def run_extract(
         if todo:
             if options.batch_size:
                 check_batch_size(options.batch_size, spec)  # before the backbone is built
-            session = open_session(spec, forward, weights=weights, allow_random=allow_random, observer=observer)
-            summary.spec = writer.spec = session.spec  # random_init as built
+            session = open_session(spec, forward, weights=weights, allow_random=allow_random, observer=observer,
+                                   calibration=[job.video for job in all_jobs if job.problem is None])
+            summary.spec = writer.spec = session.spec  # random_init as built, int8 as its check decided
             summary.precision, summary.engine = session.precision, session.engine
+            summary.int8_check = session.int8_check
             _extract_jobs(todo, session, writer)
     finally:
         handle.close()
@@ -224,7 +232,9 @@ class _RecordWriter:
             video=str(job.video), id=job.id, features=files[0], files=files if len(files) > 1 else None,
             spec=self.spec, layout=self.summary.layout, frames=info.frames, fps=round(info.fps, 6),
             snippets=feats.shape[0], dim=feats.shape[2], precision=self.summary.precision,
-            video_info=info.to_record(), source=job.source, extra={"engine": self.summary.engine},
+            video_info=info.to_record(), source=job.source,
+            extra={"engine": self.summary.engine,
+                   **({"int8_check": self.summary.int8_check} if self.summary.int8_check else {})},
         ))
         self.summary.done += 1
         self.summary.snippets += feats.shape[0]  # only videos that succeed count

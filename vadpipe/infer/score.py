@@ -45,6 +45,8 @@ class VideoScore:
     intervals: list[Interval]
     outputs: dict[str, str] = field(default_factory=dict)
     engine: str | None = None  # what ran the backbone (vadpipe.engines); None for precomputed features
+    precision: str | None = None  # of the backbone's forward passes (int8: quantized); None for precomputed features
+    int8_check: dict | None = None  # precision int8 asked: its features against fp32 (min/mean/p1 cosine, ...)
     timings_s: dict[str, float] = field(default_factory=dict)  # this video's own seconds, per step
     metadata: dict = field(default_factory=dict)
     ground_truth: dict | None = None  # with --gt: {"file", "intervals": [{start_frame, end_frame, start_s, end_s}]}
@@ -105,6 +107,7 @@ def write_video_outputs(
     options: IntervalOptions, source: str, model_dir: str, metadata: dict | None = None,
     truth: np.ndarray | None = None, truth_file: str | None = None, engine: str | None = None,
     timings_s: dict[str, float] | None = None, overlay: OverlaySource | None = None,
+    precision: str | None = None, int8_check: dict | None = None,
 ) -> VideoScore:
     """Per-frame curve and intervals (:func:`~vadpipe.infer.intervals.scored_curve`), then every score output
     of :data:`~vadpipe.infer.outputs.SCORE_OUTPUTS` the video gets: ``<stem>.scores.csv``, ``<stem>.png``,
@@ -115,13 +118,14 @@ def write_video_outputs(
     Args:
         scores: (T,) snippet scores. n_frames: decoded frame count N (the curve has N values).
         truth: optional (N,) 0/1 frame labels to draw on the plot and record; truth_file: where they came from.
-        engine: what ran the backbone. timings_s: seconds this video already took (decoding, scoring); the
+        engine, precision, int8_check: what ran the backbone, at which precision, and int8's check.
+        timings_s: seconds this video already took (decoding, scoring); the
             seconds of writing (and of the overlay) are added.
     """
     started = time.perf_counter()
     scored = scored_curve(scores, n_frames, fps, options, config)
     result = video_score(scored, source=source, engine=engine, timings_s=timings_s, metadata=metadata,
-                         truth=truth, truth_file=truth_file)
+                         truth=truth, truth_file=truth_file, precision=precision, int8_check=int8_check)
     result.timings_s["writing"] = time.perf_counter() - started  # the curve; each output's seconds are added
 
     def record() -> dict:  # after the other outputs: their seconds are in
@@ -138,13 +142,15 @@ def write_video_outputs(
 
 def video_score(scored: ScoredCurve, *, source: str, engine: str | None = None,
                 timings_s: dict[str, float] | None = None, metadata: dict | None = None,
-                truth: np.ndarray | None = None, truth_file: str | None = None) -> VideoScore:
+                truth: np.ndarray | None = None, truth_file: str | None = None, precision: str | None = None,
+                int8_check: dict | None = None) -> VideoScore:
     """The :class:`VideoScore` of a scored curve, before any file is written (``outputs`` empty)."""
     return VideoScore(
         video=source, frames=int(scored.frames), fps=float(scored.fps),
         duration_s=frame_time(scored.frames, scored.fps), snippets=int(len(scored.scores)),
         max_score=float(scored.curve.max()), threshold=float(scored.threshold),
-        threshold_source=scored.threshold_source, intervals=scored.intervals, engine=engine,
+        threshold_source=scored.threshold_source, intervals=scored.intervals, engine=engine, precision=precision,
+        int8_check=int8_check,
         timings_s=dict(timings_s or {}), metadata=metadata or {},
         ground_truth=None if truth is None else {"file": truth_file, "intervals": truth_intervals(truth, scored.fps)},
     )

@@ -6,6 +6,12 @@ over the whole video at once, and written as ``<stem>.scores.csv`` / ``.json`` /
 (and an overlay video on request). Precomputed feature files are scored as they are, with
 their frame count and fps from their store's index. `vadpipe score`, `vadpipe demo` and
 ``bench/score.py`` all go through :func:`score_inputs`.
+
+Precision int8 is the one spec field scoring lets differ from the run's: features made on
+the fly and thrown away may come from the quantized backbone for a run trained on fp32
+features (or the other way round), because the quantized model was checked against fp32 on
+the very videos scored (or ``--calibrate`` ones); a note says so, and every result records
+``precision`` and ``int8_check``. Stores never mix them (:class:`~vadpipe.core.feature_spec.FeatureSpec`).
 """
 
 from __future__ import annotations
@@ -262,8 +268,11 @@ def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: Obse
     forward = resolve_forward(options.forward)  # a missing or conflicting engine: before the backbone
     if forward.options.batch_size:
         check_batch_size(forward.options.batch_size, spec)
-    session = open_session(spec, forward, weights=options.weights, observer=observer)
-    engine = session.engine
+    session = open_session(spec, forward, weights=options.weights, observer=observer,
+                           calibration=[j.video for j in good])
+    note = int8_note(spec, session)
+    if note:
+        observer.note(note)
     observer.planned(len(good))
     by_path = {j.video: j for j in good}
     started = time.perf_counter()
@@ -277,7 +286,7 @@ def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: Obse
             scores = snippet_scores(run.scorer, item.features, run.config.scorer.feature_dim, str(job.video))
             observer.event("scored", {"video": str(job.video), "scores": scores})
             timings = {"decode_and_backbone": extracted - started, "scorer": time.perf_counter() - extracted}
-            result = _write(job, item, scores, run, options, engine=engine, timings=timings)
+            result = _write(job, item, scores, run, options, session=session, timings=timings)
         except InputError as exc:
             observer.failed(str(exc))
         except OSError as exc:  # a name too long, a full disk: this video's outputs are gone, the rest go on
@@ -288,7 +297,21 @@ def _score_videos(inputs, run: ScoringRun, options: ScoreOptions, observer: Obse
         started = time.perf_counter()
 
 
-def _write(job, item, scores: np.ndarray, run: ScoringRun, options: ScoreOptions, *, engine: str,
+def int8_note(run_spec: FeatureSpec, session) -> str | None:
+    """A note when the session's features are int8 and the run's were not, or the other way round (else None)."""
+    if run_spec.int8 == session.spec.int8:
+        return None
+    if session.spec.int8:
+        from vadpipe.engines.quantize import floor_6
+
+        return (f"the run was trained on fp32 features; scoring with int8 features, which matched fp32 on "
+                f"your footage to min cosine {floor_6(session.int8_check['min_cosine'])} (recorded as precision "
+                "int8)")
+    return ("the run was trained on int8 features; scoring with fp32 features, which they approximate "
+            "(recorded as precision fp32)")
+
+
+def _write(job, item, scores: np.ndarray, run: ScoringRun, options: ScoreOptions, *, session,
            timings: dict[str, float]) -> VideoScore:
     stem_dir = options.out / Path(job.rel).parent
     stem = Path(job.rel).name
@@ -297,5 +320,6 @@ def _write(job, item, scores: np.ndarray, run: ScoringRun, options: ScoreOptions
     overlay = OverlaySource(Path(job.video), info.fps if info.source_fps else None) if options.overlay else None
     return write_video_outputs(stem_dir, stem, scores, n_frames=info.frames, fps=info.fps, config=run.config,
                                options=options.intervals, source=str(job.video), model_dir=str(run.path),
-                               metadata=info.to_record(), truth=truth, truth_file=truth_file, engine=engine,
-                               timings_s=timings, overlay=overlay)
+                               metadata=info.to_record(), truth=truth, truth_file=truth_file, engine=session.engine,
+                               precision=session.precision, int8_check=session.int8_check, timings_s=timings,
+                               overlay=overlay)

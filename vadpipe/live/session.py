@@ -16,8 +16,9 @@ def run_watch(specs: list[SourceSpec], run_dir: Path, *, forward: ForwardOptions
     """Load the run, open the backbone session exactly as `score` does, and watch until done.
 
     Args:
-        forward: device, engine and batch settings of the backbone (``batch_size``: snippets of all
-            streams per pass; default 4).
+        forward: device, engine, precision and batch settings of the backbone (``batch_size``: snippets of
+            all streams per pass; default 4). Precision int8 calibrates on ``forward.calibrate``, else on the
+            file sources; a live stream alone needs ``calibrate`` (:mod:`vadpipe.session.int8`).
         window, lookahead: the attention band (None: the run's; a run trained without one is watched
             with :data:`~vadpipe.core.band.DEFAULT_LIVE_WINDOW` and ``DEFAULT_LIVE_LOOKAHEAD``); the band
             and the latency its lookahead adds are said through ``observer``.
@@ -34,7 +35,7 @@ def run_watch(specs: list[SourceSpec], run_dir: Path, *, forward: ForwardOptions
 
     from vadpipe.core.band import live_band, lookahead_seconds
     from vadpipe.infer.options import IntervalOptions
-    from vadpipe.infer.scoring import scoring_spec
+    from vadpipe.infer.scoring import int8_note, scoring_spec
     from vadpipe.live.watch import Watcher, WatchOptions
     from vadpipe.model.checkpoint import load_run
     from vadpipe.model.online import OnlineScorer
@@ -57,10 +58,15 @@ def run_watch(specs: list[SourceSpec], run_dir: Path, *, forward: ForwardOptions
                            **loop_options)  # checks release <= threshold
     spec = scoring_spec(config, backbone=backbone, crops=crops, observer=observer,
                         source=str(Path(run_dir) / "config.json"))  # exactly as `score` extracts
-    session = open_session(spec, resolved, weights=weights, observer=observer)
+    session = open_session(spec, resolved, weights=weights, observer=observer,
+                           calibration=[source.path for source in specs if source.kind == "file"])
+    note = int8_note(spec, session)
+    if note:
+        observer.note(note)
     model_info = {"run": str(run_dir), "window": scorer.cfg.window, "lookahead": scorer.cfg.lookahead,
                   "threshold": threshold, "release": release, "backbone": spec.backbone, "crops": spec.crops,
-                  "engine": session.engine, "resample_fps": spec.resample_fps, "tail": spec.tail}
+                  "engine": session.engine, "precision": session.precision, "int8_check": session.int8_check,
+                  "resample_fps": spec.resample_fps, "tail": spec.tail}
     watcher = Watcher(options, session, observer=observer, new_scorer=lambda: OnlineScorer(scorer),
                       model_info=model_info)
     summary = watcher.run()

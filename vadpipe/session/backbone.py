@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +75,8 @@ class BackboneSession:
         forward: how the forward passes run (resolved).
         net: the torch module (eval mode, on the device).
         runner: the forward pass (engine, precision, memory format, compile).
+        int8_check: with precision int8, how the quantized model's features matched fp32 on held-out
+            calibration snippets (min/mean/p1 cosine, ...; :mod:`vadpipe.session.int8`), else None.
     """
 
     def __init__(self, net: nn.Module, spec: FeatureSpec, forward: ResolvedForward):
@@ -85,6 +88,7 @@ class BackboneSession:
                                      channels_last=options.channels_last, compile=options.compile,
                                      engine=options.engine)
         self.preprocess = functools.partial(_preprocess, prep=net.spec.preprocessing, spec=self.spec)
+        self.int8_check: dict | None = None
 
     @classmethod
     def from_module(cls, net: nn.Module, spec: FeatureSpec, options: ForwardOptions = ForwardOptions()
@@ -133,7 +137,7 @@ def _preprocess(frames: torch.Tensor, *, prep, spec: FeatureSpec) -> torch.Tenso
 
 def open_session(spec: FeatureSpec, forward: ResolvedForward | ForwardOptions = ForwardOptions(), *,
                  weights: str | Path | None = None, allow_random: bool = False,
-                 observer: Observer | None = None) -> BackboneSession:
+                 observer: Observer | None = None, calibration: Sequence[str | Path] = ()) -> BackboneSession:
     """Build the backbone of ``spec`` with its weights and say, once, what the user should know about it.
 
     Args:
@@ -143,7 +147,10 @@ def open_session(spec: FeatureSpec, forward: ResolvedForward | ForwardOptions = 
         weights: checkpoint file or registry name (None: the cached default).
         allow_random: without cached weights, build the seeded random backbone instead of failing
             (``extract --random-init``); the returned session's ``spec.random_init`` says which was built.
-        observer: told the notes (a random-init backbone, a first export for a CPU engine).
+        observer: told the notes (a random-init backbone, a first export for a CPU engine, int8's check).
+        calibration: with precision int8, the videos to calibrate on when ``forward`` names none in
+            ``calibrate`` (the inputs being processed). The session's spec says ``int8`` only when the
+            quantized model passed its check; otherwise it runs fp32 (:mod:`vadpipe.session.int8`).
 
     Raises:
         UsageError: a bad engine or device. VadpipeError: the weights are missing or do not fit.
@@ -161,11 +168,16 @@ def open_session(spec: FeatureSpec, forward: ResolvedForward | ForwardOptions = 
     elif net.random_init:
         observer.note(f"{spec.backbone}: no weights found, using a RANDOM-INIT backbone as asked "
                       "(--random-init); its features are for tests and timing only")
-    session = BackboneSession(net, dataclasses.replace(spec, random_init=bool(net.random_init)), forward)
+    # int8 as made, not as recorded: only a quantized model that passes its check makes int8 features (below).
+    session = BackboneSession(net, dataclasses.replace(spec, random_init=bool(net.random_init), int8=False), forward)
     if session.engine != "torch":
         from vadpipe.engines.backbone import export_pending
 
         pending = export_pending(net, session.engine, spec.crop_size)
         if pending:
             observer.note(pending)
+    if forward.precision == "int8":
+        from vadpipe.session.int8 import use_int8
+
+        use_int8(session, forward.options.calibrate or tuple(calibration), observer)
     return session

@@ -1,5 +1,8 @@
 """Forward-pass precision: the ``--precision`` choices, their autocast, and how far bf16 strays from fp32.
 
+(``int8`` is not an autocast: it runs a quantized model on OpenVINO, set up by the backbone session
+with :mod:`vadpipe.engines.quantize`, and has its own check against fp32, ``INT8_MIN_COSINE``.)
+
 ``auto`` is bf16 autocast on CUDA (fp16 on a GPU without native bf16) and fp32 on a CPU.
 bf16 and fp16 can also be asked for on a CPU explicitly (bf16 is quick where the CPU has
 bf16 instructions; fp16 3-D convolutions are many times slower than fp32 on most CPUs).
@@ -53,8 +56,8 @@ def resolve_precision(precision: str, device: str | torch.device) -> str:
 
 
 def autocast(precision: str, device: str | torch.device) -> contextlib.AbstractContextManager:
-    """The autocast context of a resolved precision (a no-op for fp32)."""
-    if precision == "fp32":
+    """The autocast context of a resolved precision (a no-op for fp32 and int8)."""
+    if precision in ("fp32", "int8"):
         return contextlib.nullcontext()
     return torch.autocast(torch.device(device).type, dtype=AUTOCAST_DTYPES[precision])
 

@@ -27,7 +27,9 @@ class BackboneRunner:
     Args:
         backbone: a module mapping ``(N, 3, 16, h, w)`` to ``(N, D)``, already on ``device``.
         device: where the backbone lives.
-        precision: ``auto``, ``fp32``, ``bf16`` or ``fp16`` (:mod:`vadpipe.session.precision`).
+        precision: ``auto``, ``fp32``, ``bf16``, ``fp16`` (:mod:`vadpipe.session.precision`) or ``int8``:
+            OpenVINO, in fp32 until the session installs the quantized model (:meth:`use`), which needs
+            calibration snippets the runner does not have.
         channels_last: keep the backbone's weights and its inputs in ``torch.channels_last_3d``
             (``None``: on CUDA, where cuDNN's 3-D convolutions are faster that way; off on a CPU).
             The weights are converted in place; the features do not change.
@@ -59,7 +61,14 @@ class BackboneRunner:
             from vadpipe.engines.backbone import EngineBackbone
 
             self.module = EngineBackbone(backbone, self.engine)
+        if self.precision == "int8":
+            self.precision = "fp32"  # what runs until use() installs a quantized model that passed its check
         self.calls = 0
+
+    def use(self, module, precision: str) -> None:
+        """Run the forward pass on ``module`` (``(N, 3, 16, h, w)`` -> ``(N, D)``) at ``precision`` from now on:
+        the int8 model, or the fp32 engine it fell back to (:func:`vadpipe.engines.quantize.int8_backbone`)."""
+        self.module, self.precision = module, precision
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         b, c = x.shape[:2]  # x: (B, C, 3, 16, h, w)
