@@ -303,7 +303,12 @@ def test_a_second_watch_into_the_same_out_replaces_nothing(watch_setup, tmp_path
 def test_two_ctrl_c_in_a_row_still_finish_the_scores_and_the_event_files(watch_setup, tmp_path, capsys, monkeypatch,
                                                                            _one_thread):
     import signal
+    import sys
 
+    if "openvino" in sys.modules or "nncf" in sys.modules:
+        # Signalling a process that has loaded OpenVINO/NNCF (tests/test_engines.py did, earlier in this
+        # session) crashed it here (SIGSEGV, not in vadpipe's code); .ci/run runs this module alone first.
+        pytest.skip("OpenVINO is loaded in this process; run tests/test_faults.py alone")
     from vadpipe.live import watch as live_watch
 
     run, video = watch_setup

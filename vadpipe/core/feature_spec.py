@@ -178,7 +178,7 @@ class FeatureSpec:
                     and (kind is float or float(value).is_integer())
                 wanted = "a whole number" if kind is int else "a number"
             else:
-                kind = bool if f.name == "random_init" else str
+                kind = bool if f.type in ("bool", bool) else str
                 fits, wanted = isinstance(value, kind), ("true or false" if kind is bool else "a string")
             if not fits:
                 return f"{f.name} {value!r} must be {wanted}"
