@@ -235,4 +235,4 @@ def test_a_run_config_out_of_range_is_that_files_problem(tmp_path):
     (tmp_path / "run" / CONFIG_NAME).write_text(json.dumps(data))
     code, err = _run(["score", str(tmp_path / "v.mp4"), "--model", str(tmp_path / "run")])
     line = _one_line(err)
-    assert code == 1 and CONFIG_NAME in line and "dropout 2.0 must be 0<=FLOAT<1" in line
+    assert code == 1 and CONFIG_NAME in line and "scorer.dropout: 2.0 must be 0<=FLOAT<1" in line
