@@ -13,6 +13,7 @@ import dataclasses
 import importlib.machinery
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -597,6 +598,93 @@ def test_calibration_takes_an_even_share_of_each_video_spread_over_it(tmp_path):
     assert torch.equal(got, torch.cat([snippets(long, [0, 4, 8]), snippets(short, [0, 1, 2])]))
     got = calibration_snippets([tmp_path / "y"], session, clips=8)  # the short one gives all it has, the long the rest
     assert torch.equal(got, torch.cat([snippets(short_first, [0, 1, 2]), snippets(long_last, [0, 2, 4, 6, 8])]))
+
+
+def _calibration_session(crop: int = 16):
+    import functools
+    from types import SimpleNamespace
+
+    from vadpipe.core.backbone_facts import get_spec
+    from vadpipe.core.feature_spec import FeatureSpec
+    from vadpipe.session.backbone import _preprocess
+
+    spec = FeatureSpec.resolve("inception_i3d", crops=1, resize_short=crop + 4, crop_size=crop)
+    return SimpleNamespace(spec=spec, preprocess=functools.partial(
+        _preprocess, prep=get_spec("inception_i3d").preprocessing, spec=spec))
+
+
+@needs_int8
+def test_a_cached_int8_model_is_found_by_its_videos_without_reading_them_until_one_changes(
+        tmp_path, monkeypatch, counted_quantizations):
+    from vadpipe.engines import quantize
+    from vadpipe.session import int8
+
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path / "home"))
+    session = _calibration_session()
+    videos = [write_video(tmp_path / "v" / "a.mp4", random_frames(16 * 6, seed=1)),
+              write_video(tmp_path / "v" / "b.mp4", random_frames(16 * 6, seed=2))]
+    reads = []
+    real = int8.read_calibration
+    monkeypatch.setattr(int8, "read_calibration", lambda *a, **k: (reads.append(1), real(*a, **k))[1])
+    model, notes = TinyConv().eval(), []
+
+    def run(net=model):
+        return quantize.int8_backbone(net, int8.calibration_of(videos, session, clips=8), notify=notes.append)
+
+    first = run()
+    assert first.precision == "int8" and (len(reads), counted_quantizations) == (1, [6])  # 8 snippets, 2 held out
+    assert len(notes) == 1 and notes[0].startswith("precision int8: quantizing tiny_conv on 8 snippets")
+    again = run()  # the same videos, untouched: the model is found by their identity, nothing decoded
+    assert again.precision == "int8" and again.check == first.check and len(reads) == 1
+    assert torch.equal(again.backbone(torch.ones(1, 3, 16, 16, 16)), first.backbone(torch.ones(1, 3, 16, 16, 16)))
+
+    st = videos[1].stat()
+    os.utime(videos[1], ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # touched: read again, same snippets
+    assert run().check == first.check and len(reads) == 2 and len(counted_quantizations) == 1
+    assert run().check == first.check and len(reads) == 2  # the new identity was recorded
+    # Rewritten with other frames and its old mtime put back: the ends' sha256 tells, and it is quantized anew.
+    write_video(videos[0], random_frames(16 * 6, seed=3))
+    os.utime(videos[0], ns=(st.st_atime_ns, videos[0].stat().st_mtime_ns))
+    assert run().precision == "int8" and len(reads) == 3 and len(counted_quantizations) == 2
+    # Other weights: the source record names another model key, so the snippets are read and quantized.
+    assert run(TinyConv().eval()).precision == "int8" and len(reads) == 4 and len(counted_quantizations) == 3
+    assert len(notes) == 3  # a quantization is announced; a model found cached is not
+
+
+def test_only_the_most_recently_used_int8_models_of_a_backbone_are_kept(tmp_path, monkeypatch):
+    from vadpipe.engines import quantize
+
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path))
+    cache = tmp_path / "engines"
+    cache.mkdir()
+    keys = [{"backbone": "tiny_conv", "n": i} for i in range(4)] + [{"backbone": "other", "n": 0}]
+    for i, key in enumerate(keys):
+        xml, record = quantize.entry_paths(key)
+        for path in (xml, xml.with_suffix(".bin"), record):
+            path.write_text(json.dumps({"key": key}) if path == record else "model")
+            os.utime(path, ns=(10**18 + i * 10**9,) * 2)  # used one after another
+        (cache / f"{key['backbone']}-int8-source-{i}.json").write_text(json.dumps({"key": key}))
+    os.utime(quantize.entry_paths(keys[0])[1], ns=(2 * 10**18,) * 2)  # the oldest, used again since
+
+    gone = quantize.prune("tiny_conv", keep=2)
+    assert gone == [quantize.entry_paths(keys[2])[1], quantize.entry_paths(keys[1])[1]]
+    left = sorted(p.name for p in cache.iterdir())
+    kept = [quantize.entry_paths(k)[0].stem for k in (keys[0], keys[3], keys[4])]
+    assert left == sorted([f"{stem}{ext}" for stem in kept for ext in (".bin", ".json", ".xml")]
+                          + ["tiny_conv-int8-source-0.json", "tiny_conv-int8-source-3.json",
+                             "other-int8-source-4.json"])
+
+
+def test_the_export_key_covers_the_backbone_code(tmp_path):
+    from vadpipe.engines import export
+
+    a, b = tmp_path / "a" / "net.py", tmp_path / "b" / "net.py"
+    for path, text in ((a, "x = 1\n"), (b, "x = 2\n")):
+        path.parent.mkdir()
+        path.write_text(text)
+    assert export._files_sha256((str(a),)) != export._files_sha256((str(b),))  # same name, other code
+    key = export.export_key(TinyConv().eval(), (3, 16, 16, 16))
+    assert key["code_sha256"] == export._files_sha256((str(Path(__file__).parent / "helpers" / "backbones.py"),))
 
 
 def test_int8_on_a_live_stream_alone_asks_for_calibration_videos():

@@ -9,10 +9,12 @@ exported with ``torch.onnx.export`` (the torch.export-based exporter, which need
 
 where ``<key>`` hashes everything that makes the file: the backbone's name, the sha256 of
 its weights (every parameter and buffer, so random-init, downloaded and imported weights
-are told apart without trusting file names), the clip shape ``(3, 16, h, w)``, the torch
-version and :data:`FORMAT`. One file serves both engines: ONNX is engine-neutral and both
-read the opset torch writes, so the engines' own versions are recorded beside it rather
-than splitting it in two (``engine_versions`` in the ``.json``).
+are told apart without trusting file names), the sha256 of its code (the source files of
+its modules' classes outside torch, so an upgraded or edited backbone is exported again),
+the clip shape ``(3, 16, h, w)``, the torch version and :data:`FORMAT`. One file serves
+both engines: ONNX is engine-neutral and both read the opset torch writes, so the engines'
+own versions are recorded beside it rather than splitting it in two (``engine_versions``
+in the ``.json``).
 
 Both files are written atomically, the model first. An entry is used only if its ``.json``
 names the same key and the model's sha256 matches; anything else (a half-written or
@@ -22,7 +24,9 @@ again, never trusted.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import json
 import warnings
 from pathlib import Path
@@ -54,11 +58,37 @@ def weights_sha256(module: nn.Module) -> str:
     return digest.hexdigest()
 
 
+def code_sha256(module: nn.Module) -> str:
+    """sha256 of the source files that define ``module``'s classes and its submodules', torch's own left out."""
+    files = set()
+    for sub in module.modules():
+        cls = type(sub)
+        if cls.__module__.split(".")[0] != "torch":
+            try:
+                files.add(inspect.getsourcefile(cls))
+            except TypeError:  # a class without a source file (built in)
+                continue
+    return _files_sha256(tuple(sorted(f for f in files if f)))
+
+
+@functools.lru_cache(maxsize=32)
+def _files_sha256(files: tuple[str, ...]) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(f"{Path(path).name}|".encode())
+        try:
+            digest.update(Path(path).read_bytes())
+        except OSError:  # a class defined in a file no longer there: its name alone
+            continue
+    return digest.hexdigest()
+
+
 def export_key(backbone: nn.Module, clip_shape: tuple[int, ...], weights: str | None = None) -> dict:
     """Everything an exported file depends on (``weights``: :func:`weights_sha256`, computed when ``None``)."""
     return {
         "backbone": _backbone_name(backbone),
         "weights_sha256": weights or weights_sha256(backbone),
+        "code_sha256": code_sha256(backbone),
         "input": [int(s) for s in clip_shape],  # (3, 16, h, w); the batch is dynamic
         "torch": torch.__version__,
         "opset": OPSET,

@@ -26,13 +26,27 @@ are therefore their own feature precision, never mixed with fp32 ones.
     <backbone>-int8-<key>.xml / .bin    the quantized OpenVINO model
     <backbone>-int8-<key>.json          its key, both files' sha256 and the check's figures
 
-The key covers the export's key (backbone, weights sha256, clip shape, torch, opset), the
-calibration set's sha256 and shape, the OpenVINO and NNCF versions and :data:`FORMAT`. The
+The key covers the export's key (backbone, weights sha256, the backbone's code, clip shape, torch,
+opset), the calibration set's sha256 and shape, the OpenVINO and NNCF versions and :data:`FORMAT`. The
 model is written to a temporary folder and moved into place, the record last; an entry is
 used only when its record names the same key and both files' sha256 match, else it is
 quantized again. The check's figures are stored with it, so a cached model is not checked
 again (the same key means the same model, the same held-out clips and so the same figures);
 the threshold is compared at every use.
+
+**Finding it without reading the videos again.** Hashing the calibration snippets means decoding
+and preprocessing them, seconds on every run. So a command that calibrates on videos hands in a
+:class:`Calibration`: what names its snippets without reading them (the feature spec, the clips
+wanted, the candidate videos in order) and how to read them. After a quantization, a small record
+``<backbone>-int8-source-<digest>.json`` maps that name to the model's key, with the identity
+(:func:`vadpipe.video.source.source_identity`: path, size, mtime, sha256 of the ends) of every
+video the snippets were read from. A later run whose name matches, whose videos all have the same
+identity and whose backbone, weights, code and tools give the same key uses the cached model
+without decoding anything; any difference reads the snippets and finds the model by their sha256
+as before.
+
+**Pruning.** Each new model keeps the :data:`KEEP_MODELS` most recently used of its backbone
+(a use touches the record) and deletes the rest with the source records that named them.
 
 NNCF is imported with its telemetry off (``NNCF_CI``): quantizing a user's footage sends nothing.
 Its progress bar and log lines are kept off stdout, which belongs to ``--json``.
@@ -61,11 +75,14 @@ from torch import nn
 from vadpipe import atomic
 from vadpipe.engines import runtimes
 from vadpipe.errors import VadpipeError
+from vadpipe.video.source import source_change, source_identity
 
 INT8_MIN_COSINE = 0.995  # lowest per-clip cosine of int8 against fp32 features that counts as agreement
 HELD_OUT_FRACTION = 0.25  # the last quarter of the calibration snippets checks, the rest calibrates
 FORMAT = 1  # bump when the quantization settings or the held-out rule change
 _CHECK_BATCH = 8  # clips per forward pass while checking (bounds memory at 224 px)
+KEEP_MODELS = 6  # quantized models kept per backbone (most recently used), pruned when one is added
+_CALIBRATION_FIELDS = ("calibration_sha256", "calibration")  # the key's fields that come from the snippets
 
 
 @dataclass(frozen=True)
@@ -105,6 +122,23 @@ class Int8Model:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """Calibration snippets named by where they come from, read only when no cached model was made from them.
+
+    Attributes:
+        lookup: what names them without reading them (JSON values: the feature spec, the clips wanted,
+            the candidate videos in order); the same lookup and the same videos give the same snippets.
+        clip_shape: one clip's shape ``(3, 16, h, w)``.
+        load: reads them: ``(snippets (S, C, 3, 16, h, w) float32, videos)``, ``videos`` being the paths
+            the reading went through (every one whose change could change the snippets).
+    """
+
+    lookup: dict
+    clip_shape: tuple[int, ...]
+    load: Callable[[], tuple[torch.Tensor, list[str]]]
+
+
+@dataclass(frozen=True)
 class Int8Outcome:
     """What a run asking for int8 gets.
 
@@ -121,8 +155,9 @@ class Int8Outcome:
     note: str | None = None
 
 
-def int8_backbone(backbone: nn.Module, snippets: torch.Tensor | np.ndarray, *, threads: int | None = None,
-                  threshold: float = INT8_MIN_COSINE) -> Int8Outcome:
+def int8_backbone(backbone: nn.Module, snippets: torch.Tensor | np.ndarray | Calibration, *,
+                  threads: int | None = None, threshold: float = INT8_MIN_COSINE,
+                  notify: Callable[[str], None] | None = None) -> Int8Outcome:
     """The backbone in int8 on OpenVINO if it passes the check on ``snippets``, else in fp32 with the reason.
 
     Args:
@@ -130,8 +165,10 @@ def int8_backbone(backbone: nn.Module, snippets: torch.Tensor | np.ndarray, *, t
         snippets: preprocessed calibration snippets ``(S, C, 3, 16, h, w)`` float32 of the user's own videos,
             in the order to split them (the last quarter, at least one, is held out); S >= 2. They stay in
             memory while quantizing: some dozens of snippets are plenty (NNCF's default is 300 clips).
+            A :class:`Calibration` is read only when no cached model was made from its videos.
         threads: the engine's threads (default as :class:`~vadpipe.engines.backbone.EngineBackbone`).
         threshold: the lowest per-clip cosine accepted (:data:`INT8_MIN_COSINE`).
+        notify: told one line before a quantization starts (it takes a while).
 
     Raises:
         UsageError: OpenVINO or NNCF is not installed (one line naming the pip command).
@@ -141,30 +178,53 @@ def int8_backbone(backbone: nn.Module, snippets: torch.Tensor | np.ndarray, *, t
 
     runtimes.require_int8()
     fp32 = EngineBackbone(backbone, runtimes.INT8_ENGINE, threads)
+    source = snippets if isinstance(snippets, Calibration) else None
+    if source is not None:
+        found = _found_by_source(backbone, source, fp32)
+        if found is not None:
+            return _outcome(fp32, *found, threshold)
+        snippets, videos = source.load()
     x = _as_snippets(snippets)  # (S, C, 3, 16, h, w)
     if x.shape[0] < 2:
         return Int8Outcome(fp32, "fp32", None, f"int8 refused: {x.shape[0]} calibration snippet(s), at least 2 "
                            "are needed (one to calibrate, one to check); running fp32")
     try:
-        model, run = _quantized_and_loaded(backbone, x, fp32)
+        model, run = _quantized_and_loaded(backbone, x, fp32, notify)
     except VadpipeError:
         raise
     except Exception as exc:  # noqa: BLE001 - NNCF's or OpenVINO's own failure: fp32 goes on, with the reason
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         return Int8Outcome(fp32, "fp32", None, f"int8 refused: quantization failed ({type(exc).__name__}: "
                            f"{reason}); running fp32")
+    if source is not None:
+        remember_source(source, model.key, videos)
+    return _outcome(fp32, model, run, threshold)
+
+
+def _outcome(fp32, model: Int8Model, run: Callable, threshold: float) -> Int8Outcome:
     if not model.check.passes(threshold):
         return Int8Outcome(fp32, "fp32", model.check, f"int8 refused: {model.check.describe()} is below "
                            f"{threshold}; running fp32")
-    return Int8Outcome(Int8Backbone(run, tuple(x.shape[2:])), "int8", model.check)
+    return Int8Outcome(Int8Backbone(run, tuple(model.key["input"])), "int8", model.check)
 
 
-def _quantized_and_loaded(backbone: nn.Module, x: torch.Tensor, fp32) -> tuple[Int8Model, Callable]:
-    model = quantized_model(backbone, x, fp32=fp32)  # NNCF's own failure propagates: it would fail again
+def _found_by_source(backbone: nn.Module, source: Calibration, fp32) -> tuple[Int8Model, Callable] | None:
+    """The cached model and its loaded engine when ``source`` names one made from the same videos, else None."""
+    model = cached_by_source(backbone, source, weights=fp32.weights)
+    if model is None:
+        return None
+    try:
+        return model, runtimes.load_engine(runtimes.INT8_ENGINE, model.xml, fp32.threads)
+    except Exception:  # noqa: BLE001 - a file the engine cannot read: the snippets are read and it is redone
+        return None
+
+
+def _quantized_and_loaded(backbone: nn.Module, x: torch.Tensor, fp32, notify) -> tuple[Int8Model, Callable]:
+    model = quantized_model(backbone, x, fp32=fp32, notify=notify)  # NNCF's own failure propagates: it would fail again
     try:
         return model, runtimes.load_engine(runtimes.INT8_ENGINE, model.xml, fp32.threads)
     except Exception:  # noqa: BLE001 - a cached file the engine cannot read (its sha256 matched): quantized again
-        model = quantized_model(backbone, x, fp32=fp32, rebuild=True)
+        model = quantized_model(backbone, x, fp32=fp32, rebuild=True, notify=notify)
         return model, runtimes.load_engine(runtimes.INT8_ENGINE, model.xml, fp32.threads)
 
 
@@ -182,7 +242,7 @@ class Int8Backbone:
 
 
 def quantized_model(backbone: nn.Module, snippets: torch.Tensor, *, fp32: Callable | None = None,
-                    rebuild: bool = False) -> Int8Model:
+                    rebuild: bool = False, notify: Callable[[str], None] | None = None) -> Int8Model:
     """The int8 model of ``backbone`` calibrated on ``snippets``: cached, else quantized and checked now.
 
     Args:
@@ -190,6 +250,7 @@ def quantized_model(backbone: nn.Module, snippets: torch.Tensor, *, fp32: Callab
         snippets: ``(S, C, 3, 16, h, w)`` float32, S >= 2 (the last quarter is held out).
         fp32: the fp32 engine backbone to check against (built when None).
         rebuild: quantize again even when a valid entry exists.
+        notify: told one line before quantizing (not when the model is found cached).
     """
     from vadpipe.engines.backbone import EngineBackbone
     from vadpipe.engines.export import cache_dir, exported_onnx
@@ -200,6 +261,9 @@ def quantized_model(backbone: nn.Module, snippets: torch.Tensor, *, fp32: Callab
     if not rebuild and (found := cached_int8(key)) is not None:
         return found
     calibrate, held_out = split_snippets(x.shape[0])
+    if notify is not None:
+        notify(f"precision int8: quantizing {key['backbone']} on {x.shape[0]} snippets of your videos and checking "
+               f"it against fp32, once for these snippets (cached in {cache_dir()}); a minute or more on a small CPU")
     onnx_path = exported_onnx(backbone, tuple(x.shape[2:]), weights=key["weights_sha256"])
     start = time.perf_counter()
     quantized = _quantize(onnx_path, x[calibrate].flatten(0, 1))  # (S_cal * C, 3, 16, h, w) clips
@@ -220,6 +284,7 @@ def quantized_model(backbone: nn.Module, snippets: torch.Tensor, *, fp32: Callab
     except OSError as exc:
         raise VadpipeError(f"{cache_dir()}: cannot write the int8 backbone there ({exc.strerror or exc}); "
                            "set VADPIPE_HOME to a writable folder") from exc
+    prune(key["backbone"])
     return Int8Model(xml, key, check)
 
 
@@ -239,14 +304,21 @@ def calibration_sha256(snippets: torch.Tensor) -> str:
 
 def quantize_key(backbone: nn.Module, snippets: torch.Tensor, weights: str | None = None) -> dict:
     """Everything a quantized model and its check depend on (``weights``: its sha256 when already known)."""
-    from vadpipe.engines.export import export_key
-
     x = _as_snippets(snippets)
     return {
-        **export_key(backbone, tuple(x.shape[2:]), weights),
-        "precision": "int8",
+        **model_key(backbone, tuple(x.shape[2:]), weights),
         "calibration_sha256": calibration_sha256(x),
         "calibration": [int(x.shape[0]), int(x.shape[1])],  # snippets, crops
+    }
+
+
+def model_key(backbone: nn.Module, clip_shape: tuple[int, ...], weights: str | None = None) -> dict:
+    """The part of :func:`quantize_key` that does not come from the snippets: the export's key and the tools."""
+    from vadpipe.engines.export import export_key
+
+    return {
+        **export_key(backbone, clip_shape, weights),
+        "precision": "int8",
         "openvino": _version("openvino"),
         "nncf": _version("nncf"),
         "int8_format": FORMAT,
@@ -263,16 +335,84 @@ def entry_paths(key: dict) -> tuple[Path, Path]:
 
 
 def cached_int8(key: dict) -> Int8Model | None:
-    """The cached model of ``key`` when its record names that key and both files match their sha256."""
+    """The cached model of ``key`` when its record names that key and both files match their sha256.
+
+    A model found is marked as used (its record's mtime), which :func:`prune` keeps by.
+    """
     xml, record = entry_paths(key)
     try:
         meta = json.loads(record.read_text(encoding="utf-8"))
         if (meta.get("key") != key or meta.get("xml_sha256") != _file_sha256(xml)
                 or meta.get("bin_sha256") != _file_sha256(xml.with_suffix(".bin"))):
             return None
-        return Int8Model(xml, key, Int8Check(**meta["check"]))
+        model = Int8Model(xml, key, Int8Check(**meta["check"]))
     except (OSError, ValueError, AttributeError, KeyError, TypeError):
         return None
+    with contextlib.suppress(OSError):  # a read-only cache still serves
+        os.utime(record)
+    return model
+
+
+def source_path(source: Calibration, base: dict) -> Path:
+    """The source record of ``source``'s lookup for the model key ``base`` (:func:`model_key`)."""
+    from vadpipe.engines.export import cache_dir
+
+    named = json.dumps({"lookup": source.lookup, "base": base}, sort_keys=True, default=str)
+    return cache_dir() / f"{base['backbone']}-int8-source-{hashlib.sha256(named.encode()).hexdigest()[:20]}.json"
+
+
+def remember_source(source: Calibration, key: dict, videos: list[str]) -> None:
+    """Record that ``source``'s snippets, read from ``videos``, gave the model of ``key`` (best effort)."""
+    base = {k: v for k, v in key.items() if k not in _CALIBRATION_FIELDS}
+    record = {"lookup": source.lookup, "key": key, "videos": [{"path": str(v), "identity": source_identity(v)}
+                                                              for v in videos]}
+    with contextlib.suppress(OSError):  # only a shortcut: without it the next run reads the snippets again
+        atomic.write_json(source_path(source, base), record)
+
+
+def cached_by_source(backbone: nn.Module, source: Calibration, weights: str | None = None) -> Int8Model | None:
+    """The cached model made from ``source``'s snippets, found without reading them, or None.
+
+    Found only when a source record names the same lookup and model key, every video it was read from has
+    the same identity (path, size, mtime, ends' sha256) and the model itself passes :func:`cached_int8`.
+    """
+    base = model_key(backbone, source.clip_shape, weights)
+    try:
+        meta = json.loads(source_path(source, base).read_text(encoding="utf-8"))
+        key = meta["key"]
+        if meta["lookup"] != source.lookup or {k: v for k, v in key.items() if k not in _CALIBRATION_FIELDS} != base:
+            return None
+        if any(source_change(v["identity"], source_identity(v["path"])) for v in meta["videos"]):
+            return None
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        return None
+    return cached_int8(key)
+
+
+def prune(backbone: str, keep: int | None = None) -> list[Path]:
+    """Delete all but the ``keep`` (:data:`KEEP_MODELS`) most recently used models of ``backbone`` and the
+    source records naming them.
+
+    Returns the records deleted. Files in use elsewhere (another process) are left alone.
+    """
+    from vadpipe.engines.export import cache_dir
+
+    records = []
+    for path in cache_dir().glob(f"{backbone}-int8-*.json"):
+        if "-int8-source-" in path.name:
+            continue
+        with contextlib.suppress(OSError):
+            records.append((path.stat().st_mtime_ns, path))
+    gone = [path for _, path in sorted(records, reverse=True)[KEEP_MODELS if keep is None else keep:]]
+    for record in gone:
+        for path in (record, record.with_suffix(".xml"), record.with_suffix(".bin")):  # the record first: no trust
+            with contextlib.suppress(OSError):
+                path.unlink()
+    for path in cache_dir().glob(f"{backbone}-int8-source-*.json"):
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            if not entry_paths(json.loads(path.read_text(encoding="utf-8"))["key"])[1].exists():
+                path.unlink()
+    return gone
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:

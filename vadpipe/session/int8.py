@@ -9,12 +9,14 @@ session's spec says ``int8``. Refused (or quantization failed): fp32 runs, and t
 told why with the measured figure.
 
 The same videos and settings give the same snippets, so a resumed extract, or `score` on
-the videos `extract` calibrated on, finds the quantized model in the cache.
+the videos `extract` calibrated on, finds the quantized model in the cache, by the videos'
+identity without decoding them again (:class:`vadpipe.engines.quantize.Calibration`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +30,13 @@ CALIBRATION_CLIPS = 48  # snippets x crops read for calibration and its check (~
 MAX_STRIDE = 8  # snippets skipped at most between two calibration snippets of a video (bounds decoding)
 
 
+def calibration_videos(paths: Sequence[str | Path]) -> list[Path]:
+    """The videos of ``paths`` (videos, folders or lists) in the order calibration reads them."""
+    from vadpipe.video.inputs import collect_videos
+
+    return [Path(job.video) for job in collect_videos([str(p) for p in paths]) if job.problem is None]
+
+
 def calibration_snippets(paths: Sequence[str | Path], session, *, clips: int = CALIBRATION_CLIPS) -> torch.Tensor:
     """Preprocessed snippets ``(S, C, 3, 16, h, w)`` of ``paths`` (videos, folders or lists), in their order.
 
@@ -35,16 +44,22 @@ def calibration_snippets(paths: Sequence[str | Path], session, *, clips: int = C
     :data:`MAX_STRIDE`-th snippet, so a long video is not decoded whole), until there are enough.
     Videos that cannot be read are passed over (the job reports them).
     """
+    return read_calibration(calibration_videos(paths), session, clips=clips)[0]
+
+
+def read_calibration(videos: Sequence[Path], session, *, clips: int = CALIBRATION_CLIPS
+                     ) -> tuple[torch.Tensor, list[str]]:
+    """``(snippets, read)``: :func:`calibration_snippets` of ``videos``, and the videos it went through."""
     from vadpipe.video.decode import VideoReader
-    from vadpipe.video.inputs import collect_videos
     from vadpipe.video.snippets import iter_snippet_batches, snippet_count
 
     spec = session.spec
-    videos = [job.video for job in collect_videos([str(p) for p in paths]) if job.problem is None]
     want = max(4, clips // spec.crops)
     taken: list[torch.Tensor] = []  # (C, 3, 16, h, w) each
+    read: list[str] = []
     for i, video in enumerate(videos):
         share = math.ceil((want - len(taken)) / (len(videos) - i))  # what is left, over the videos left
+        read.append(str(video))
         try:
             with VideoReader(video, fps=spec.resample_fps) as reader:
                 count = snippet_count(reader.estimated_frames(), spec.tail) or share
@@ -63,8 +78,21 @@ def calibration_snippets(paths: Sequence[str | Path], session, *, clips: int = C
         if len(taken) >= want:
             break
     if not taken:
-        return torch.empty((0, spec.crops, 3, 16, spec.crop_size, spec.crop_size))
-    return torch.stack(taken)  # (S, C, 3, 16, h, w)
+        return torch.empty((0, spec.crops, 3, 16, spec.crop_size, spec.crop_size)), read
+    return torch.stack(taken), read  # (S, C, 3, 16, h, w)
+
+
+def calibration_of(videos: Sequence[Path], session, *, clips: int = CALIBRATION_CLIPS):
+    """The session's calibration snippets of ``videos`` as a :class:`~vadpipe.engines.quantize.Calibration`:
+    named by the spec, ``clips`` and the videos' paths, read only when no cached model was made from them."""
+    from vadpipe.engines.quantize import Calibration
+
+    spec = dataclasses.replace(session.spec, int8=False)
+    paths = "\n".join(str(Path(v).resolve()) for v in videos)  # thousands, for an extract of a large set
+    lookup = {"spec": dataclasses.asdict(spec), "clips": clips, "max_stride": MAX_STRIDE, "videos": len(videos),
+              "videos_sha256": hashlib.sha256(paths.encode()).hexdigest()}
+    return Calibration(lookup, (3, 16, spec.crop_size, spec.crop_size),
+                       lambda: read_calibration(videos, session, clips=clips))
 
 
 def use_int8(session, calibration: Sequence[str | Path], observer: Observer | None = None) -> None:
@@ -83,13 +111,8 @@ def use_int8(session, calibration: Sequence[str | Path], observer: Observer | No
     if not calibration:
         raise UsageError("precision int8 needs videos to quantize on: give calibrate with videos or a folder of "
                          "footage like the stream's", param="precision", params=("calibrate",))
-    snippets = calibration_snippets(calibration, session)
-    key = quantize.quantize_key(session.net, snippets) if len(snippets) >= 2 else None
-    if key is not None and quantize.cached_int8(key) is None:
-        observer.note(f"precision int8: quantizing {session.spec.backbone} on {len(snippets)} snippets of your "
-                      f"videos and checking it against fp32, once for these snippets (cached in "
-                      f"{quantize.entry_paths(key)[0].parent}); a minute or more on a small CPU")
-    outcome = quantize.int8_backbone(session.net, snippets, threshold=quantize.INT8_MIN_COSINE)
+    outcome = quantize.int8_backbone(session.net, calibration_of(calibration_videos(calibration), session),
+                                     threshold=quantize.INT8_MIN_COSINE, notify=observer.note)
     session.runner.use(outcome.backbone, outcome.precision)
     session.int8_check = dataclasses.asdict(outcome.check) if outcome.check else None
     session.spec = dataclasses.replace(session.spec, int8=outcome.precision == "int8")
