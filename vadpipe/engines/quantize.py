@@ -157,7 +157,7 @@ class Int8Outcome:
 
 def int8_backbone(backbone: nn.Module, snippets: torch.Tensor | np.ndarray | Calibration, *,
                   threads: int | None = None, threshold: float = INT8_MIN_COSINE,
-                  notify: Callable[[str], None] | None = None) -> Int8Outcome:
+                  notify: Callable[[str], None] | None = None, fp32=None) -> Int8Outcome:
     """The backbone in int8 on OpenVINO if it passes the check on ``snippets``, else in fp32 with the reason.
 
     Args:
@@ -169,6 +169,8 @@ def int8_backbone(backbone: nn.Module, snippets: torch.Tensor | np.ndarray | Cal
         threads: the engine's threads (default as :class:`~vadpipe.engines.backbone.EngineBackbone`).
         threshold: the lowest per-clip cosine accepted (:data:`INT8_MIN_COSINE`).
         notify: told one line before a quantization starts (it takes a while).
+        fp32: the backbone's :class:`~vadpipe.engines.backbone.EngineBackbone` on OpenVINO when the caller has
+            one (``threads`` is then its own): checked against, and run when int8 is refused.
 
     Raises:
         UsageError: OpenVINO or NNCF is not installed (one line naming the pip command).
@@ -177,7 +179,8 @@ def int8_backbone(backbone: nn.Module, snippets: torch.Tensor | np.ndarray | Cal
     from vadpipe.engines.backbone import EngineBackbone
 
     runtimes.require_int8()
-    fp32 = EngineBackbone(backbone, runtimes.INT8_ENGINE, threads)
+    if fp32 is None or getattr(fp32, "engine", None) != runtimes.INT8_ENGINE:
+        fp32 = EngineBackbone(backbone, runtimes.INT8_ENGINE, threads)
     source = snippets if isinstance(snippets, Calibration) else None
     if source is not None:
         found = _found_by_source(backbone, source, fp32)

@@ -112,7 +112,8 @@ def use_int8(session, calibration: Sequence[str | Path], observer: Observer | No
         raise UsageError("precision int8 needs videos to quantize on: give calibrate with videos or a folder of "
                          "footage like the stream's", param="precision", params=("calibrate",))
     outcome = quantize.int8_backbone(session.net, calibration_of(calibration_videos(calibration), session),
-                                     threshold=quantize.INT8_MIN_COSINE, notify=observer.note)
+                                     threshold=quantize.INT8_MIN_COSINE, notify=observer.note,
+                                     fp32=session.runner.module)  # the session's OpenVINO fp32 engine
     session.runner.use(outcome.backbone, outcome.precision)
     session.int8_check = dataclasses.asdict(outcome.check) if outcome.check else None
     session.spec = dataclasses.replace(session.spec, int8=outcome.precision == "int8")

@@ -12,13 +12,19 @@ from torch import nn
 from vadpipe.errors import VadpipeError
 from vadpipe.session.precision import autocast, resolve_precision
 
-# What torch.compile raises when it cannot compile here (no C/C++ compiler, no Triton, ...).
-try:
-    from torch._dynamo.exc import TorchDynamoException
-    from torch._inductor.exc import InductorError
-    COMPILE_ERRORS: tuple[type[BaseException], ...] = (TorchDynamoException, InductorError)
-except ImportError:  # pragma: no cover - private modules moved in another torch release
-    COMPILE_ERRORS = ()
+
+def compile_errors() -> tuple[type[BaseException], ...]:
+    """What torch.compile raises when it cannot compile here (no C/C++ compiler, no Triton, ...).
+
+    Imported only when a compiled backbone fails: torch._dynamo alone takes ~2.5 s to import, which
+    every command would otherwise pay at start-up.
+    """
+    try:
+        from torch._dynamo.exc import TorchDynamoException
+        from torch._inductor.exc import InductorError
+    except ImportError:  # pragma: no cover - private modules moved in another torch release
+        return ()
+    return (TorchDynamoException, InductorError)
 
 
 class BackboneRunner:
@@ -78,8 +84,8 @@ class BackboneRunner:
         with autocast(self.precision, self.device):
             try:
                 y = self.module(clips)  # (B*C, D)
-            except COMPILE_ERRORS as error:
-                if not self.compiled:
+            except Exception as error:
+                if not self.compiled or not isinstance(error, compile_errors()):
                     raise
                 reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
                 raise VadpipeError(f"compile: torch.compile failed on this machine ({type(error).__name__}: "
