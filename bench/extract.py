@@ -13,11 +13,24 @@ the forward passes, so it should be close to 1.
     # CPU engines against torch, alternating on the same snippets; lists give one table row per combination
     python bench/extract.py --engines torch,onnxruntime,openvino --backbone resnet3d,inception_i3d,i3d_r50 \
         --crop-size 224,112 --crops 1,10 --threads 2
+    # int8 (OpenVINO + NNCF) beside fp32: ENGINE:PRECISION, a plain engine takes --precision
+    python bench/extract.py --engines torch,openvino,openvino:int8 --crops 1,10 --threads 2
+    python bench/extract.py --engines torch,openvino,openvino:int8 --crop-size 64 --videos 2 --frames 64  # short
+
+An ``openvino:int8`` session is quantized as `vadpipe extract --precision int8` does it
+(vadpipe.session.int8.use_int8), calibrated on the bench's own videos, before anything is
+timed (cached in $VADPIPE_HOME/engines, so a second run skips it). It prints the check's
+min cosine (int8 against OpenVINO fp32 on the held-out calibration snippets) and the
+cosine of its features against the baseline's on the first batch. The bench's videos are
+both calibrated on and timed, so that batch is among the calibration snippets: the check's
+figure is the one on snippets the quantizer did not see. When the check refuses int8, the
+session runs fp32 and the line says so.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import tempfile
@@ -35,7 +48,9 @@ from vadpipe.core.feature_spec import FeatureSpec  # noqa: E402
 from vadpipe.core.forward import ForwardOptions  # noqa: E402
 from vadpipe.devices import resolve_device  # noqa: E402
 from vadpipe.engines import ENGINES  # noqa: E402
+from vadpipe.engines.quantize import cosines  # noqa: E402
 from vadpipe.features.extract import default_batch_size, default_workers, extract_videos  # noqa: E402
+from vadpipe.observers import Collector  # noqa: E402
 from vadpipe.session.backbone import BackboneSession  # noqa: E402
 from vadpipe.session.precision import BF16_MIN_COSINE, PRECISIONS, compare_to_fp32  # noqa: E402
 from vadpipe.video.decode import VideoReader  # noqa: E402
@@ -59,6 +74,34 @@ def _ints(text: str) -> list[int]:
     return [int(v) for v in text.split(",")]
 
 
+@dataclasses.dataclass(frozen=True)
+class EngineRun:
+    """One entry of an ``--engines`` list: ``openvino:int8`` is engine openvino at precision int8."""
+
+    label: str  # as written in the list
+    engine: str
+    precision: str
+
+
+def parse_engines(text: str, default_precision: str = "fp32") -> list[EngineRun]:
+    """``torch,openvino,openvino:int8`` -> one :class:`EngineRun` each (no ``:precision``: ``default_precision``).
+
+    Raises:
+        SystemExit: an unknown engine or precision, or an entry given twice.
+    """
+    runs = []
+    for label in text.split(","):
+        engine, _, precision = label.partition(":")
+        precision = precision or default_precision
+        if engine not in ENGINES or precision not in PRECISIONS:
+            sys.exit(f"--engines {label}: write ENGINE[:PRECISION], ENGINE one of {', '.join(ENGINES)} and "
+                     f"PRECISION one of {', '.join(PRECISIONS)}")
+        runs.append(EngineRun(label, engine, precision))
+    if len({r.label for r in runs}) != len(runs):
+        sys.exit(f"--engines {text}: an entry is given twice")
+    return runs
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbone", default="resnet3d", help="a backbone, or several: resnet3d,inception_i3d")
@@ -75,7 +118,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--precision", default="auto", choices=PRECISIONS,
                         help="forward precision, as `vadpipe extract --precision` (auto: bf16 on CUDA, fp32 on a CPU)")
     parser.add_argument("--engines", default="torch",
-                        help=f"engines to compare, the first is the baseline: a comma list of {', '.join(ENGINES[1:])}")
+                        help=f"engines to compare, the first is the baseline: a comma list of "
+                        f"{', '.join(ENGINES[1:])}, each with an optional :PRECISION (openvino:int8; "
+                        "default: --precision)")
     parser.add_argument("--forward-only", action="store_true", help="skip the end-to-end extract runs")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads (default: torch's); 1 is steadier on a busy machine")
@@ -84,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    engines = args.engines.split(",")
+    engines = parse_engines(args.engines, args.precision)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         paths = [write_video(Path(tmp) / f"v{i}.mp4", _scene(args.frames, args.height, args.width, i),
@@ -93,11 +138,11 @@ def main(argv: list[str] | None = None) -> None:
             for crop in args.crop_size:
                 for crops in args.crops:
                     rows += measure(args, paths, backbone, crop, crops, engines)
-    if len(rows) > 1 or engines != ["torch"]:
-        _print_table(rows, engines[0], args)
+    if len(rows) > 1 or [e.label for e in engines] != ["torch"]:
+        _print_table(rows, engines[0].label, args)
 
 
-def measure(args, paths: list[Path], backbone: str, crop: int, crops: int, engines: list[str]) -> list[dict]:
+def measure(args, paths: list[Path], backbone: str, crop: int, crops: int, runs: list[EngineRun]) -> list[dict]:
     """Forward-only and end-to-end snippets/s of each engine on the same snippets, alternating; one row each."""
     device = resolve_device(args.device)
     batch = args.batch_size or default_batch_size(crops, device)
@@ -105,9 +150,10 @@ def measure(args, paths: list[Path], backbone: str, crop: int, crops: int, engin
     model = build_backbone(backbone, allow_random=True, device=device)
     sizes = dict(resize_short=args.resize_short or round(crop * 8 / 7), crop_size=crop)
     spec = FeatureSpec.resolve(model.spec.name, crops=crops, **sizes)
-    # The sessions extract opens, once per engine (a CPU engine exports the backbone here, untimed).
-    runners = {e: BackboneSession.from_module(model, spec, ForwardOptions(
-        batch_size=batch, device=str(device), workers=workers, precision=args.precision, engine=e)) for e in engines}
+    # The sessions extract opens, once per engine (a CPU engine exports the backbone here, int8 quantizes: untimed).
+    runners = {r.label: _session(model, spec, r, ForwardOptions(batch_size=batch, device=str(device), workers=workers),
+                                 paths) for r in runs}
+    engines = list(runners)
 
     per_video = []  # decoded and preprocessed beforehand: what the backbone alone is timed on
     for path in paths:
@@ -170,12 +216,46 @@ def measure(args, paths: list[Path], backbone: str, crop: int, crops: int, engin
             ref = outputs[base]
             row["rel_diff"] = float(((outputs[e] - ref).abs().amax(-1) / ref.abs().amax(-1)).max())
             line += f"\n[{e}] features vs {base}: max relative difference per snippet and crop {row['rel_diff']:.2e}"
+        if runners[e].int8_check is not None or runners[e].forward.precision == "int8":
+            line += "\n" + _int8_line(e, runners[e], outputs[e], outputs[base] if e != base else None, base)
         print(line)
         rows.append(row)
     if check is not None:
         print(f"bf16 vs fp32 cosine per clip ({check.cosines.numel()} clips of the first video): min {check.min:.6f}, "
               f"mean {check.mean:.6f} (threshold {BF16_MIN_COSINE}: {'ok' if check.ok else 'BELOW'})")
     return rows
+
+
+def _session(model, spec: FeatureSpec, run: EngineRun, options: ForwardOptions, videos: list[Path]
+             ) -> BackboneSession:
+    """The session `vadpipe extract --engine E --precision P` opens; int8 is quantized on ``videos`` here."""
+    options = dataclasses.replace(options, engine=run.engine, precision=run.precision)
+    session = BackboneSession.from_module(model, spec, options)
+    if session.forward.precision == "int8":  # as open_session does it, on the module built above
+        from vadpipe.session.int8 import use_int8
+
+        notes = Collector()
+        start = time.perf_counter()
+        use_int8(session, videos, notes)
+        for note in notes.notes:
+            print(f"[{run.label}] note: {note}", file=sys.stderr)
+        print(f"[{run.label}] int8 model ready in {time.perf_counter() - start:.0f} s (quantized, or found cached; "
+              "not timed)", file=sys.stderr)
+    return session
+
+
+def _int8_line(label: str, session: BackboneSession, features: torch.Tensor, baseline: torch.Tensor | None,
+               base: str) -> str:
+    """What int8's check measured and how its features compare with the baseline's (cosine per clip)."""
+    check = session.int8_check
+    line = f"[{label}] precision {session.precision} (spec int8 {session.spec.int8})"
+    if check is not None:
+        line += (f"; int8 check: min cosine {check['min_cosine']:.6f} against OpenVINO fp32 on "
+                 f"{check['snippets']} held-out snippets x {check['crops']} crop(s)")
+    if baseline is not None:
+        cos = cosines(features.flatten(0, 1).numpy(), baseline.flatten(0, 1).numpy())  # (B * C,)
+        line += f"; cosine vs {base} on the first batch ({cos.size} clips): min {cos.min():.6f}, mean {cos.mean():.6f}"
+    return line
 
 
 def _median(values: list[float]) -> float:

@@ -1,5 +1,6 @@
 """A reduced `vadpipe demo` runs end to end offline and writes its outputs."""
 
+import dataclasses
 import functools
 import json
 
@@ -30,6 +31,45 @@ def test_tiny_demo_runs_every_stage_and_scores_raw_held_out_videos(tmp_path, mon
     assert len(open(result.outputs["csv"]).read().splitlines()) == 1 + 40
     truth = report["ground_truth"]  # the demo's own events, drawn on its PNG as `score --gt` draws them
     assert truth["file"].endswith("test_annotations.txt") and len(truth["intervals"]) == 1
+
+
+def test_demo_extracts_and_scores_with_the_forward_options_given(tmp_path, monkeypatch):
+    from vadpipe.core.forward import ForwardOptions
+    from vadpipe.features import extract_job
+
+    class Scored(Exception):
+        """Raised in place of scoring: what it was asked to do is all this test needs."""
+
+    monkeypatch.setenv("VADPIPE_HOME", str(tmp_path / "home"))
+    seen = {}
+    real_extract = extract_job.run_extract
+
+    def extract(*args, **kwargs):
+        seen["extract"] = kwargs["options"]
+        return real_extract(*args, **kwargs)
+
+    def score(inputs, run, options, **kwargs):
+        seen["score"] = options.forward
+        raise Scored
+
+    monkeypatch.setattr(extract_job, "run_extract", extract)
+    monkeypatch.setattr(demo_run, "score_inputs", score)
+    forward = ForwardOptions(engine="torch", precision="fp32", batch_size=3)
+    with pytest.raises(Scored):
+        run_demo(tmp_path, DemoSettings(**TINY), forward=forward)
+    assert seen == {"extract": dataclasses.replace(forward, device="cpu"),  # auto: the demo's device
+                    "score": dataclasses.replace(forward, device="cpu")}
+
+
+def test_demo_int8_calibrates_extract_and_score_on_the_training_videos(tmp_path):
+    from vadpipe.core.forward import ForwardOptions
+
+    train = tmp_path / "videos" / "train"
+    int8 = demo_run.demo_forward(ForwardOptions(engine="openvino", precision="int8"), "cpu", train)
+    assert int8 == ForwardOptions(device="cpu", engine="openvino", precision="int8", calibrate=(str(train),))
+    given = ForwardOptions(device="cpu", precision="int8", calibrate=("elsewhere",))
+    assert demo_run.demo_forward(given, "cuda", train) == given  # its own device and calibration kept
+    assert demo_run.demo_forward(None, "cpu", train) == ForwardOptions(device="cpu")  # the demo's default
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ import torch
 
 from vadpipe.atomic import atomic_path
 from vadpipe.core.feature_spec import FeatureSpec
+from vadpipe.core.forward import ForwardOptions
 from vadpipe.demo.scenes import SceneSpec, make_specs, render_scene, write_mp4
 from vadpipe.eval.metrics import frame_metrics
 from vadpipe.features.formats import load_feature_set
@@ -77,18 +78,34 @@ def _render(specs: list[SceneSpec], folder: Path, settings: DemoSettings, seed_o
             write_mp4(path, frames)
 
 
+def demo_forward(forward: ForwardOptions | None, device: str, train_videos: Path) -> ForwardOptions:
+    """How the demo's backbone runs, for extract and score alike: ``forward`` (None: the defaults), its ``auto``
+    device replaced by ``device``. Precision int8 without ``calibrate`` calibrates on ``train_videos``, so that
+    extract and score use one quantized model and the run's spec and score's agree on ``int8``."""
+    forward = forward or ForwardOptions()
+    if forward.device == "auto":
+        forward = dataclasses.replace(forward, device=device)
+    if forward.precision == "int8" and not forward.calibrate:
+        forward = dataclasses.replace(forward, calibrate=(str(train_videos),))
+    return forward
+
+
 def run_demo(out: Path, settings: DemoSettings | None = None, *, device: str = "cpu",
-             observer: Observer | None = None) -> DemoResult:
+             observer: Observer | None = None, forward: ForwardOptions | None = None) -> DemoResult:
     """Run the whole demo into ``out`` and return what it measured.
 
     ``observer`` is told each stage as it begins (event ``stage``), the note that the backbone
     is random-initialised, and what the training job tells (:func:`vadpipe.train.run.train_run`).
     ``out/run`` is a whole run folder, as `vadpipe train` writes it.
+
+    ``forward`` sets how the backbone runs when extracting the training videos and when scoring the
+    held-out ones (engine, precision, ...; :func:`demo_forward`); ``device`` is the training's, and the
+    backbone's unless ``forward`` names one.
     """
-    from vadpipe.core.forward import ForwardOptions
     from vadpipe.features.extract_job import run_extract
 
     observer = observer or Observer()
+    forward = demo_forward(forward, device, out / "videos" / "train")
 
     def stage(number: int, message: str) -> None:
         observer.event("stage", {"stage": number, "stages": STAGES, "message": message})
@@ -110,7 +127,7 @@ def run_demo(out: Path, settings: DemoSettings | None = None, *, device: str = "
     stage(2, f"extracting {s.backbone} features at {s.crop_size}x{s.crop_size} (centre crop)")
     spec = FeatureSpec.resolve(s.backbone, crops=1, resize_short=s.resize_short, crop_size=s.crop_size)
     run_extract([out / "videos" / "train"], out / "features" / "train", spec,
-                          options=ForwardOptions(device=device), allow_random=True)
+                          options=forward, allow_random=True)
     clock["extract"] = time.perf_counter() - started
     train_videos, _ = load_feature_set(out / "features" / "train")
     spec = train_videos[0].record.spec  # as extracted (random_init recorded)
@@ -145,7 +162,7 @@ def run_demo(out: Path, settings: DemoSettings | None = None, *, device: str = "
     truth_by_id = {spec.name: spec.event for spec in test_specs}
     annotations = _write_annotations(out / "videos" / "test_annotations.txt", test_specs)
     observer = _Curves()
-    options = ScoreOptions(out=out / "scores", forward=ForwardOptions(device=device),
+    options = ScoreOptions(out=out / "scores", forward=forward,
                            ground_truth=ScoreTruth.load(annotations))  # drawn on each PNG, as `score --gt` does
     results = list(score_inputs([out / "videos" / "test"], run, options, observer=observer))
     curves, labels, example = [], [], None
