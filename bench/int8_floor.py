@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> None:
     summary = runs[engines[-1]][-1]["summary"]
     print(f"\n{video.name}: {summary.get('snippets', '?')} snippets, {args.backbone}, {args.crops} crop(s), "
           f"{args.repeats} repeats, {os.cpu_count()} CPUs; int8 check {summary.get('int8_check')}")
-    print("| engine | wall s (median) | extract's seconds (median) | " + " | ".join(f"wall vs {e}" for e in engines) + " |")
+    print("| engine | wall s (median) | extract's seconds (median) | "
+          + " | ".join(f"wall vs {e}" for e in engines) + " |")
     print("|---|---:|---:|" + "---:|" * len(engines))
     for e in engines:
         ratios = [statistics.median(b["wall"] / a["wall"] for a, b in zip(runs[e], runs[base], strict=True))
