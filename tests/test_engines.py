@@ -387,13 +387,35 @@ def test_int8_runs_on_openvino_only_and_names_the_pip_command_when_nncf_is_missi
                               "onnxscript, nncf); install it with: pip install 'vadpipe[int8]'")
 
 
-def test_calibration_split_holds_out_the_last_quarter_and_at_least_one_snippet():
+def test_the_check_reports_the_centred_cosine_that_a_shared_mean_hides():
+    from vadpipe.engines.quantize import _check
+
+    # Two clips whose features share a large mean (10, 0) and differ by (0, +-1); the "int8" model swaps the
+    # differences: the plain cosine stays at 99/101 = 0.980..., the centred one is -1 (all that told them apart).
+    fp32 = {0: [10.0, 1.0], 1: [10.0, -1.0]}
+    held_out = torch.arange(2, dtype=torch.float32).reshape(2, 1, 1, 1, 1, 1).expand(2, 1, 3, 16, 1, 1)
+
+    def reference(clips):
+        return torch.tensor([fp32[int(c[0, 0, 0, 0])] for c in clips])
+
+    def swapped(clips):
+        return np.array([fp32[1 - int(c[0, 0, 0, 0])] for c in clips])
+
+    check = _check(reference, swapped, held_out, calibration_snippets=6)
+    assert check.min_cosine == pytest.approx(99 / 101) and check.centred_min_cosine == pytest.approx(-1.0)
+    assert check.centred_mean_cosine == pytest.approx(-1.0) and (check.snippets, check.crops) == (2, 1)
+    one = _check(reference, swapped, held_out[:1], calibration_snippets=6)
+    assert one.centred_min_cosine is None and one.min_cosine == pytest.approx(99 / 101)
+
+
+def test_calibration_split_holds_out_every_fourth_snippet_and_at_least_one():
     from vadpipe.engines.quantize import split_snippets
 
     assert split_snippets(2) == ([0], [1])
-    assert split_snippets(8) == ([0, 1, 2, 3, 4, 5], [6, 7])
-    calibrate, held_out = split_snippets(40)
-    assert len(held_out) == 10 and not set(calibrate) & set(held_out) and calibrate + held_out == list(range(40))
+    assert split_snippets(3) == ([0, 1], [2])
+    assert split_snippets(8) == ([0, 1, 2, 4, 5, 6], [3, 7])
+    calibrate, held_out = split_snippets(40)  # spread over the videos, which are read in order
+    assert held_out == list(range(3, 40, 4)) and sorted(calibrate + held_out) == list(range(40))
 
 
 @needs_int8
