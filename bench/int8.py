@@ -1,7 +1,7 @@
 """int8 on the CPU: OpenVINO int8 against OpenVINO fp32 and torch fp32, forward pass and feature cosine.
 
 Per backbone, crop size and crop count, in one run: the backbone is quantized with NNCF
-(vadpipe.engines.quantize, calibrated on snippets of one set of videos, the last quarter
+(vadpipe.engines.quantize, calibrated on snippets of one set of videos, every fourth
 held out for its check; the quantized model is cached, so a second run skips that), then
 torch fp32, OpenVINO fp32 and OpenVINO int8 take turns on the same preprocessed snippets of
 *other* videos (the order alternating every repeat). It prints snippets/s of each, the
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--crop-size", type=_ints, default=[224], help="crop side, or several: 224,112")
     parser.add_argument("--crops", type=_ints, default=[1], help="1, 5 or 10, or several: 1,10")
     parser.add_argument("--batch", type=int, default=4, help="clips per forward pass (snippets x crops), as timed")
-    parser.add_argument("--calibrate", type=int, default=16, help="calibration snippets (the last quarter checks)")
+    parser.add_argument("--calibrate", type=int, default=16, help="calibration snippets (every fourth checks)")
     parser.add_argument("--snippets", type=int, default=24, help="snippets timed and compared per repeat")
     parser.add_argument("--repeats", type=int, default=3, help="turns of the three engines")
     parser.add_argument("--threads", type=int, default=None, help="threads of torch and the engines (default torch's)")

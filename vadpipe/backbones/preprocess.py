@@ -122,13 +122,28 @@ def resize_opencv_linear(x: torch.Tensor, short: int) -> torch.Tensor:
         return _halve_like_opencv(x, out_h, out_w).float()
     rows, row_weights = _taps(h, out_h, scale, clamp_weights=False, device=x.device)  # (out_h, 2) each
     cols, col_weights = _taps(w, out_w, scale, clamp_weights=True, device=x.device)  # (out_w, 2) each
-    out = torch.zeros(*x.shape[:-2], out_h, out_w, dtype=torch.int32, device=x.device)
-    for k in range(2):  # rows first only to touch fewer pixels: every step is exact, so the order is free
-        r = x.index_select(-2, rows[:, k])  # (N, 3, out_h, W)
-        horizontal = sum(r.index_select(-1, cols[:, j]).to(torch.int32) * col_weights[:, j]
-                         for j in range(2))  # (N, 3, out_h, out_w)
-        out += ((horizontal >> 4) * row_weights[:, k, None]) >> 16  # int16 x int16, high half
-    return ((out + 2) >> 2).clamp_(0, 255).float()
+    x = x.contiguous()  # gathers along W and H of a channels-last view are strided and slow
+    # Every step is exact integer arithmetic, so the order of the passes is free: each source row is
+    # interpolated across once (columns first) unless the rows read are far fewer than the rows there are.
+    if h <= 2 * out_h:
+        horizontal = _horizontal(x, cols, col_weights)  # (N, 3, H, out_w): h >> 4 of every source row
+        out = horizontal.index_select(-2, rows[:, 0]).mul_(row_weights[:, 0, None]).bitwise_right_shift_(16)
+        out.add_(horizontal.index_select(-2, rows[:, 1]).mul_(row_weights[:, 1, None]).bitwise_right_shift_(16))
+    else:  # a strong reduction: only the rows the taps read
+        out = None
+        for k in range(2):
+            part = _horizontal(x.index_select(-2, rows[:, k]), cols, col_weights)  # (N, 3, out_h, out_w)
+            part.mul_(row_weights[:, k, None]).bitwise_right_shift_(16)  # int16 x int16, high half
+            out = part if out is None else out.add_(part)
+    return out.add_(2).bitwise_right_shift_(2).clamp_(0, 255).float()
+
+
+def _horizontal(x: torch.Tensor, cols: torch.Tensor, col_weights: torch.Tensor) -> torch.Tensor:
+    """OpenCV's horizontal pass on uint8 ``(..., W)`` rows, then ``>> 4`` (``VResizeLinearVec_32s8u``'s
+    first step): ``(a0 * p0 + a1 * p1) >> 4`` as int32 ``(..., out_w)``."""
+    horizontal = x.index_select(-1, cols[:, 0]).to(torch.int32).mul_(col_weights[:, 0])
+    horizontal.add_(x.index_select(-1, cols[:, 1]).to(torch.int32).mul_(col_weights[:, 1]))
+    return horizontal.bitwise_right_shift_(4)
 
 
 def _taps(size: int, out_size: int, scale: float, *, clamp_weights: bool, device) -> tuple[torch.Tensor, torch.Tensor]:
