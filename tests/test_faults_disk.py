@@ -11,33 +11,16 @@ import shutil
 
 import pytest
 
-from tests.helpers.faults import (
+from tests.helpers.faults import (  # noqa: F401 - world and _one_backbone are fixtures
+    CPU,
+    _one_backbone,
     errors_of,
     failing_disk,
-    feature_world,
-    one_backbone,
-    video_world,
+    train_quickly,
+    world,
 )
 from tests.helpers.scores import write_scored
 from vadpipe.cli.app import main
-
-CPU = ["--device", "cpu"]
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("faults")
-    return {**feature_world(root), **video_world(root)}
-
-
-@pytest.fixture(autouse=True)
-def _one_backbone(monkeypatch):
-    one_backbone(monkeypatch)
-
-
-def _train(features, out, *extra):
-    return main(["train", str(features), "--out", str(out), "--epochs", "1", "--batch-size", "4", "--seq-len", "8",
-                 "--hidden-dim", "16", "--quiet", *CPU, *map(str, extra)])
 
 
 def test_a_name_too_long_for_its_outputs_fails_alone_and_one_that_fits_is_scored(world, tmp_path, capsys):
@@ -73,7 +56,7 @@ def test_extract_on_a_full_or_read_only_disk_is_one_line(world, tmp_path, capsys
 @pytest.mark.parametrize("code", ["ENOSPC", "EROFS"])
 def test_train_on_a_full_or_read_only_disk_is_one_line(world, tmp_path, capsys, monkeypatch, code):
     failing_disk(monkeypatch, tmp_path / "run", code)
-    assert _train(world["train"], tmp_path / "run") == 1
+    assert train_quickly(world["train"], tmp_path / "run") == 1
     (line,) = errors_of(capsys.readouterr().err)
     assert str(tmp_path / "run") in line and os.strerror(getattr(errno, code)) in line
 

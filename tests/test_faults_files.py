@@ -11,34 +11,16 @@ import shutil
 import numpy as np
 import pytest
 
-from tests.helpers.faults import (
+from tests.helpers.faults import (  # noqa: F401 - world and _one_backbone are fixtures
+    CPU,
+    _one_backbone,
     edit_json,
     errors_of,
-    feature_world,
-    one_backbone,
-    video_world,
+    train_quickly,
+    world,
 )
 from tests.helpers.scores import write_scored
 from vadpipe.cli.app import main
-
-CPU = ["--device", "cpu"]
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("faults")
-    return {**feature_world(root), **video_world(root)}
-
-
-@pytest.fixture(autouse=True)
-def _one_backbone(monkeypatch):
-    one_backbone(monkeypatch)
-
-
-def _train(features, out, *extra):
-    return main(["train", str(features), "--out", str(out), "--epochs", "1", "--batch-size", "4", "--seq-len", "8",
-                 "--hidden-dim", "16", "--quiet", *CPU, *map(str, extra)])
-
 
 CONFIG_EDITS = {
     "mlp_dims [-1]": (lambda c: c["scorer"].update(mlp_dims=[-1]), "scorer.mlp_dims"),
@@ -93,7 +75,7 @@ def test_a_label_word_in_the_index_is_its_label(world, tmp_path, capsys):
     for record in index:
         record["label"] = "abnormal" if record["label"] else "normal"
     (store / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in index))
-    assert _train(store, tmp_path / "run", "--json") == 0
+    assert train_quickly(store, tmp_path / "run", "--json") == 0
     assert json.loads(capsys.readouterr().out)["bags"] > 0
 
 

@@ -11,33 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers.faults import (
+from tests.helpers.faults import (  # noqa: F401 - world and _one_backbone are fixtures
+    CPU,
+    _one_backbone,
     edit_json,
     errors_of,
-    feature_world,
-    one_backbone,
     sparse_npy,
-    video_world,
+    train_quickly,
+    world,
 )
 from vadpipe.cli.app import main
-
-CPU = ["--device", "cpu"]
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("faults")
-    return {**feature_world(root), **video_world(root)}
-
-
-@pytest.fixture(autouse=True)
-def _one_backbone(monkeypatch):
-    one_backbone(monkeypatch)
-
-
-def _train(features, out, *extra):
-    return main(["train", str(features), "--out", str(out), "--epochs", "1", "--batch-size", "4", "--seq-len", "8",
-                 "--hidden-dim", "16", "--quiet", *CPU, *map(str, extra)])
 
 
 def test_a_sparse_32_gib_feature_file_is_refused_before_it_is_read(world, tmp_path, capsys, monkeypatch):
@@ -71,7 +54,7 @@ def test_train_on_mixed_widths_leaves_out_the_odd_files_and_trains(world, tmp_pa
     shutil.copytree(world["train"], store)
     odd = store / "normal_005.npy"
     np.save(odd, np.zeros(np.load(odd).shape[:2] + (16,), np.float32))
-    assert _train(store, tmp_path / "run") == 1
+    assert train_quickly(store, tmp_path / "run") == 1
     line, summary = errors_of(capsys.readouterr().err)
     assert f"{odd}: features are 16-d but the other files of the set are 32-d" in line and "1 input(s)" in summary
     assert (tmp_path / "run" / "model.safetensors").is_file()

@@ -10,27 +10,15 @@ import shutil
 
 import pytest
 
-from tests.helpers.faults import (
+from tests.helpers.faults import (  # noqa: F401 - world and _one_backbone are fixtures
+    CPU,
+    _one_backbone,
     errors_of,
-    feature_world,
-    one_backbone,
-    video_world,
+    world,
 )
 from vadpipe.cli.app import main
 
-CPU = ["--device", "cpu"]
 LATIN1_NAME = os.fsdecode("caf\xe9".encode("latin-1"))  # a file name whose bytes are not UTF-8
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("faults")
-    return {**feature_world(root), **video_world(root)}
-
-
-@pytest.fixture(autouse=True)
-def _one_backbone(monkeypatch):
-    one_backbone(monkeypatch)
 
 
 @pytest.mark.parametrize("name", [LATIN1_NAME, "a$\\foo$b", "[bold red]z"], ids=["latin1", "mathtext", "markup"])

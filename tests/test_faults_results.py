@@ -10,27 +10,14 @@ import shutil
 import numpy as np
 import pytest
 
-from tests.helpers.faults import (
+from tests.helpers.faults import (  # noqa: F401 - world and _one_backbone are fixtures
+    CPU,
+    _one_backbone,
     edit_json,
     errors_of,
-    feature_world,
-    one_backbone,
-    video_world,
+    world,
 )
 from vadpipe.cli.app import main
-
-CPU = ["--device", "cpu"]
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("faults")
-    return {**feature_world(root), **video_world(root)}
-
-
-@pytest.fixture(autouse=True)
-def _one_backbone(monkeypatch):
-    one_backbone(monkeypatch)
 
 
 def _no_nan(text: str):

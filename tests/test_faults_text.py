@@ -12,32 +12,16 @@ import shutil
 
 import pytest
 
-from tests.helpers.faults import (
+from tests.helpers.faults import (  # noqa: F401 - world and _one_backbone are fixtures
+    CPU,
+    _one_backbone,
     errors_of,
-    feature_world,
-    one_backbone,
-    video_world,
+    train_quickly,
+    world,
 )
 from vadpipe.cli.app import main
 
-CPU = ["--device", "cpu"]
 LATIN1_NAME = os.fsdecode("caf\xe9".encode("latin-1"))  # a file name whose bytes are not UTF-8
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("faults")
-    return {**feature_world(root), **video_world(root)}
-
-
-@pytest.fixture(autouse=True)
-def _one_backbone(monkeypatch):
-    one_backbone(monkeypatch)
-
-
-def _train(features, out, *extra):
-    return main(["train", str(features), "--out", str(out), "--epochs", "1", "--batch-size", "4", "--seq-len", "8",
-                 "--hidden-dim", "16", "--quiet", *CPU, *map(str, extra)])
 
 
 def test_a_video_named_txt_fails_alone_and_a_latin1_list_finds_its_video(world, tmp_path, capsys):
@@ -62,7 +46,7 @@ def test_a_latin1_labels_csv_labels_its_videos(world, tmp_path, capsys):
     # every video named, each label flipped (the names in Latin-1 bytes, as a Windows tool writes them)
     rows = [f"{p.stem},{'normal' if p.stem.startswith('abnormal') else 'abnormal'}" for p in store.glob("*.npy")]
     labels.write_bytes(("video,label,note\n" + "\n".join(r + ",d\xe9j\xe0 vu" for r in rows) + "\n").encode("latin-1"))
-    assert _train(store, tmp_path / "run", "--labels", labels, "--json") == 0
+    assert train_quickly(store, tmp_path / "run", "--labels", labels, "--json") == 0
     assert errors_of(capsys.readouterr().err) == []
 
 
@@ -83,7 +67,7 @@ def test_a_binary_file_in_place_of_a_text_file_is_one_line(world, tmp_path, caps
     binary = tmp_path / {"labels": "labels.csv", "feature list": "test.list", "ground truth": "gt.txt"}[what]
     binary.write_bytes(bytes(range(256)) * 8)
     if what == "labels":
-        code = _train(world["train"], tmp_path / "run", "--labels", binary)
+        code = train_quickly(world["train"], tmp_path / "run", "--labels", binary)
     else:
         features, gt = (binary, world["gt"]) if what == "feature list" else (world["test"], binary)
         code = main(["evaluate", str(features), "--model", str(world["run"]), "--gt", str(gt), *CPU])
@@ -94,6 +78,6 @@ def test_a_binary_file_in_place_of_a_text_file_is_one_line(world, tmp_path, caps
 def test_a_csv_field_of_200000_characters_is_one_line(world, tmp_path, capsys):
     labels = tmp_path / "labels.csv"
     labels.write_text("video,label\n" + "x" * 200_000 + ",1\n")
-    assert _train(world["train"], tmp_path / "run", "--labels", labels) == 1
+    assert train_quickly(world["train"], tmp_path / "run", "--labels", labels) == 1
     (line,) = errors_of(capsys.readouterr().err)
     assert f"{labels}:2: not a `video,label` CSV row" in line

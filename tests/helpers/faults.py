@@ -34,6 +34,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from tests.helpers.features import write_store, write_ucf_annotations
@@ -137,3 +138,29 @@ def sparse_npy(path: Path, shape: tuple[int, ...]) -> Path:
         np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": shape})
         f.truncate(f.tell() + int(np.prod(shape)) * 4)
     return path
+
+
+# --- what every fault module shares: import CPU, train_quickly and the two fixtures into the module -------------
+
+CPU = ["--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A tiny untrained run with its feature stores (:func:`feature_world`) and a tiny clip (:func:`video_world`)."""
+    root = tmp_path_factory.mktemp("faults")
+    return {**feature_world(root), **video_world(root)}
+
+
+@pytest.fixture(autouse=True)
+def _one_backbone(monkeypatch):
+    """Every test of a module that imports this builds each backbone once per process (:func:`one_backbone`)."""
+    one_backbone(monkeypatch)
+
+
+def train_quickly(features, out, *extra):
+    """`vadpipe train` for one epoch of a tiny model, quietly, on the CPU; returns its exit code."""
+    from vadpipe.cli.app import main
+
+    return main(["train", str(features), "--out", str(out), "--epochs", "1", "--batch-size", "4", "--seq-len", "8",
+                 "--hidden-dim", "16", "--quiet", *CPU, *map(str, extra)])
